@@ -1,0 +1,82 @@
+// swift-tools-version:6.1
+// PinMesh: a gossip-first, leaderless IPFS pinning cluster.
+//
+// Layers (dependencies point down only; see README.md "Layers"):
+//   L0 values + system wrappers: Multiformats, ClusterModel, Sodium, LZ4 (over CSodium, CLZ4)
+//   L1 pure cores (no NIO, no clock reads, no sleeps): UnixFS, SecureChannel, Gossip, Pinset, ...
+//   L2 I/O adapters, L3 Node, L4 edges (RESTAPI, ClusterClient, executables)
+import PackageDescription
+
+let swiftSettings: [SwiftSetting] = [
+    .enableUpcomingFeature("ExistentialAny"),
+    .enableUpcomingFeature("InternalImportsByDefault"),
+]
+
+let package = Package(
+    name: "PinMesh",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "pinmesh", targets: ["pinmesh"]),
+        .executable(name: "pinmeshctl", targets: ["pinmeshctl"]),
+        .executable(name: "pinmesh-bench", targets: ["pinmesh-bench"]),
+        .library(name: "Multiformats", targets: ["Multiformats"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", exact: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-crypto", exact: "3.12.3"),
+    ],
+    targets: [
+        // MARK: L0: system libraries and their safe wrappers
+        .systemLibrary(
+            name: "CSodium", pkgConfig: "libsodium",
+            providers: [.apt(["libsodium-dev"])]),
+        .systemLibrary(
+            name: "CLZ4", pkgConfig: "liblz4",
+            providers: [.apt(["liblz4-dev"])]),
+        .target(name: "Sodium", dependencies: ["CSodium"], swiftSettings: swiftSettings),
+        .target(name: "LZ4", dependencies: ["CLZ4"], swiftSettings: swiftSettings),
+
+        // MARK: L0: values
+        .target(
+            name: "Multiformats",
+            dependencies: ["Sodium", .product(name: "Crypto", package: "swift-crypto")],
+            swiftSettings: swiftSettings),
+        .target(name: "ClusterModel", dependencies: ["Multiformats"], swiftSettings: swiftSettings),
+
+        // MARK: L4: executables
+        .executableTarget(
+            name: "pinmesh",
+            dependencies: [
+                "ClusterModel", "Multiformats", "Sodium",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: swiftSettings),
+        .executableTarget(
+            name: "pinmeshctl",
+            dependencies: [
+                "ClusterModel", "Multiformats",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: swiftSettings),
+        .executableTarget(
+            name: "pinmesh-bench",
+            dependencies: [
+                "ClusterModel", "Multiformats", "Sodium", "LZ4",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
+            swiftSettings: swiftSettings),
+
+        // MARK: test support
+        .target(name: "ClusterTestKit", swiftSettings: swiftSettings),
+
+        // MARK: tests
+        .testTarget(name: "SodiumTests", dependencies: ["Sodium", "ClusterTestKit"], swiftSettings: swiftSettings),
+        .testTarget(name: "LZ4Tests", dependencies: ["LZ4", "ClusterTestKit"], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "MultiformatsTests", dependencies: ["Multiformats", "Sodium", "ClusterTestKit"],
+            swiftSettings: swiftSettings),
+        .testTarget(
+            name: "CLITests", dependencies: ["ClusterModel", "ClusterTestKit"], swiftSettings: swiftSettings),
+    ]
+)

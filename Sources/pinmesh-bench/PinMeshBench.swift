@@ -1,0 +1,21 @@
+import ArgumentParser
+import ClusterModel
+
+@main
+struct PinMeshBench: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "pinmesh-bench",
+        abstract: "Benchmark PinMesh scenarios; every figure is paired with a baseline measured in the same run.",
+        version: PinMeshVersion.string,
+        subcommands: [VersionCommand.self, PrimitivesBench.self]
+    )
+}
+
+struct VersionCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "version", abstract: "Print the PinMesh version.")
+
+    func run() {
+        print(PinMeshVersion.string)
+    }
+}
