@@ -43,6 +43,9 @@ let package = Package(
             swiftSettings: swiftSettings),
         .target(name: "ClusterModel", dependencies: ["Multiformats"], swiftSettings: swiftSettings),
 
+        // MARK: L1: pure cores (no NIO, no clock reads, no sleeps)
+        .target(name: "UnixFS", dependencies: ["Multiformats"], swiftSettings: swiftSettings),
+
         // MARK: L4: executables
         .executableTarget(
             name: "pinmesh",
@@ -75,6 +78,9 @@ let package = Package(
         .testTarget(name: "LZ4Tests", dependencies: ["LZ4", "ClusterTestKit"], swiftSettings: swiftSettings),
         .testTarget(
             name: "MultiformatsTests", dependencies: ["Multiformats", "Sodium", "ClusterTestKit"],
+            swiftSettings: swiftSettings),
+        .testTarget(
+            name: "UnixFSTests", dependencies: ["UnixFS", "Multiformats", "ClusterTestKit"],
             swiftSettings: swiftSettings),
         .testTarget(
             name: "CLITests", dependencies: ["ClusterModel", "ClusterTestKit"], swiftSettings: swiftSettings),

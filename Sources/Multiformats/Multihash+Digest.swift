@@ -37,3 +37,61 @@ extension Multihash {
         return computed == self
     }
 }
+
+extension Multihash {
+    /// An incremental hasher for the functions PinMesh computes.
+    public struct Hasher {
+        private enum State {
+            case sha256(SHA256)
+            case sha512(SHA512)
+            case blake2b(Blake2bBox)
+        }
+
+        /// BLAKE2b's state is non-copyable; a class lets the hasher stay a plain value.
+        private final class Blake2bBox {
+            var hasher: Blake2b?
+            init() { hasher = try! Blake2b(outputBytes: 32) }
+        }
+
+        private var state: State
+        public let code: Multicodec
+
+        /// A hasher for `code`; nil when PinMesh cannot compute that function incrementally.
+        public init?(code: Multicodec) {
+            switch code {
+            case .sha2_256: state = .sha256(SHA256())
+            case .sha2_512: state = .sha512(SHA512())
+            case .blake2b_256: state = .blake2b(Blake2bBox())
+            default: return nil
+            }
+            self.code = code
+        }
+
+        public mutating func update(_ bytes: UnsafeRawBufferPointer) {
+            switch state {
+            case .sha256(var h):
+                h.update(bufferPointer: bytes)
+                state = .sha256(h)
+            case .sha512(var h):
+                h.update(bufferPointer: bytes)
+                state = .sha512(h)
+            case .blake2b(let box):
+                box.hasher!.update(bytes)
+            }
+        }
+
+        public mutating func update(_ bytes: [UInt8]) {
+            bytes.withUnsafeBytes { update($0) }
+        }
+
+        public func finalize() -> Multihash {
+            switch state {
+            case .sha256(let h): return try! Multihash(code: .sha2_256, digest: Array(h.finalize()))
+            case .sha512(let h): return try! Multihash(code: .sha2_512, digest: Array(h.finalize()))
+            case .blake2b(let box):
+                let h = box.hasher.take()!
+                return try! Multihash(code: .blake2b_256, digest: h.finalize())
+            }
+        }
+    }
+}

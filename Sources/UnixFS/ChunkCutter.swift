@@ -1,0 +1,71 @@
+/// Decides where chunks end, exactly as kubo's splitters do, over a buffer of pending bytes.
+///
+/// `next` returns the length of the next chunk, or nil when it needs more input (or, at the end,
+/// when there are no more chunks). Like kubo's buzhash splitter, buzhash may return a final
+/// empty chunk; size chunkers never do.
+public struct ChunkCutter: Sendable {
+    public let spec: ChunkerSpec
+    private var finished = false
+
+    public init(_ spec: ChunkerSpec) throws(UnixFSError) {
+        try spec.validate()
+        if case .rabin = spec {
+            throw UnixFSError(.unsupported, "the rabin chunker is not implemented yet; use size-N or buzhash")
+        }
+        self.spec = spec
+    }
+
+    /// The length of the next chunk at the start of `pending`, or nil.
+    public mutating func next(_ pending: UnsafeRawBufferPointer, atEnd: Bool) -> Int? {
+        guard !finished else { return nil }
+        switch spec {
+        case .size(let size):
+            if pending.count >= size { return size }
+            guard atEnd else { return nil }
+            if pending.isEmpty {
+                finished = true
+                return nil
+            }
+            return pending.count
+        case .buzhash:
+            guard pending.count >= Buzhash.maxChunk || atEnd else { return nil }
+            let available = min(pending.count, Buzhash.maxChunk)
+            if atEnd && available < Buzhash.minChunk {
+                // kubo returns the remainder, even when it is empty, and then stops.
+                finished = true
+                return available
+            }
+            return Buzhash.cut(UnsafeRawBufferPointer(rebasing: pending[0..<available]))
+        case .rabin:
+            preconditionFailure("rejected in init")
+        }
+    }
+}
+
+/// kubo's buzhash splitter: a 32-byte rolling window over a fixed byte table, cutting where the
+/// low 17 bits of the state are zero, between 128 KiB and 512 KiB.
+enum Buzhash {
+    static let minChunk = 128 << 10
+    static let maxChunk = 512 << 10
+    static let mask: UInt32 = 1 << 17 - 1
+    static let window = 32
+
+    /// The cut point within `buffer` (at least `minChunk` bytes, at most `maxChunk`).
+    static func cut(_ buffer: UnsafeRawBufferPointer) -> Int {
+        let table = BuzhashTable.values
+        var state: UInt32 = 0
+        var i = minChunk - window
+        while i < minChunk {
+            state = (state << 1 | state >> 31) ^ table[Int(buffer[i])]
+            i += 1
+        }
+        let last = buffer.count - window - 1
+        i = minChunk - window
+        while i <= last {
+            if state & mask == 0 { break }
+            state = (state << 1 | state >> 31) ^ table[Int(buffer[i])] ^ table[Int(buffer[i + window])]
+            i += 1
+        }
+        return i + window
+    }
+}
