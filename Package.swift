@@ -46,6 +46,9 @@ let package = Package(
         // MARK: L1: pure cores (no NIO, no clock reads, no sleeps)
         .target(name: "UnixFS", dependencies: ["Multiformats"], swiftSettings: swiftSettings),
 
+        // MARK: L2: I/O adapters
+        .target(name: "Ingest", dependencies: ["UnixFS", "Multiformats"], swiftSettings: swiftSettings),
+
         // MARK: L4: executables
         .executableTarget(
             name: "pinmesh",
@@ -57,14 +60,14 @@ let package = Package(
         .executableTarget(
             name: "pinmeshctl",
             dependencies: [
-                "ClusterModel", "Multiformats",
+                "ClusterModel", "Multiformats", "UnixFS", "Ingest",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: swiftSettings),
         .executableTarget(
             name: "pinmesh-bench",
             dependencies: [
-                "ClusterModel", "Multiformats", "Sodium", "LZ4",
+                "ClusterModel", "Multiformats", "Sodium", "LZ4", "UnixFS", "Ingest",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Crypto", package: "swift-crypto"),
             ],

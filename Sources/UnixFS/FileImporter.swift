@@ -2,7 +2,7 @@ public import Multiformats
 
 /// Runs `body(i)` for every i in 0..<count, possibly concurrently; returns when all are done.
 /// Injected by the caller (the pure core starts no threads of its own).
-public typealias ParallelFor = @Sendable (_ count: Int, _ body: (Int) -> Void) -> Void
+public typealias ParallelFor = @Sendable (_ count: Int, _ body: @Sendable (Int) -> Void) -> Void
 
 /// Imports one file as a UnixFS DAG, streaming: write bytes in pieces of any size, then
 /// finish. Memory holds at most one pending chunk, the chunks of the current write, and one
@@ -73,8 +73,9 @@ public struct FileImporter: Sendable {
             defer { out.deallocate() }
             nonisolated(unsafe) let slots = out
             nonisolated(unsafe) let source = buffer
-            parallelFor(ranges.count) { i in
-                slots[i] = enc.leaf(UnsafeRawBufferPointer(rebasing: source[ranges[i]]), type: type)
+            let cuts = ranges
+            parallelFor(cuts.count) { i in
+                slots[i] = enc.leaf(UnsafeRawBufferPointer(rebasing: source[cuts[i]]), type: type)
             }
             leaves = out.map { $0! }
         } else {

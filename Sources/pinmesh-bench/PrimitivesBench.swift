@@ -134,15 +134,17 @@ enum BenchClock {
 
 /// Prints a scenario's figures as a table or as one JSON object.
 enum BenchReport {
-    static func print(scenario: String, fields: [(String, Double)], json: Bool) {
+    static func print(scenario: String, fields: [(String, Double)], json: Bool, text: [String: String] = [:]) {
         if json {
             var parts = ["\"scenario\":\"\(scenario)\""]
+            for (k, v) in text.sorted(by: { $0.key < $1.key }) { parts.append("\"\(k)\":\"\(v)\"") }
             for (k, v) in fields {
                 parts.append("\"\(k)\":\(v.rounded() == v && abs(v) < 1e15 ? String(Int(v)) : String(format: "%.4f", v))")
             }
             Swift.print("{" + parts.joined(separator: ",") + "}")
         } else {
             Swift.print("scenario: \(scenario)")
+            for (k, v) in text.sorted(by: { $0.key < $1.key }) { Swift.print("  \(k)  \(v)") }
             let width = fields.map(\.0.count).max() ?? 0
             for (k, v) in fields {
                 let value = v.rounded() == v ? String(Int(v)) : String(format: k.hasPrefix("ratio") ? "%.3f" : "%.1f", v)

@@ -7,8 +7,23 @@ struct PinMeshCtl: AsyncParsableCommand {
         commandName: "pinmeshctl",
         abstract: "Control a PinMesh peer through its REST API (ipfs-cluster-ctl compatible).",
         version: PinMeshVersion.string,
-        subcommands: [VersionCommand.self]
+        subcommands: [AddCommand.self, VersionCommand.self]
     )
+
+    /// Accepts kubo's `--raw-leaves` with no value (meaning true) as well as `--raw-leaves=false`.
+    static func main() async {
+        let arguments = CommandLine.arguments.dropFirst().map { $0 == "--raw-leaves" ? "--raw-leaves=true" : $0 }
+        do {
+            var command = try parseAsRoot(Array(arguments))
+            if var asyncCommand = command as? any AsyncParsableCommand {
+                try await asyncCommand.run()
+            } else {
+                try command.run()
+            }
+        } catch {
+            exit(withError: error)
+        }
+    }
 }
 
 struct VersionCommand: ParsableCommand {
