@@ -5,8 +5,10 @@
 public struct Multiaddr: Hashable, Sendable, CustomStringConvertible {
     /// The longest binary form accepted.
     public static let maxBinaryBytes = 1024
-    /// The longest text form accepted.
-    public static let maxTextLength = 2048
+    /// The longest text form accepted: four times the binary limit, the largest expansion of
+    /// any component (`/ip4/255.255.255.255` from 5 bytes), so every valid binary multiaddr
+    /// has a valid text form.
+    public static let maxTextLength = 4 * maxBinaryBytes
     /// The longest DNS name accepted (RFC 1035).
     public static let maxDNSNameBytes = 255
 

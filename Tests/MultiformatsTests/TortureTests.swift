@@ -83,3 +83,16 @@ import Testing
         }
     }
 }
+
+@Suite struct MultiaddrFuzzRegressions {
+    /// Found by the fuzzer: a binary multiaddr within the binary limit whose text exceeded the
+    /// old text limit, so it could not round-trip.
+    @Test func largestBinaryHasATextForm() throws {
+        let ip4 = try IPv4Address("255.255.255.255")
+        let ma = try Multiaddr(components: Array(repeating: .ip4(ip4), count: Multiaddr.maxBinaryBytes / 5))
+        #expect(ma.bytes.count <= Multiaddr.maxBinaryBytes)
+        #expect(try Multiaddr(ma.description) == ma)
+        let quic = try Multiaddr(components: Array(repeating: .quicV1, count: Multiaddr.maxBinaryBytes / 2))
+        #expect(try Multiaddr(quic.description) == quic)
+    }
+}
