@@ -47,6 +47,8 @@ public struct CARReader: Sendable {
     public private(set) var roots: [CID]?
     private var buffer: [UInt8] = []
     private var offset = 0
+    /// The first error; the reader stays failed after it (a bad section is never skipped).
+    private var failure: UnixFSError?
     private let verify: @Sendable (CID, [UInt8]) -> Bool?
 
     /// - Parameter verify: returns whether the bytes hash to the CID, or nil when the hash
@@ -66,8 +68,19 @@ public struct CARReader: Sendable {
         buffer += bytes
     }
 
-    /// The next complete block, or nil when more input is needed.
+    /// The next complete block, or nil when more input is needed. After an error every call
+    /// throws that error again.
     public mutating func next() throws(UnixFSError) -> Block? {
+        if let failure { throw failure }
+        do {
+            return try readNext()
+        } catch {
+            failure = error
+            throw error
+        }
+    }
+
+    private mutating func readNext() throws(UnixFSError) -> Block? {
         if roots == nil {
             guard let body = try frame(limit: CAR.maxHeaderBytes, what: "CAR header") else { return nil }
             let header = try DagCBOR(decoding: body)
@@ -100,6 +113,7 @@ public struct CARReader: Sendable {
 
     /// Throws unless the input ended exactly after a complete section.
     public func finish() throws(UnixFSError) {
+        if let failure { throw failure }
         guard roots != nil else { throw UnixFSError(.truncated, "CAR ended before its header was complete") }
         guard offset == buffer.count else {
             throw UnixFSError(.truncated, "CAR ended inside a section (\(buffer.count - offset) bytes left over)")

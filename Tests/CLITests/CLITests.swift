@@ -51,3 +51,70 @@ import Testing
         #expect(bad.status != 0 && bad.err.contains("invalid peer ID"))
     }
 }
+
+/// `pinmeshctl add --only-hash` against files and trees built here.
+@Suite struct AddCommandTests {
+    static func tree() throws -> URL {
+        let root = FileManager.default.temporaryDirectory.appendingPathComponent("pinmesh-add-\(getpid())-\(UInt32.random(in: 0...UInt32.max))")
+        let fm = FileManager.default
+        try fm.createDirectory(at: root.appendingPathComponent("d/sub"), withIntermediateDirectories: true)
+        try fm.createDirectory(at: root.appendingPathComponent("empty"), withIntermediateDirectories: true)
+        try Data("hello world\n".utf8).write(to: root.appendingPathComponent("d/hello"))
+        try Data("x".utf8).write(to: root.appendingPathComponent("d/sub/a"))
+        try Data("h".utf8).write(to: root.appendingPathComponent("d/.hidden"))
+        try fm.createSymbolicLink(atPath: root.appendingPathComponent("d/link").path, withDestinationPath: "hello")
+        return root
+    }
+
+    @Test func singleFileMatchesKubo() throws {
+        let root = try Self.tree()
+        defer { try? FileManager.default.removeItem(at: root) }
+        let file = root.appendingPathComponent("d/hello").path
+        #expect(try CLITests.run("pinmeshctl", ["add", "-n", file]).out == "added QmT78zSuBmuS4z925WZfrqQ1qHaJ56DQaTfyMUF7F8ff5o hello\n")
+        #expect(try CLITests.run("pinmeshctl", ["add", "--only-hash", "--cid-version", "1", file]).out == "added bafkreifjjcie6lypi6ny7amxnfftagclbuxndqonfipmb64f2km2devei4 hello\n")
+        #expect(try CLITests.run("pinmeshctl", ["add", "-n", "--cid-version=1", "--raw-leaves=false", "-Q", file]).out == "bafybeicg2rebjoofv4kbyovkw7af3rpiitvnl6i7ckcywaq6xjcxnc2mby\n")
+        #expect(try CLITests.run("pinmeshctl", ["add", "-n", "--raw-leaves", "-q", file]).out == "bafkreifjjcie6lypi6ny7amxnfftagclbuxndqonfipmb64f2km2devei4\n")
+    }
+
+    @Test func recursiveOrderHiddenSymlinksAndWrap() throws {
+        let root = try Self.tree()
+        defer { try? FileManager.default.removeItem(at: root) }
+        let d = root.appendingPathComponent("d").path, empty = root.appendingPathComponent("empty").path
+        let out = try CLITests.run("pinmeshctl", ["add", "-n", "-r", d, empty]).out.split(separator: "\n").map { $0.split(separator: " ").last! }
+        #expect(out == ["d/hello", "d/link", "d/sub/a", "d/sub", "d", "empty"])
+        let lines = try CLITests.run("pinmeshctl", ["add", "-n", "-r", empty]).out
+        #expect(lines == "added QmUNLLsPACCz1vLxQVkXqqLX5R1X345qqfHbsf67hvA3Nn empty\n")
+        let hidden = try CLITests.run("pinmeshctl", ["add", "-n", "-r", "-H", d]).out
+        #expect(hidden.contains(" d/.hidden\n"))
+        #expect(!(try CLITests.run("pinmeshctl", ["add", "-n", "-r", d]).out.contains(".hidden")))
+        let wrapped = try CLITests.run("pinmeshctl", ["add", "-n", "-w", root.appendingPathComponent("d/hello").path]).out
+        // The wrapper's CID from the independent implementation behind Specs/vectors/unixfs-derived.json.
+        #expect(wrapped == "added QmT78zSuBmuS4z925WZfrqQ1qHaJ56DQaTfyMUF7F8ff5o hello\nadded QmYRMUVULBfj7WrdPESnwnyZmtayN6Sdrwh1nKcQ9QgQeZ\n")
+    }
+
+    @Test func standardInputAndErrors() throws {
+        let p = Process()
+        p.executableURL = CLITests.binDir.appendingPathComponent("pinmeshctl")
+        p.arguments = ["add", "-n", "-Q"]
+        let input = Pipe(), output = Pipe()
+        p.standardInput = input
+        p.standardOutput = output
+        try p.run()
+        input.fileHandleForWriting.write(Data("hello world\n".utf8))
+        try input.fileHandleForWriting.close()
+        let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        p.waitUntilExit()
+        #expect(text == "QmT78zSuBmuS4z925WZfrqQ1qHaJ56DQaTfyMUF7F8ff5o\n")
+
+        let root = try Self.tree()
+        defer { try? FileManager.default.removeItem(at: root) }
+        let noR = try CLITests.run("pinmeshctl", ["add", "-n", root.path])
+        #expect(noR.status == 1 && noR.err.contains("use the '-r' flag"))
+        let missing = try CLITests.run("pinmeshctl", ["add", "-n", root.appendingPathComponent("nope").path])
+        #expect(missing.status == 1 && missing.err.contains("cannot read"))
+        let badChunker = try CLITests.run("pinmeshctl", ["add", "-n", "--chunker", "size-0", root.path])
+        #expect(badChunker.status == 64 && badChunker.err.contains("chunk"))
+        let noNode = try CLITests.run("pinmeshctl", ["add", root.appendingPathComponent("d/hello").path])
+        #expect(noNode.status == 1 && noNode.err.contains("--only-hash"))
+    }
+}

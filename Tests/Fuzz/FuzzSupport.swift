@@ -14,6 +14,7 @@ func fuzzCheck(_ condition: Bool, _ what: @autoclosure () -> String) {
 let fuzzTargets: [String: ([UInt8]) -> Void] = [
     "varint": fuzzVarint, "multihash": fuzzMultihash, "multibase": fuzzMultibase,
     "cid": fuzzCID, "multiaddr": fuzzMultiaddr, "peerid": fuzzPeerID,
+    "dagpb": fuzzDagPB, "unixfsdata": fuzzUnixFSData, "dagcbor": fuzzDagCBOR, "car": fuzzCAR,
 ]
 
 nonisolated(unsafe) let selectedFuzzTarget: ([UInt8]) -> Void = {

@@ -263,3 +263,20 @@ func unixfsErrorCode(_ body: () throws -> Void) -> String? {
         for (input, hash) in cases { #expect(Hex.string(Murmur3.x64_64(Hex.bytes(input))) == hash, "\(input)") }
     }
 }
+
+@Suite struct CARFuzzRegressions {
+    /// Found by the fuzzer: a section whose CID failed to parse was skipped on the next call,
+    /// so a corrupt CAR could read "cleanly". Errors are now sticky.
+    @Test func aBadSectionIsNeverSkipped() throws {
+        let good = Block(cid: CID.v1(codec: .raw, Multihash.sha256([0x78])), bytes: [0x78])
+        var badSection = CAR.section(good)
+        badSection[4] = 0x16  // the multihash length: 22 is not sha2-256's
+        var car = CAR.header(roots: [good.cid]) + badSection + CAR.section(good)
+        var reader = CARReader.verifying()
+        reader.feed(car)
+        #expect(throws: UnixFSError.self) { try reader.next() }
+        #expect(throws: UnixFSError.self) { try reader.next() }
+        #expect(throws: UnixFSError.self) { try reader.finish() }
+        car.removeAll()
+    }
+}
