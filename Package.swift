@@ -89,3 +89,21 @@ let package = Package(
             name: "CLITests", dependencies: ["ClusterModel", "ClusterTestKit"], swiftSettings: swiftSettings),
     ]
 )
+
+// Micro-benchmarks (ordo-one/benchmark) are built only when asked, so users and CI never
+// resolve or build the benchmark package:  PINMESH_BENCHMARKS=1 swift package benchmark
+if Context.environment["PINMESH_BENCHMARKS"] != nil {
+    package.dependencies.append(
+        .package(url: "https://github.com/ordo-one/benchmark", exact: "1.38.1", traits: ["MallocInterposer"]))
+    package.targets.append(
+        .executableTarget(
+            name: "IngestBenchmarks",
+            dependencies: [
+                "UnixFS", "Multiformats",
+                .product(name: "Benchmark", package: "benchmark"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
+            path: "Benchmarks/IngestBenchmarks",
+            swiftSettings: swiftSettings,
+            plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]))
+}

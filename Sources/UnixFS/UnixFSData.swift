@@ -117,6 +117,7 @@ public struct UnixFSData: Hashable, Sendable {
                         throw UnixFSError(.nonCanonical, "UnixFS mtime: unexpected field \(t.field)")
                     }
                 }
+                guard sawSeconds else { throw UnixFSError(.missingField, "UnixFS mtime has no Seconds (required)") }
                 result.mtime = mtime
             default:
                 throw UnixFSError(.nonCanonical, "UnixFS data: unexpected field \(tag.field) wire type \(tag.wire)")

@@ -81,6 +81,7 @@ func unixfsErrorCode(_ body: () throws -> Void) -> String? {
             ([0x08, 0x02, 0x60, 0x00], "nonCanonical"),  // unknown field 12
             ([0x08, 0x02, 0x12, 0x05, 0x00], "truncated"),
             ([0x08, 0x02, 0x42, 0x05, 0x15, 0x00, 0x00, 0x00, 0x00], "invalidValue"),  // mtime nanos 0
+            ([0x08, 0x04, 0x42, 0x00], "missingField"),  // mtime without Seconds (found by the fuzzer)
         ]
         for (bytes, code) in cases {
             #expect(unixfsErrorCode { _ = try UnixFSData(decoding: bytes) } == code, "\(Hex.string(bytes))")
