@@ -1,18 +1,20 @@
 /// Decides where chunks end, exactly as kubo's splitters do, over a buffer of pending bytes.
 ///
 /// `next` returns the length of the next chunk, or nil when it needs more input (or, at the end,
-/// when there are no more chunks). Like kubo's buzhash splitter, buzhash may return a final
-/// empty chunk; size chunkers never do.
+/// when there are no more chunks). `pending` always starts at the current chunk (what was not
+/// returned yet stays in it). Like kubo's buzhash splitter, buzhash may return a final empty
+/// chunk; size and rabin chunkers never do.
 public struct ChunkCutter: Sendable {
     public let spec: ChunkerSpec
     private var finished = false
+    private var rabin: RabinState?
 
     public init(_ spec: ChunkerSpec) throws(UnixFSError) {
         try spec.validate()
-        if case .rabin = spec {
-            throw UnixFSError(.unsupported, "the rabin chunker is not implemented yet; use size-N or buzhash")
-        }
         self.spec = spec
+        if case .rabin(let min, let avg, let max) = spec {
+            rabin = RabinState(min: min, avg: avg, max: max)
+        }
     }
 
     /// The length of the next chunk at the start of `pending`, or nil.
@@ -37,7 +39,13 @@ public struct ChunkCutter: Sendable {
             }
             return Buzhash.cut(UnsafeRawBufferPointer(rebasing: pending[0..<available]))
         case .rabin:
-            preconditionFailure("rejected in init")
+            // `pending` starts at the current chunk, of which the state has seen `count` bytes.
+            let seen = rabin!.count
+            if let n = rabin!.scan(UnsafeRawBufferPointer(rebasing: pending[seen...])) { return seen + n }
+            guard atEnd else { return nil }
+            finished = true
+            // kubo returns the last partial chunk, when any bytes are left.
+            return pending.isEmpty ? nil : pending.count
         }
     }
 }

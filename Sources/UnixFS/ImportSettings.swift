@@ -69,8 +69,8 @@ public enum ChunkerSpec: Hashable, Sendable, CustomStringConvertible {
             }
         case .buzhash: break
         case .rabin(let min, let avg, let max):
-            guard min <= avg, avg <= max, max <= ChunkerSpec.maxChunkSize else {
-                throw UnixFSError(.unsupported, "rabin sizes must satisfy min <= avg <= max <= \(ChunkerSpec.maxChunkSize)")
+            guard min >= 16, min <= avg, avg <= max, max <= ChunkerSpec.maxChunkSize else {
+                throw UnixFSError(.unsupported, "rabin sizes must satisfy 16 <= min <= avg <= max <= \(ChunkerSpec.maxChunkSize)")
             }
         }
     }

@@ -43,7 +43,7 @@ struct AddCommand: ParsableCommand {
     @Option(name: .customLong("raw-leaves"), help: "Use raw blocks for leaves (--raw-leaves or --raw-leaves=true|false).")
     var rawLeaves: Bool?
 
-    @Option(help: "Chunker: size-N, buzhash (rabin is not implemented yet).")
+    @Option(help: "Chunker: size-N, rabin, rabin-AVG, rabin-MIN-AVG-MAX or buzhash.")
     var chunker: String = "size-262144"
 
     @Option(help: "DAG layout: balanced or trickle.")

@@ -281,3 +281,60 @@ func unixfsErrorCode(_ body: () throws -> Void) -> String? {
         car.removeAll()
     }
 }
+
+@Suite struct RabinTests {
+    /// The complete chunks of `data` with `state`, fed in `piece`-byte writes.
+    static func cuts(_ data: [UInt8], _ state: RabinState, piece: Int) -> [Int] {
+        var s = state
+        var sizes: [Int] = []
+        data.withUnsafeBytes { buf in
+            var offset = 0
+            while offset < buf.count {
+                let end = min(offset + piece, buf.count)
+                var at = offset
+                while at < end, let n = s.scan(UnsafeRawBufferPointer(rebasing: buf[at..<end])) {
+                    sizes.append(sizes.isEmpty ? at + n : at + n - sizes.reduce(0, +))
+                    at += n
+                }
+                offset = end
+            }
+        }
+        return sizes
+    }
+
+    /// The published known answer of the AssemblyScript port of the same chunker (restic's
+    /// polynomial 0x3DA3358B4DC173, window 64, 6 mask bits, min 48, max 192) on 512 'a',
+    /// 119 'b' and 1280 'c': it checks the tables, the sliding window, the reset and the cut
+    /// rule; kubo differs only in polynomial and window.
+    @Test func matchesThePublishedPortVector() {
+        let data = [UInt8](repeating: 0x61, count: 512) + [UInt8](repeating: 0x62, count: 119) + [UInt8](repeating: 0x63, count: 1280)
+        let state = RabinState(min: 48, max: 192, maskBits: 6, window: 64, polynomial: 0x3DA3_358B_4DC1_73)
+        for piece in [1, 37, data.count] {
+            #expect(Self.cuts(data, state, piece: piece) == [192, 192, 192, 65, 192, 192, 192, 192, 192, 192], "piece \(piece)")
+        }
+    }
+
+    @Test func polynomialArithmetic() {
+        #expect(RabinState.degree(RabinState.kuboPolynomial) == 53)
+        #expect(RabinState.mod(RabinState.kuboPolynomial, RabinState.kuboPolynomial) == 0)
+        #expect(RabinState.mod(1 << 53, RabinState.kuboPolynomial) == RabinState.kuboPolynomial ^ (1 << 53))
+        #expect(RabinState(min: 87381, avg: 262_144, max: 393_216).mask == (1 << 18) - 1)
+        #expect(RabinState(min: 16, avg: 96, max: 192).mask == 63)
+    }
+
+    @Test func streamingCutsEqualWholeBufferCuts() throws {
+        let data = TestData.xorshift(3_000_000)
+        let settings = ImportSettings(chunker: try ChunkerSpec(parsing: "rabin"))
+        let whole = try FileImporter.importBytes(data, settings: settings, keepBlocks: true)
+        var importer = try FileImporter(settings: settings, keepBlocks: false)
+        var rng = SeededRandom(seed: 3)
+        var offset = 0
+        while offset < data.count {
+            let n = min(Int.random(in: 1...300_000, using: &rng), data.count - offset)
+            importer.write(Array(data[offset..<offset + n]))
+            offset += n
+        }
+        #expect(importer.finish() == whole.root)
+        #expect(try Exporter(blocks: MemoryBlocks(whole.blocks)).cat(whole.root.cid) == data)
+    }
+}
