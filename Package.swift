@@ -45,6 +45,10 @@ let package = Package(
 
         // MARK: L1: pure cores (no NIO, no clock reads, no sleeps)
         .target(name: "UnixFS", dependencies: ["Multiformats"], swiftSettings: swiftSettings),
+        .target(
+            name: "SecureChannel",
+            dependencies: ["Multiformats", "Sodium", "LZ4", .product(name: "Crypto", package: "swift-crypto")],
+            swiftSettings: swiftSettings),
 
         // MARK: L2: I/O adapters
         .target(name: "Ingest", dependencies: ["UnixFS", "Multiformats"], swiftSettings: swiftSettings),
@@ -84,6 +88,9 @@ let package = Package(
             swiftSettings: swiftSettings),
         .testTarget(
             name: "UnixFSTests", dependencies: ["UnixFS", "Multiformats", "ClusterTestKit"],
+            swiftSettings: swiftSettings),
+        .testTarget(
+            name: "SecureChannelTests", dependencies: ["SecureChannel", "Sodium", "Multiformats", "ClusterTestKit"],
             swiftSettings: swiftSettings),
         .testTarget(
             name: "CLITests", dependencies: ["ClusterModel", "ClusterTestKit"], swiftSettings: swiftSettings),

@@ -10,6 +10,8 @@ public struct AEAD: Sendable {
         case xchacha20Poly1305 = "xchacha20-poly1305"
         /// 12-byte nonces; needs AES-NI (``AEAD/isAES256GCMAvailable``).
         case aes256GCM = "aes-256-gcm"
+        /// The IETF variant (RFC 8439) with 12-byte nonces, as Noise's ChaChaPoly uses it.
+        case chacha20Poly1305 = "chacha20-poly1305"
 
         public var nonceBytes: Int { self == .xchacha20Poly1305 ? 24 : 12 }
         public var keyBytes: Int { 32 }
@@ -66,6 +68,8 @@ public struct AEAD: Sendable {
                 _ = crypto_aead_xchacha20poly1305_ietf_encrypt(c, &written, m, UInt64(plaintext.count), a, UInt64(ad.count), nil, n, k)
             case .aes256GCM:
                 _ = crypto_aead_aes256gcm_encrypt(c, &written, m, UInt64(plaintext.count), a, UInt64(ad.count), nil, n, k)
+            case .chacha20Poly1305:
+                _ = crypto_aead_chacha20poly1305_ietf_encrypt(c, &written, m, UInt64(plaintext.count), a, UInt64(ad.count), nil, n, k)
             }
         }
         return Int(written)
@@ -99,6 +103,8 @@ public struct AEAD: Sendable {
                     return crypto_aead_xchacha20poly1305_ietf_decrypt(m, &written, nil, c, UInt64(sealed.count), a, UInt64(ad.count), n, k)
                 case .aes256GCM:
                     return crypto_aead_aes256gcm_decrypt(m, &written, nil, c, UInt64(sealed.count), a, UInt64(ad.count), n, k)
+                case .chacha20Poly1305:
+                    return crypto_aead_chacha20poly1305_ietf_decrypt(m, &written, nil, c, UInt64(sealed.count), a, UInt64(ad.count), n, k)
                 }
             }
         }

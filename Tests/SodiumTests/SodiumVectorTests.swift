@@ -12,6 +12,7 @@ struct CryptoVectors: Decodable {
     let x25519_rfc7748: X
     let x25519_rfc7748_scalarmult: [XMult]
     let xchacha20poly1305_draft_a3_1: Sealed
+    let chacha20poly1305_rfc8439_2_8_2: Sealed
     let aes256gcm_nist: [Sealed]
     let blake2b: [Blake]
 
@@ -108,6 +109,14 @@ struct CryptoVectors: Decodable {
     @Test func xchachaDraftVector() throws {
         let v = CryptoVectors.shared.xchacha20poly1305_draft_a3_1
         let aead = try AEAD(.xchacha20Poly1305, key: SecureBytes(Hex.bytes(v.key)))
+        let sealed = try aead.seal(Hex.bytes(v.plaintext), nonce: Hex.bytes(v.nonce), authenticating: Hex.bytes(v.ad))
+        #expect(Hex.string(sealed) == v.sealed)
+        #expect(try aead.open(sealed, nonce: Hex.bytes(v.nonce), authenticating: Hex.bytes(v.ad)) == Hex.bytes(v.plaintext))
+    }
+
+    @Test func chachaRFC8439Vector() throws {
+        let v = CryptoVectors.shared.chacha20poly1305_rfc8439_2_8_2
+        let aead = try AEAD(.chacha20Poly1305, key: SecureBytes(Hex.bytes(v.key)))
         let sealed = try aead.seal(Hex.bytes(v.plaintext), nonce: Hex.bytes(v.nonce), authenticating: Hex.bytes(v.ad))
         #expect(Hex.string(sealed) == v.sealed)
         #expect(try aead.open(sealed, nonce: Hex.bytes(v.nonce), authenticating: Hex.bytes(v.ad)) == Hex.bytes(v.plaintext))

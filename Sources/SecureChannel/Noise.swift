@@ -1,0 +1,205 @@
+import Crypto
+public import Sodium
+
+/// Noise_XXpsk0_25519_ChaChaPoly_SHA256 (Noise protocol framework, revision 34):
+///
+///     -> psk, e
+///     <- e, ee, s, es
+///     -> s, se
+///
+/// The psk is the cluster secret, so a peer without it cannot produce or read message 1.
+struct NoiseHandshake {
+    static let protocolName = Array("Noise_XXpsk0_25519_ChaChaPoly_SHA256".utf8)
+    static let maxMessage = 65535
+
+    private var symmetric: SymmetricState
+    private let initiator: Bool
+    private let staticKey: X25519.PrivateKey
+    private let ephemeral: X25519.PrivateKey
+    private let psk: SecureBytes
+    private(set) var remoteStatic: X25519.PublicKey?
+    private var remoteEphemeral: X25519.PublicKey?
+    private(set) var step = 0
+
+    init(initiator: Bool, prologue: [UInt8], psk: SecureBytes, staticKey: X25519.PrivateKey, ephemeral: X25519.PrivateKey) {
+        symmetric = SymmetricState(protocolName: NoiseHandshake.protocolName)
+        symmetric.mixHash(prologue)
+        self.initiator = initiator
+        self.staticKey = staticKey
+        self.ephemeral = ephemeral
+        self.psk = psk
+    }
+
+    /// Writes the next message of this side with `payload`.
+    mutating func write(_ payload: [UInt8]) throws(SecureChannelError) -> [UInt8] {
+        var out: [UInt8] = []
+        switch (step, initiator) {
+        case (0, true):
+            symmetric.mixKeyAndHash(psk)
+            out += ephemeral.publicKey.bytes
+            symmetric.mixHash(ephemeral.publicKey.bytes)
+            symmetric.mixKey(ephemeral.publicKey.bytes)
+        case (1, false):
+            out += ephemeral.publicKey.bytes
+            symmetric.mixHash(ephemeral.publicKey.bytes)
+            symmetric.mixKey(ephemeral.publicKey.bytes)
+            symmetric.mixKey(try dh(ephemeral, remoteEphemeral!))
+            out += try symmetric.encryptAndHash(staticKey.publicKey.bytes)
+            symmetric.mixKey(try dh(staticKey, remoteEphemeral!))
+        case (2, true):
+            out += try symmetric.encryptAndHash(staticKey.publicKey.bytes)
+            symmetric.mixKey(try dh(staticKey, remoteEphemeral!))
+        default:
+            throw SecureChannelError(.unexpectedMessage, "no Noise message to write at step \(step)")
+        }
+        out += try symmetric.encryptAndHash(payload)
+        guard out.count <= NoiseHandshake.maxMessage else {
+            throw SecureChannelError(.tooLarge, "handshake message of \(out.count) bytes exceeds 65535")
+        }
+        step += 1
+        return out
+    }
+
+    /// Reads the peer's next message; returns its payload.
+    mutating func read(_ message: [UInt8]) throws(SecureChannelError) -> [UInt8] {
+        guard message.count <= NoiseHandshake.maxMessage else {
+            throw SecureChannelError(.tooLarge, "handshake message of \(message.count) bytes exceeds 65535")
+        }
+        var rest = message[...]
+        func take(_ n: Int, _ what: String) throws(SecureChannelError) -> [UInt8] {
+            guard rest.count >= n else {
+                throw SecureChannelError(.malformed, "handshake message \(step + 1) too short for \(what)")
+            }
+            defer { rest = rest.dropFirst(n) }
+            return Array(rest.prefix(n))
+        }
+        switch (step, initiator) {
+        case (0, false):
+            symmetric.mixKeyAndHash(psk)
+            let e = try take(32, "the ephemeral key")
+            remoteEphemeral = try! X25519.PublicKey(bytes: e)
+            symmetric.mixHash(e)
+            symmetric.mixKey(e)
+        case (1, true):
+            let e = try take(32, "the ephemeral key")
+            remoteEphemeral = try! X25519.PublicKey(bytes: e)
+            symmetric.mixHash(e)
+            symmetric.mixKey(e)
+            symmetric.mixKey(try dh(ephemeral, remoteEphemeral!))
+            let s = try symmetric.decryptAndHash(try take(48, "the static key"))
+            remoteStatic = try! X25519.PublicKey(bytes: s)
+            symmetric.mixKey(try dh(ephemeral, remoteStatic!))
+        case (2, false):
+            let s = try symmetric.decryptAndHash(try take(48, "the static key"))
+            remoteStatic = try! X25519.PublicKey(bytes: s)
+            symmetric.mixKey(try dh(ephemeral, remoteStatic!))
+        default:
+            throw SecureChannelError(.unexpectedMessage, "no Noise message to read at step \(step)")
+        }
+        let payload = try symmetric.decryptAndHash(Array(rest))
+        step += 1
+        return payload
+    }
+
+    var isComplete: Bool { step == 3 }
+    var handshakeHash: [UInt8] { symmetric.h }
+
+    /// The transport keys: (initiator to responder, responder to initiator).
+    func split() -> (SecureBytes, SecureBytes) {
+        let (k1, k2) = HKDF2.derive(chainingKey: symmetric.ck, input: [])
+        return (SecureBytes(k1), SecureBytes(k2))
+    }
+
+    private func dh(_ key: X25519.PrivateKey, _ peer: X25519.PublicKey) throws(SecureChannelError) -> [UInt8] {
+        do throws(SodiumError) {
+            return try key.sharedSecret(with: peer).bytes
+        } catch {
+            throw SecureChannelError(.authenticationFailed, "peer's X25519 key is a low-order point")
+        }
+    }
+}
+
+/// Noise's HKDF with HMAC-SHA256.
+enum HKDF2 {
+    static func hmac(_ key: [UInt8], _ data: [UInt8]) -> [UInt8] {
+        Array(HMAC<SHA256>.authenticationCode(for: data, using: SymmetricKey(data: key)))
+    }
+
+    static func derive(chainingKey: [UInt8], input: [UInt8]) -> ([UInt8], [UInt8]) {
+        let temp = hmac(chainingKey, input)
+        let o1 = hmac(temp, [1])
+        let o2 = hmac(temp, o1 + [2])
+        return (o1, o2)
+    }
+
+    static func derive3(chainingKey: [UInt8], input: [UInt8]) -> ([UInt8], [UInt8], [UInt8]) {
+        let temp = hmac(chainingKey, input)
+        let o1 = hmac(temp, [1])
+        let o2 = hmac(temp, o1 + [2])
+        let o3 = hmac(temp, o2 + [3])
+        return (o1, o2, o3)
+    }
+}
+
+/// Noise's SymmetricState with ChaChaPoly and SHA-256.
+struct SymmetricState {
+    var ck: [UInt8]
+    var h: [UInt8]
+    private var key: AEAD?
+    private var nonce: UInt64 = 0
+
+    init(protocolName: [UInt8]) {
+        h = protocolName.count <= 32 ? protocolName + [UInt8](repeating: 0, count: 32 - protocolName.count) : Array(SHA256.hash(data: protocolName))
+        ck = h
+    }
+
+    mutating func mixHash(_ data: [UInt8]) {
+        h = Array(SHA256.hash(data: h + data))
+    }
+
+    mutating func mixKey(_ input: [UInt8]) {
+        let (newCK, k) = HKDF2.derive(chainingKey: ck, input: input)
+        ck = newCK
+        key = try! AEAD(.chacha20Poly1305, key: SecureBytes(k))
+        nonce = 0
+    }
+
+    mutating func mixKeyAndHash(_ input: SecureBytes) {
+        let (newCK, tempH, k) = HKDF2.derive3(chainingKey: ck, input: input.bytes)
+        ck = newCK
+        mixHash(tempH)
+        key = try! AEAD(.chacha20Poly1305, key: SecureBytes(k))
+        nonce = 0
+    }
+
+    static func nonceBytes(_ n: UInt64) -> [UInt8] {
+        [0, 0, 0, 0] + withUnsafeBytes(of: n.littleEndian) { Array($0) }
+    }
+
+    mutating func encryptAndHash(_ plaintext: [UInt8]) throws(SecureChannelError) -> [UInt8] {
+        guard let key else {
+            mixHash(plaintext)
+            return plaintext
+        }
+        let c = try! key.seal(plaintext, nonce: SymmetricState.nonceBytes(nonce), authenticating: h)
+        nonce += 1
+        mixHash(c)
+        return c
+    }
+
+    mutating func decryptAndHash(_ ciphertext: [UInt8]) throws(SecureChannelError) -> [UInt8] {
+        guard let key else {
+            mixHash(ciphertext)
+            return ciphertext
+        }
+        let p: [UInt8]
+        do throws(SodiumError) {
+            p = try key.open(ciphertext, nonce: SymmetricState.nonceBytes(nonce), authenticating: h)
+        } catch {
+            throw SecureChannelError(.authenticationFailed, "handshake message failed authentication (wrong cluster secret, tampering or replay)")
+        }
+        nonce += 1
+        mixHash(ciphertext)
+        return p
+    }
+}

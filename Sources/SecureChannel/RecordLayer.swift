@@ -1,0 +1,172 @@
+internal import LZ4
+public import Sodium
+
+/// Encrypted records on a TCP connection after the handshake.
+///
+/// A record is a 4-byte header — flags (bit 0: LZ4-compressed; the others zero) and the
+/// ciphertext length as a 24-bit big-endian integer — then the ciphertext, sealed with the
+/// session's cipher under nonce = 64-bit little-endian record counter ‖ 4 zero bytes and the
+/// header as associated data. A compressed plaintext is `u32 BE original length ‖ LZ4 block`.
+/// Both sides rekey after every ``rekeyInterval`` records (no message is exchanged).
+public enum RecordLayer {
+    /// The largest plaintext in one record.
+    public static let maxPlaintext = 65536
+    /// The largest ciphertext a header may announce (plaintext, LZ4 framing, tag).
+    public static let maxCiphertext = maxPlaintext + 4 + 16
+    public static let headerBytes = 4
+    /// Records between rekeys: far below any nonce limit.
+    public static let rekeyInterval: UInt64 = 1 << 20
+    /// Payloads shorter than this are never compressed (control records).
+    public static let compressionThreshold = 512
+
+    static let flagLZ4: UInt8 = 1
+
+    static func nonce(_ counter: UInt64) -> [UInt8] {
+        withUnsafeBytes(of: counter.littleEndian) { Array($0) } + [0, 0, 0, 0]
+    }
+
+    /// Noise's REKEY: the first 32 bytes of sealing 32 zero bytes under the maximal nonce.
+    static func rekey(_ aead: AEAD, algorithm: AEAD.Algorithm) -> AEAD {
+        let k = try! aead.seal([UInt8](repeating: 0, count: 32), nonce: nonce(UInt64.max))
+        return try! AEAD(algorithm, key: SecureBytes(k.prefix(32)))
+    }
+}
+
+/// Seals records for one direction.
+public struct RecordSealer: Sendable {
+    private var aead: AEAD
+    private let algorithm: AEAD.Algorithm
+    private let rekeyInterval: UInt64
+    public private(set) var counter: UInt64 = 0
+
+    public init(cipher: RecordCipher, key: SecureBytes, rekeyInterval: UInt64 = RecordLayer.rekeyInterval) throws(SodiumError) {
+        algorithm = cipher.algorithm
+        aead = try AEAD(algorithm, key: key)
+        self.rekeyInterval = rekeyInterval
+    }
+
+    /// Seals `payload` (at most ``RecordLayer/maxPlaintext`` bytes) into one record, compressed
+    /// with LZ4 when `compressible` and it saves at least an eighth.
+    public mutating func seal(_ payload: [UInt8], compressible: Bool = false) -> [UInt8] {
+        precondition(payload.count <= RecordLayer.maxPlaintext, "record payload of \(payload.count) bytes exceeds \(RecordLayer.maxPlaintext)")
+        var flags: UInt8 = 0
+        var body = payload
+        if compressible && payload.count >= RecordLayer.compressionThreshold {
+            let packed = LZ4.compress(payload)
+            if packed.count + 4 <= payload.count - payload.count / 8 {
+                let n = UInt32(payload.count)
+                body = [UInt8(n >> 24), UInt8(n >> 16 & 0xff), UInt8(n >> 8 & 0xff), UInt8(n & 0xff)] + packed
+                flags |= RecordLayer.flagLZ4
+            }
+        }
+        let length = body.count + AEAD.tagBytes
+        let header: [UInt8] = [flags, UInt8(length >> 16), UInt8(length >> 8 & 0xff), UInt8(length & 0xff)]
+        let sealed = try! aead.seal(body, nonce: RecordLayer.nonce(counter), authenticating: header)
+        advance()
+        return header + sealed
+    }
+
+    private mutating func advance() {
+        counter += 1
+        if counter % rekeyInterval == 0 { aead = RecordLayer.rekey(aead, algorithm: algorithm) }
+    }
+}
+
+/// Opens records for one direction from a byte stream fed in any pieces.
+public struct RecordOpener: Sendable {
+    private var aead: AEAD
+    private let algorithm: AEAD.Algorithm
+    private let rekeyInterval: UInt64
+    public private(set) var counter: UInt64 = 0
+    private var buffer: [UInt8] = []
+    private var offset = 0
+    private var failure: SecureChannelError?
+
+    public init(cipher: RecordCipher, key: SecureBytes, rekeyInterval: UInt64 = RecordLayer.rekeyInterval) throws(SodiumError) {
+        algorithm = cipher.algorithm
+        aead = try AEAD(algorithm, key: key)
+        self.rekeyInterval = rekeyInterval
+    }
+
+    public mutating func feed(_ bytes: [UInt8]) {
+        if offset == buffer.count {
+            buffer.removeAll(keepingCapacity: true)
+            offset = 0
+        } else if offset > RecordLayer.maxCiphertext {
+            buffer.removeFirst(offset)
+            offset = 0
+        }
+        buffer += bytes
+    }
+
+    /// The next record's plaintext, or nil when more bytes are needed. Any error is final: the
+    /// connection must be closed.
+    public mutating func next() throws(SecureChannelError) -> [UInt8]? {
+        if let failure { throw failure }
+        do {
+            return try readNext()
+        } catch {
+            failure = error
+            throw error
+        }
+    }
+
+    private mutating func readNext() throws(SecureChannelError) -> [UInt8]? {
+        guard buffer.count - offset >= RecordLayer.headerBytes else { return nil }
+        let header = Array(buffer[offset..<offset + 4])
+        guard header[0] & ~RecordLayer.flagLZ4 == 0 else {
+            throw SecureChannelError(.malformed, "record header has unknown flags 0x\(String(header[0], radix: 16))")
+        }
+        let length = Int(header[1]) << 16 | Int(header[2]) << 8 | Int(header[3])
+        guard length >= AEAD.tagBytes, length <= RecordLayer.maxCiphertext else {
+            throw SecureChannelError(.tooLarge, "record of \(length) bytes is outside 16...\(RecordLayer.maxCiphertext)")
+        }
+        guard buffer.count - offset >= 4 + length else { return nil }
+        let sealed = Array(buffer[offset + 4..<offset + 4 + length])
+        offset += 4 + length
+        let body: [UInt8]
+        do throws(SodiumError) {
+            body = try aead.open(sealed, nonce: RecordLayer.nonce(counter), authenticating: header)
+        } catch {
+            throw SecureChannelError(.authenticationFailed, "record \(counter) failed authentication (tampered, reordered or replayed)")
+        }
+        counter += 1
+        if counter % rekeyInterval == 0 { aead = RecordLayer.rekey(aead, algorithm: algorithm) }
+        guard header[0] & RecordLayer.flagLZ4 != 0 else { return body }
+        guard body.count >= 4 else { throw SecureChannelError(.malformed, "compressed record shorter than its length field") }
+        let original = Int(body[0]) << 24 | Int(body[1]) << 16 | Int(body[2]) << 8 | Int(body[3])
+        guard original <= RecordLayer.maxPlaintext else {
+            throw SecureChannelError(.tooLarge, "compressed record claims \(original) bytes, over \(RecordLayer.maxPlaintext)")
+        }
+        do throws(LZ4Error) {
+            return try LZ4.decompress(Array(body[4...]), originalSize: original)
+        } catch {
+            throw SecureChannelError(.malformed, "compressed record: \(error.message)")
+        }
+    }
+}
+
+/// Splits the handshake byte stream into messages (2-byte big-endian length prefix).
+public struct HandshakeFrameDecoder: Sendable {
+    private var buffer: [UInt8] = []
+
+    public init() {}
+
+    public mutating func feed(_ bytes: [UInt8]) { buffer += bytes }
+
+    /// The next complete handshake message, or nil.
+    public mutating func next() -> [UInt8]? {
+        guard buffer.count >= 2 else { return nil }
+        let n = Int(buffer[0]) << 8 | Int(buffer[1])
+        guard buffer.count >= 2 + n else { return nil }
+        defer { buffer.removeFirst(2 + n) }
+        return Array(buffer[2..<2 + n])
+    }
+
+    /// Bytes received after the last complete message (the first records, sent right behind
+    /// message 3), handed to the record layer.
+    public mutating func takeRemainder() -> [UInt8] {
+        defer { buffer = [] }
+        return buffer
+    }
+}
