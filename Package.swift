@@ -47,7 +47,7 @@ let package = Package(
         .target(name: "UnixFS", dependencies: ["Multiformats"], swiftSettings: swiftSettings),
         .target(
             name: "SecureChannel",
-            dependencies: ["Multiformats", "Sodium", "LZ4", .product(name: "Crypto", package: "swift-crypto")],
+            dependencies: ["Multiformats", "Sodium", "LZ4"],
             swiftSettings: swiftSettings),
 
         // MARK: L2: I/O adapters

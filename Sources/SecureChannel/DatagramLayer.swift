@@ -1,4 +1,3 @@
-import Crypto
 public import Sodium
 
 /// Keys for datagrams, derived from the handshake hash (so they exist only after a handshake).

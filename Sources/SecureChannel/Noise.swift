@@ -1,4 +1,3 @@
-import Crypto
 public import Sodium
 
 /// Noise_XXpsk0_25519_ChaChaPoly_SHA256 (Noise protocol framework, revision 34):
@@ -119,10 +118,10 @@ struct NoiseHandshake {
     }
 }
 
-/// Noise's HKDF with HMAC-SHA256.
+/// Noise's HKDF with HMAC-SHA256 (libsodium's: the handshake hashes little data).
 enum HKDF2 {
     static func hmac(_ key: [UInt8], _ data: [UInt8]) -> [UInt8] {
-        Array(HMAC<SHA256>.authenticationCode(for: data, using: SymmetricKey(data: key)))
+        SodiumSHA256.hmac(key: key, data)
     }
 
     static func derive(chainingKey: [UInt8], input: [UInt8]) -> ([UInt8], [UInt8]) {
@@ -149,12 +148,12 @@ struct SymmetricState {
     private var nonce: UInt64 = 0
 
     init(protocolName: [UInt8]) {
-        h = protocolName.count <= 32 ? protocolName + [UInt8](repeating: 0, count: 32 - protocolName.count) : Array(SHA256.hash(data: protocolName))
+        h = protocolName.count <= 32 ? protocolName + [UInt8](repeating: 0, count: 32 - protocolName.count) : SodiumSHA256.hash(protocolName)
         ck = h
     }
 
     mutating func mixHash(_ data: [UInt8]) {
-        h = Array(SHA256.hash(data: h + data))
+        h = SodiumSHA256.hash(h + data)
     }
 
     mutating func mixKey(_ input: [UInt8]) {
