@@ -24,6 +24,8 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", exact: "1.8.2"),
         .package(url: "https://github.com/apple/swift-crypto", exact: "3.12.3"),
+        .package(url: "https://github.com/apple/swift-log", exact: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-nio", exact: "2.101.3"),
     ],
     targets: [
         // MARK: L0: system libraries and their safe wrappers
@@ -52,6 +54,16 @@ let package = Package(
 
         // MARK: L2: I/O adapters
         .target(name: "Ingest", dependencies: ["UnixFS", "Multiformats"], swiftSettings: swiftSettings),
+        .target(
+            name: "Transport",
+            dependencies: [
+                "SecureChannel", "Multiformats", "Sodium",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings),
 
         // MARK: L4: executables
         .executableTarget(
@@ -91,6 +103,13 @@ let package = Package(
             swiftSettings: swiftSettings),
         .testTarget(
             name: "SecureChannelTests", dependencies: ["SecureChannel", "Sodium", "Multiformats", "ClusterTestKit"],
+            swiftSettings: swiftSettings),
+        .testTarget(
+            name: "TransportTests",
+            dependencies: [
+                "Transport", "SecureChannel", "Sodium", "Multiformats", "ClusterTestKit",
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ],
             swiftSettings: swiftSettings),
         .testTarget(
             name: "CLITests", dependencies: ["ClusterModel", "ClusterTestKit"], swiftSettings: swiftSettings),

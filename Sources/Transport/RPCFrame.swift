@@ -1,0 +1,80 @@
+public import Multiformats
+
+/// One RPC message inside one record:
+/// `kind (1) ‖ call id (varint) ‖ [method length (1) ‖ method (UTF-8), requests only] ‖ payload`.
+public enum RPCFrame: Hashable, Sendable {
+    case request(id: UInt64, method: String, payload: [UInt8])
+    case response(id: UInt64, payload: [UInt8])
+    /// The call failed on the remote side; the payload is the UTF-8 reason.
+    case error(id: UInt64, message: String)
+
+    /// The longest method name.
+    public static let maxMethodBytes = 64
+    /// The largest RPC payload: one record less the RPC header.
+    public static let maxPayload = 65536 - 1 - 10 - 1 - maxMethodBytes
+
+    public func encoded() -> [UInt8] {
+        switch self {
+        case .request(let id, let method, let payload):
+            return [1] + Varint.encode(id & Varint.maxValue) + [UInt8(method.utf8.count)] + Array(method.utf8) + payload
+        case .response(let id, let payload):
+            return [2] + Varint.encode(id & Varint.maxValue) + payload
+        case .error(let id, let message):
+            return [3] + Varint.encode(id & Varint.maxValue) + Array(message.utf8.prefix(1024))
+        }
+    }
+
+    public init(decoding bytes: [UInt8]) throws(TransportError) {
+        guard let kind = bytes.first else { throw TransportError(.malformed, "empty RPC frame") }
+        var r = ByteReader(bytes, offset: 1)
+        let id: UInt64
+        do throws(MultiformatsError) {
+            id = try r.readVarint()
+        } catch {
+            throw TransportError(.malformed, "RPC frame call id: \(error.message)")
+        }
+        switch kind {
+        case 1:
+            guard !r.isAtEnd else { throw TransportError(.malformed, "RPC request without a method") }
+            let n = Int(bytes[r.offset])
+            guard n > 0, n <= RPCFrame.maxMethodBytes, r.remaining >= 1 + n,
+                  let method = String(validating: bytes[(r.offset + 1)..<(r.offset + 1 + n)], as: UTF8.self) else {
+                throw TransportError(.malformed, "RPC request method must be 1 to \(RPCFrame.maxMethodBytes) bytes of UTF-8")
+            }
+            self = .request(id: id, method: method, payload: Array(bytes[(r.offset + 1 + n)...]))
+        case 2:
+            self = .response(id: id, payload: Array(bytes[r.offset...]))
+        case 3:
+            self = .error(id: id, message: String(decoding: bytes[r.offset...], as: UTF8.self))
+        default:
+            throw TransportError(.malformed, "unknown RPC frame kind \(kind)")
+        }
+    }
+}
+
+/// A transport failure, with what happened and what to do.
+public struct TransportError: Error, Hashable, Sendable, CustomStringConvertible {
+    public struct Code: Hashable, Sendable, CustomStringConvertible {
+        public let name: String
+        public var description: String { name }
+        public static let malformed = Code(name: "malformed")
+        public static let handshakeFailed = Code(name: "handshakeFailed")
+        public static let connectionClosed = Code(name: "connectionClosed")
+        public static let timeout = Code(name: "timeout")
+        public static let remoteError = Code(name: "remoteError")
+        public static let unknownMethod = Code(name: "unknownMethod")
+        public static let tooLarge = Code(name: "tooLarge")
+        public static let unreachable = Code(name: "unreachable")
+        public static let badAddress = Code(name: "badAddress")
+    }
+
+    public let code: Code
+    public let message: String
+
+    public init(_ code: Code, _ message: String) {
+        self.code = code
+        self.message = message
+    }
+
+    public var description: String { "\(code): \(message)" }
+}

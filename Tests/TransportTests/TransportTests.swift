@@ -1,0 +1,93 @@
+import ClusterTestKit
+import Multiformats
+import NIOPosix
+import Sodium
+import Testing
+@testable import SecureChannel
+@testable import Transport
+
+/// Real NIO on 127.0.0.1 with ports the OS assigns.
+@Suite struct TransportTests {
+    static let group = MultiThreadedEventLoopGroup(numberOfThreads: 2)
+    static let secret = SecureBytes([UInt8](repeating: 0x5a, count: 32))
+
+    static func node(secret: SecureBytes = secret) async throws -> (SecureTransport, Multiaddr) {
+        let t = SecureTransport(settings: HandshakeSettings(clusterSecret: secret, identity: .generate()), group: group)
+        t.server.register("echo") { _, payload in payload }
+        t.server.register("whoami") { peer, _ in Array(peer.description.utf8) }
+        t.server.register("fail") { _, _ in throw TransportError(.malformed, "refused on purpose") }
+        let port = try await t.listen()
+        return (t, try Multiaddr("/ip4/127.0.0.1/tcp/\(port)/p2p/\(t.localPeer)"))
+    }
+
+    @Test func threePeersCallEachOtherBothWays() async throws {
+        let (a, _) = try await Self.node()
+        let (b, addrB) = try await Self.node()
+        let (c, addrC) = try await Self.node()
+        let ab = try await a.dial(addrB)
+        let ac = try await a.dial(addrC)
+        #expect(ab.peer == b.localPeer && ac.peer == c.localPeer)
+        #expect(try await ab.call("echo", [1, 2, 3]) == [1, 2, 3])
+        #expect(String(decoding: try await ac.call("whoami", []), as: UTF8.self) == a.localPeer.description)
+        // The accepted side calls back over the same connection.
+        let ba = try #require(b.connection(to: a.localPeer))
+        #expect(String(decoding: try await ba.call("whoami", []), as: UTF8.self) == b.localPeer.description)
+        // Many concurrent calls on one connection, large and compressible payloads included.
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for i in 0..<64 {
+                group.addTask {
+                    let payload = i % 2 == 0 ? [UInt8](repeating: UInt8(i), count: 60_000) : SodiumRandom.bytes(i * 100)
+                    let echoed = try await ab.call("echo", payload)
+                    #expect(echoed == payload)
+                }
+            }
+            try await group.waitForAll()
+        }
+        await #expect(throws: TransportError.self) { try await ab.call("fail", []) }
+        await #expect(throws: TransportError.self) { try await ab.call("nope", []) }
+        await #expect(throws: TransportError.self) { try await ab.call("echo", [UInt8](repeating: 0, count: RPCFrame.maxPayload + 1)) }
+        #expect(a.connectedPeers == [b.localPeer, c.localPeer].sorted())
+        for t in [a, b, c] { await t.shutdown() }
+    }
+
+    @Test func wrongSecretAndWrongPeerAreRefused() async throws {
+        let (good, addr) = try await Self.node()
+        let (outsider, _) = try await Self.node(secret: SecureBytes([UInt8](repeating: 1, count: 32)))
+        await #expect(throws: TransportError.self) { try await outsider.dial(addr) }
+        #expect(good.connectedPeers.isEmpty)
+        let (other, _) = try await Self.node()
+        let wrong = try Multiaddr("/ip4/127.0.0.1/tcp/\(addr.components[1].description.split(separator: "/").last!)/p2p/\(other.localPeer)")
+        let (dialer, _) = try await Self.node()
+        await #expect(throws: TransportError.self) { try await dialer.dial(wrong) }
+        for t in [good, outsider, other, dialer] { await t.shutdown() }
+    }
+
+    @Test func stalledHandshakeAndGarbageAreDroppedWithoutHarmingOthers() async throws {
+        var settings = HandshakeSettings(clusterSecret: Self.secret, identity: .generate())
+        settings.timeout = .milliseconds(300)
+        let server = SecureTransport(settings: settings, group: Self.group)
+        server.server.register("echo") { _, p in p }
+        let port = try await server.listen()
+        // A raw TCP client that connects and never speaks, and one that sends garbage.
+        let silent = try await ClientBootstrap(group: Self.group).connect(host: "127.0.0.1", port: port).get()
+        let noisy = try await ClientBootstrap(group: Self.group).connect(host: "127.0.0.1", port: port).get()
+        try await noisy.writeAndFlush(noisy.allocator.buffer(bytes: [0xff, 0xff] + [UInt8](repeating: 7, count: 65535)))
+        try await noisy.closeFuture.get()
+        // The honest peer is served meanwhile.
+        let (client, _) = try await Self.node()
+        let conn = try await client.dial(try Multiaddr("/ip4/127.0.0.1/tcp/\(port)/p2p/\(server.localPeer)"))
+        #expect(try await conn.call("echo", [42]) == [42])
+        // The silent one is dropped at the handshake deadline (awaited, bounded by the deadline).
+        try await silent.closeFuture.get()
+        #expect(!silent.isActive)
+        await server.shutdown()
+        await client.shutdown()
+    }
+
+    @Test func badAddressesAreRejectedWithTheReason() async throws {
+        let (t, _) = try await Self.node()
+        await #expect(throws: TransportError.self) { try await t.dial(try Multiaddr("/dns4/localhost/udp/1")) }
+        await #expect(throws: TransportError.self) { try await t.dial(try Multiaddr("/ip4/127.0.0.1/tcp/1")) }
+        await t.shutdown()
+    }
+}
