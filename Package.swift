@@ -83,8 +83,11 @@ let package = Package(
         .executableTarget(
             name: "pinmesh-bench",
             dependencies: [
-                "ClusterModel", "Multiformats", "Sodium", "LZ4", "UnixFS", "Ingest",
+                "ClusterModel", "Multiformats", "Sodium", "LZ4", "UnixFS", "Ingest", "SecureChannel", "Transport",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "Crypto", package: "swift-crypto"),
             ],
             swiftSettings: swiftSettings),
