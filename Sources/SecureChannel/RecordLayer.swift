@@ -51,7 +51,7 @@ public struct RecordSealer: Sendable {
         precondition(payload.count <= RecordLayer.maxPlaintext, "record payload of \(payload.count) bytes exceeds \(RecordLayer.maxPlaintext)")
         var flags: UInt8 = 0
         var body = payload
-        if compressible && payload.count >= RecordLayer.compressionThreshold {
+        if compressible && payload.count >= RecordLayer.compressionThreshold && RecordSealer.looksCompressible(payload) {
             let packed = LZ4.compress(payload)
             if packed.count + 4 <= payload.count - payload.count / 8 {
                 let n = UInt32(payload.count)
@@ -64,6 +64,33 @@ public struct RecordSealer: Sendable {
         let sealed = try! aead.seal(body, nonce: RecordLayer.nonce(counter), authenticating: header)
         advance()
         return header + sealed
+    }
+
+    /// The size of the record for an uncompressed payload of `count` bytes.
+    public static func recordSize(payload count: Int) -> Int { RecordLayer.headerBytes + count + AEAD.tagBytes }
+
+    /// Seals an uncompressed record straight into `output` (at least ``recordSize(payload:)``
+    /// bytes); returns the bytes written. The bulk path: no intermediate copies.
+    public mutating func seal(_ payload: UnsafeRawBufferPointer, into output: UnsafeMutableRawBufferPointer) -> Int {
+        precondition(payload.count <= RecordLayer.maxPlaintext, "record payload of \(payload.count) bytes exceeds \(RecordLayer.maxPlaintext)")
+        let length = payload.count + AEAD.tagBytes
+        let header: [UInt8] = [0, UInt8(length >> 16), UInt8(length >> 8 & 0xff), UInt8(length & 0xff)]
+        output.copyBytes(from: header)
+        let n = RecordLayer.nonce(counter)
+        let written = n.withUnsafeBytes { nb in
+            header.withUnsafeBytes { hb in
+                try! aead.seal(payload, nonce: nb, authenticating: hb, into: UnsafeMutableRawBufferPointer(rebasing: output[4...]))
+            }
+        }
+        advance()
+        return 4 + written
+    }
+
+    /// Whether a 4 KiB sample compresses by an eighth: random and already-compressed data
+    /// (most blocks) skip the full attempt.
+    public static func looksCompressible(_ payload: [UInt8]) -> Bool {
+        let sample = Array(payload.prefix(4096))
+        return LZ4.compress(sample).count <= sample.count - sample.count / 8
     }
 
     private mutating func advance() {
@@ -89,14 +116,20 @@ public struct RecordOpener: Sendable {
     }
 
     public mutating func feed(_ bytes: [UInt8]) {
+        bytes.withUnsafeBytes { feed($0) }
+    }
+
+    /// Appends received bytes (one copy).
+    public mutating func feed(_ bytes: UnsafeRawBufferPointer) {
         if offset == buffer.count {
             buffer.removeAll(keepingCapacity: true)
             offset = 0
-        } else if offset > RecordLayer.maxCiphertext {
+        } else if offset > RecordLayer.maxCiphertext && offset > buffer.count / 2 {
+            // Compact only once half the buffer is consumed: each byte moves O(1) times.
             buffer.removeFirst(offset)
             offset = 0
         }
-        buffer += bytes
+        buffer.append(contentsOf: bytes)
     }
 
     /// The next record's plaintext, or nil when more bytes are needed. Any error is final: the
@@ -122,12 +155,28 @@ public struct RecordOpener: Sendable {
             throw SecureChannelError(.tooLarge, "record of \(length) bytes is outside 16...\(RecordLayer.maxCiphertext)")
         }
         guard buffer.count - offset >= 4 + length else { return nil }
-        let sealed = Array(buffer[offset + 4..<offset + 4 + length])
+        let start = offset + 4
         offset += 4 + length
-        let body: [UInt8]
-        do throws(SodiumError) {
-            body = try aead.open(sealed, nonce: RecordLayer.nonce(counter), authenticating: header)
-        } catch {
+        let nonce = RecordLayer.nonce(counter)
+        let opening = aead
+        var failed = false
+        let body = [UInt8](unsafeUninitializedCapacity: length - AEAD.tagBytes) { out, count in
+            buffer.withUnsafeBytes { all in
+                nonce.withUnsafeBytes { nb in
+                    header.withUnsafeBytes { hb in
+                        do throws(SodiumError) {
+                            count = try opening.open(
+                                UnsafeRawBufferPointer(rebasing: all[start..<start + length]), nonce: nb, authenticating: hb,
+                                into: UnsafeMutableRawBufferPointer(out))
+                        } catch {
+                            failed = true
+                            count = 0
+                        }
+                    }
+                }
+            }
+        }
+        guard !failed else {
             throw SecureChannelError(.authenticationFailed, "record \(counter) failed authentication (tampered, reordered or replayed)")
         }
         counter += 1

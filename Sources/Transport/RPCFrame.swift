@@ -16,9 +16,21 @@ public enum RPCFrame: Hashable, Sendable {
     public func encoded() -> [UInt8] {
         switch self {
         case .request(let id, let method, let payload):
-            return [1] + Varint.encode(id & Varint.maxValue) + [UInt8(method.utf8.count)] + Array(method.utf8) + payload
+            var out: [UInt8] = []
+            out.reserveCapacity(12 + method.utf8.count + payload.count)
+            out.append(1)
+            Varint.encode(id & Varint.maxValue, into: &out)
+            out.append(UInt8(method.utf8.count))
+            out.append(contentsOf: method.utf8)
+            out.append(contentsOf: payload)
+            return out
         case .response(let id, let payload):
-            return [2] + Varint.encode(id & Varint.maxValue) + payload
+            var out: [UInt8] = []
+            out.reserveCapacity(11 + payload.count)
+            out.append(2)
+            Varint.encode(id & Varint.maxValue, into: &out)
+            out.append(contentsOf: payload)
+            return out
         case .error(let id, let message):
             return [3] + Varint.encode(id & Varint.maxValue) + Array(message.utf8.prefix(1024))
         }

@@ -53,7 +53,13 @@ final class SecureChannelHandler: ChannelDuplexHandler {
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         var buffer = unwrapInboundIn(data)
-        guard !closed, let bytes = buffer.readBytes(length: buffer.readableBytes) else { return }
+        guard !closed else { return }
+        if opener != nil && handshake == nil {
+            buffer.withUnsafeReadableBytes { opener!.feed($0) }
+            deliverQueued(context: context)
+            return
+        }
+        guard let bytes = buffer.readBytes(length: buffer.readableBytes) else { return }
         if handshake != nil {
             frames.feed(bytes)
             while var hs = handshake, let message = frames.next() {
@@ -72,6 +78,10 @@ final class SecureChannelHandler: ChannelDuplexHandler {
 
     private func deliver(_ bytes: [UInt8], context: ChannelHandlerContext) {
         opener!.feed(bytes)
+        deliverQueued(context: context)
+    }
+
+    private func deliverQueued(context: ChannelHandlerContext) {
         do {
             while let payload = try opener!.next() {
                 context.fireChannelRead(wrapInboundOut(payload))
@@ -122,8 +132,18 @@ final class SecureChannelHandler: ChannelDuplexHandler {
     }
 
     private func sealAndWrite(_ payload: [UInt8], promise: EventLoopPromise<Void>?, context: ChannelHandlerContext) {
-        let record = sealer!.seal(payload, compressible: payload.count >= RecordLayer.compressionThreshold)
-        context.write(wrapOutboundOut(context.channel.allocator.buffer(bytes: record)), promise: promise)
+        if payload.count >= RecordLayer.compressionThreshold && RecordSealer.looksCompressible(payload) {
+            let record = sealer!.seal(payload, compressible: true)
+            context.write(wrapOutboundOut(context.channel.allocator.buffer(bytes: record)), promise: promise)
+            return
+        }
+        // The bulk path: seal straight into the outgoing buffer.
+        let size = RecordSealer.recordSize(payload: payload.count)
+        var buffer = context.channel.allocator.buffer(capacity: size)
+        buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: size) { out in
+            payload.withUnsafeBytes { sealer!.seal($0, into: out) }
+        }
+        context.write(wrapOutboundOut(buffer), promise: promise)
     }
 
     func channelInactive(context: ChannelHandlerContext) {

@@ -61,7 +61,8 @@ public struct CARReader: Sendable {
         if offset > 0 && offset == buffer.count {
             buffer.removeAll(keepingCapacity: true)
             offset = 0
-        } else if offset > 1 << 20 {
+        } else if offset > 1 << 20 && offset > buffer.count / 2 {
+            // Compact only once half the buffer is consumed: each byte moves O(1) times.
             buffer.removeFirst(offset)
             offset = 0
         }

@@ -73,8 +73,8 @@ enum PlainTCP {
         }
     }
 
-    static func throughput(group: any EventLoopGroup, bytes: Int, piece: Int, concurrency: Int) async throws -> Double {
-        let server = try await ServerBootstrap(group: group)
+    static func throughput(client group: any EventLoopGroup, server serverGroup: any EventLoopGroup, bytes: Int, piece: Int, concurrency: Int) async throws -> Double {
+        let server = try await ServerBootstrap(group: serverGroup)
             .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
             .childChannelInitializer { ch in ch.eventLoop.makeCompletedFuture { try ch.pipeline.syncOperations.addHandler(Sink()) } }
             .bind(host: "127.0.0.1", port: 0).get()

@@ -27,9 +27,11 @@ struct TransportBench: AsyncParsableCommand {
     var json = false
 
     func run() async throws {
-        let group = MultiThreadedEventLoopGroup(numberOfThreads: 2)
+        // Each side its own event loop, as two peers in two processes would have.
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        let serverGroup = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         let secret = SecureBytes.random(count: 32)
-        let server = SecureTransport(settings: HandshakeSettings(clusterSecret: secret, identity: .generate()), group: group)
+        let server = SecureTransport(settings: HandshakeSettings(clusterSecret: secret, identity: .generate()), group: serverGroup)
         server.server.register("sink") { _, _ in [] }
         server.server.register("echo") { _, p in p }
         let port = try await server.listen()
@@ -60,7 +62,7 @@ struct TransportBench: AsyncParsableCommand {
         let bulkMB = Double(calls * piece) / bulkSeconds / 1e6
 
         progress("bulk: plain TCP baseline")
-        let plainMB = try await PlainTCP.throughput(group: group, bytes: calls * piece, piece: piece, concurrency: concurrency)
+        let plainMB = try await PlainTCP.throughput(client: group, server: serverGroup, bytes: calls * piece, piece: piece, concurrency: concurrency)
 
         progress("cipher baseline")
         let aead = try AEAD(cipher == .aes256GCM ? .aes256GCM : .chacha20Poly1305, key: SecureBytes.random(count: 32))
@@ -104,6 +106,7 @@ struct TransportBench: AsyncParsableCommand {
         await client.shutdown()
         await server.shutdown()
         try await group.shutdownGracefully()
+        try await serverGroup.shutdownGracefully()
 
         BenchReport.print(scenario: "transport", fields: [
             ("bulk_mb_s", bulkMB), ("plain_mb_s", plainMB), ("ratio_vs_plain", bulkMB / plainMB),
