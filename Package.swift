@@ -111,7 +111,9 @@ let package = Package(
             name: "TransportTests",
             dependencies: [
                 "Transport", "SecureChannel", "Sodium", "Multiformats", "ClusterTestKit",
+                .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
             ],
             swiftSettings: swiftSettings),
         .testTarget(

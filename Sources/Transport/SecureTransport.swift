@@ -37,6 +37,28 @@ public final class SecureTransport: Sendable {
     private let logger: Logger
     private let connections = NIOLockedValueBox<[PeerID: PeerConnection]>([:])
     private let listener = NIOLockedValueBox<(any Channel)?>(nil)
+    private let udp = NIOLockedValueBox<(any Channel)?>(nil)
+    /// Datagram sessions by our receive id, and by peer.
+    private let datagramPeers = NIOLockedValueBox<(byID: [UInt64: DatagramPeer], byPeer: [PeerID: DatagramPeer])>(([:], [:]))
+    private let datagramHandler = NIOLockedValueBox<(@Sendable (PeerID, [UInt8]) -> Void)?>(nil)
+
+    /// Receives authenticated datagram payloads (set before `listen`).
+    public func onDatagram(_ handler: @escaping @Sendable (_ peer: PeerID, _ payload: [UInt8]) -> Void) {
+        datagramHandler.withLockedValue { $0 = handler }
+    }
+
+    /// Sends one datagram (at most ``DatagramLayer/maxPayload`` bytes) to a connected peer over
+    /// UDP; larger messages belong on the TCP connection.
+    public func sendDatagram(_ payload: [UInt8], to peer: PeerID) async throws {
+        guard let channel = udp.withLockedValue({ $0 }) else {
+            throw TransportError(.unreachable, "datagrams need a listening transport (call listen first)")
+        }
+        guard let state = datagramPeers.withLockedValue({ $0.byPeer[peer] }) else {
+            throw TransportError(.unreachable, "no secure session with \(peer): connect first")
+        }
+        let (bytes, address) = try state.seal(payload)
+        try await channel.writeAndFlush(AddressedEnvelope(remoteAddress: address, data: channel.allocator.buffer(bytes: bytes)))
+    }
 
     public init(settings: HandshakeSettings, group: any EventLoopGroup, logger: Logger = Logger(label: "pinmesh.transport")) {
         self.settings = settings
@@ -70,7 +92,24 @@ public final class SecureTransport: Sendable {
             }
         let channel = try await bootstrap.bind(host: host, port: port).get()
         listener.withLockedValue { $0 = channel }
-        return channel.localAddress?.port ?? port
+        let bound = channel.localAddress?.port ?? port
+        // Datagrams share the TCP port number.
+        let receiver = DatagramBootstrap(group: group)
+            .channelOption(.socketOption(.so_reuseaddr), value: 1)
+            // Room for bursts: the kernel drops what does not fit while the loop is busy.
+            .channelOption(.socketOption(.so_rcvbuf), value: 4 << 20)
+            .channelOption(.socketOption(.so_sndbuf), value: 1 << 20)
+            .channelInitializer { [self] ch in
+                ch.eventLoop.makeCompletedFuture {
+                    try ch.pipeline.syncOperations.addHandler(DatagramReceiver(
+                        lookup: { [self] id in datagramPeers.withLockedValue { $0.byID[id] } },
+                        deliver: { [self] peer, payload in datagramHandler.withLockedValue { $0 }?(peer, payload) },
+                        logger: logger))
+                }
+            }
+        let datagramChannel = try await receiver.bind(host: host, port: bound).get()
+        udp.withLockedValue { $0 = datagramChannel }
+        return bound
     }
 
     /// Dials a multiaddr `/ip4|ip6|dns|dns4|dns6/<host>/tcp/<port>[/p2p/<id>]`; with a `/p2p`
@@ -97,7 +136,21 @@ public final class SecureTransport: Sendable {
             throw TransportError(.unreachable, "cannot connect to \(address): \(error)")
         }
         let session = try await established.withLockedValue { $0! }.get()
+        // Tell the peer where our datagrams come from: an empty authenticated datagram.
+        if let address = try? SocketAddress.makeAddressResolvingHost(host, port: port) {
+            registerDatagrams(session, address: address)
+            try? await sendDatagram([], to: session.peer)
+        }
         return PeerConnection(peer: session.peer, session: session, channel: channel)
+    }
+
+    private func registerDatagrams(_ session: SecureSession, address: SocketAddress?) {
+        let state = DatagramPeer(session: session, address: address)
+        datagramPeers.withLockedValue { table in
+            if let old = table.byPeer[session.peer] { table.byID[old.localID] = nil }
+            table.byPeer[session.peer] = state
+            table.byID[state.localID] = state
+        }
     }
 
     /// Installs the handshake and RPC handlers; returns the future of the handshake.
@@ -114,11 +167,21 @@ public final class SecureTransport: Sendable {
         promise.futureResult.whenSuccess { [self] session in
             let connection = PeerConnection(peer: session.peer, session: session, channel: channel)
             connections.withLockedValue { $0[session.peer] = connection }
+            if !isInitiator { registerDatagrams(session, address: nil) }
             logger.debug("connected", metadata: ["remote": "\(session.peer)", "cipher": "\(session.cipher)"])
         }
         channel.closeFuture.whenComplete { [self] _ in
-            connections.withLockedValue { table in
-                if let c = table.values.first(where: { $0.channel === channel }) { table[c.peer] = nil }
+            let gone = connections.withLockedValue { table -> PeerConnection? in
+                guard let c = table.values.first(where: { $0.channel === channel }) else { return nil }
+                table[c.peer] = nil
+                return c
+            }
+            if let gone {
+                let id = gone.session.localDatagramID.reduce(UInt64(0)) { $0 << 8 | UInt64($1) }
+                datagramPeers.withLockedValue { table in
+                    if table.byPeer[gone.peer]?.localID == id { table.byPeer[gone.peer] = nil }
+                    table.byID[id] = nil
+                }
             }
         }
         return promise.futureResult
@@ -127,6 +190,7 @@ public final class SecureTransport: Sendable {
     /// Closes the listener and every connection.
     public func shutdown() async {
         if let l = listener.withLockedValue({ $0 }) { try? await l.close() }
+        if let u = udp.withLockedValue({ $0 }) { try? await u.close() }
         for c in connections.withLockedValue({ Array($0.values) }) { await c.close() }
         connections.withLockedValue { $0 = [:] }
     }

@@ -37,6 +37,7 @@ struct TransportBench: AsyncParsableCommand {
         let port = try await server.listen()
         let address = try Multiaddr("/ip4/127.0.0.1/tcp/\(port)/p2p/\(server.localPeer)")
         let client = SecureTransport(settings: HandshakeSettings(clusterSecret: secret, identity: .generate()), group: group)
+        _ = try await client.listen()
         let connection = try await client.dial(address)
         let cipher = connection.session.cipher
 

@@ -125,3 +125,22 @@ import Testing
         #expect(throws: SecureChannelError.self) { try back.open(try sealer.seal([1])) }
     }
 }
+
+@Suite struct DatagramWindowTests {
+    @Test func everyDatagramOfALongRunIsAcceptedInOrderAndSlightlyReordered() throws {
+        var p = Pair()
+        let (i, r, _) = p.run()
+        var sealer = DatagramSealer(session: i!)
+        var opener = DatagramOpener(session: r!)
+        var batch: [[UInt8]] = []
+        var accepted = 0
+        for n in 0..<5000 {
+            batch.append(try sealer.seal([UInt8(n & 0xff)]))
+            if batch.count == 4 {
+                for d in batch.reversed() where (try? opener.open(d)) != nil { accepted += 1 }
+                batch = []
+            }
+        }
+        #expect(accepted == 5000)
+    }
+}

@@ -1,5 +1,7 @@
 import ClusterTestKit
+import NIOConcurrencyHelpers
 import Multiformats
+import NIOCore
 import NIOPosix
 import Sodium
 import Testing
@@ -89,5 +91,64 @@ import Testing
         await #expect(throws: TransportError.self) { try await t.dial(try Multiaddr("/dns4/localhost/udp/1")) }
         await #expect(throws: TransportError.self) { try await t.dial(try Multiaddr("/ip4/127.0.0.1/tcp/1")) }
         await t.shutdown()
+    }
+}
+
+/// Collects datagrams for a test and lets it await them with a bound: the wait ends when
+/// enough have arrived, or at a deadline scheduled on an event loop, never by sleeping.
+final class Inbox: @unchecked Sendable {
+    private let lock = NIOLock()
+    private var items: [(PeerID, [UInt8])] = []
+    private var waiters: [Int: (count: Int, continuation: CheckedContinuation<Void, Never>)] = [:]
+    private var nextWaiter = 0
+
+    func put(_ peer: PeerID, _ payload: [UInt8]) {
+        let ready = lock.withLock { () -> [CheckedContinuation<Void, Never>] in
+            items.append((peer, payload))
+            let done = waiters.filter { $0.value.count <= items.count }
+            for key in done.keys { waiters[key] = nil }
+            return done.values.map(\.continuation)
+        }
+        for c in ready { c.resume() }
+    }
+
+    func wait(for count: Int, timeout: TimeAmount = .seconds(5)) async -> [(PeerID, [UInt8])] {
+        await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in
+            let id: Int? = lock.withLock {
+                guard items.count < count else { return nil }
+                nextWaiter += 1
+                waiters[nextWaiter] = (count, c)
+                return nextWaiter
+            }
+            guard let id else { return c.resume() }
+            TransportTests.group.next().scheduleTask(in: timeout) {
+                let expired = self.lock.withLock { self.waiters.removeValue(forKey: id) }
+                expired?.continuation.resume()
+            }
+        }
+        return lock.withLock { items }
+    }
+}
+
+@Suite struct DatagramTransportTests {
+    @Test func datagramsFlowBothWaysAndReplaysAreDropped() async throws {
+        let (a, _) = try await TransportTests.node()
+        let (b, addrB) = try await TransportTests.node()
+        let inboxA = Inbox(), inboxB = Inbox()
+        a.onDatagram { inboxA.put($0, $1) }
+        b.onDatagram { inboxB.put($0, $1) }
+        _ = try await a.dial(addrB)
+        try await a.sendDatagram([1, 2, 3], to: b.localPeer)
+        let atB = await inboxB.wait(for: 1)
+        #expect(atB.first?.0 == a.localPeer && atB.first?.1 == [1, 2, 3])
+        // B learned A's datagram address from A's authenticated datagrams.
+        try await b.sendDatagram([9], to: a.localPeer)
+        let atA = await inboxA.wait(for: 1)
+        #expect(atA.first?.1 == [9])
+        await #expect(throws: (any Error).self) { try await a.sendDatagram([UInt8](repeating: 0, count: DatagramLayer.maxPayload + 1), to: b.localPeer) }
+        let stranger = try PeerID(ed25519PublicKey: Ed25519.PrivateKey.generate().publicKey.bytes)
+        await #expect(throws: TransportError.self) { try await a.sendDatagram([1], to: stranger) }
+        await a.shutdown()
+        await b.shutdown()
     }
 }
