@@ -41,6 +41,13 @@ public final class SecureTransport: Sendable {
     /// Datagram sessions by our receive id, and by peer.
     private let datagramPeers = NIOLockedValueBox<(byID: [UInt64: DatagramPeer], byPeer: [PeerID: DatagramPeer])>(([:], [:]))
     private let datagramHandler = NIOLockedValueBox<(@Sendable (PeerID, [UInt8]) -> Void)?>(nil)
+    private let pendingHandshakes = NIOLockedValueBox(0)
+
+    /// Inbound handshakes in progress beyond this are refused at once (a flood of half-open
+    /// connections cannot exhaust the peer).
+    public let maxPendingHandshakes: Int
+    /// Connections beyond this are refused.
+    public let maxConnections: Int
 
     /// Receives authenticated datagram payloads (set before `listen`).
     public func onDatagram(_ handler: @escaping @Sendable (_ peer: PeerID, _ payload: [UInt8]) -> Void) {
@@ -60,13 +67,19 @@ public final class SecureTransport: Sendable {
         try await channel.writeAndFlush(AddressedEnvelope(remoteAddress: address, data: channel.allocator.buffer(bytes: bytes)))
     }
 
-    public init(settings: HandshakeSettings, group: any EventLoopGroup, logger: Logger = Logger(label: "pinmesh.transport")) {
+    public init(
+        settings: HandshakeSettings, group: any EventLoopGroup, logger: Logger = Logger(label: "pinmesh.transport"),
+        maxPendingHandshakes: Int = 64, maxConnections: Int = 1024
+    ) {
         self.settings = settings
+        self.maxPendingHandshakes = maxPendingHandshakes
+        self.maxConnections = maxConnections
         self.group = group
         var logger = logger
         localPeer = try! PeerID(ed25519PublicKey: settings.identity.publicKey.bytes)
         logger[metadataKey: "peer"] = "\(localPeer)"
         self.logger = logger
+        server.register(Self.pingMethod) { _, _ in [] }
     }
 
     /// The live connection to `peer`, if any (dialled or accepted).
@@ -87,7 +100,18 @@ public final class SecureTransport: Sendable {
             .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
             .childChannelInitializer { [self] channel in
                 channel.eventLoop.makeCompletedFuture {
-                    try self.install(on: channel, role: .responder)
+                    let admitted = pendingHandshakes.withLockedValue { pending in
+                        guard pending < maxPendingHandshakes else { return false }
+                        pending += 1
+                        return true
+                    }
+                    guard admitted, connections.withLockedValue({ $0.count }) < maxConnections else {
+                        if admitted { pendingHandshakes.withLockedValue { $0 -= 1 } }
+                        logger.warning("refusing a connection: \(maxPendingHandshakes) handshakes pending or \(maxConnections) connections open")
+                        throw TransportError(.unreachable, "connection limit reached")
+                    }
+                    let future = try self.install(on: channel, role: .responder)
+                    future.whenComplete { [self] _ in pendingHandshakes.withLockedValue { $0 -= 1 } }
                 }
             }
         let channel = try await bootstrap.bind(host: host, port: port).get()
@@ -136,13 +160,41 @@ public final class SecureTransport: Sendable {
             throw TransportError(.unreachable, "cannot connect to \(address): \(error)")
         }
         let session = try await established.withLockedValue { $0! }.get()
-        // Tell the peer where our datagrams come from: an empty authenticated datagram.
+        // A simultaneous dial may have won: use the surviving connection.
+        if let winner = connection(to: session.peer), winner.channel !== channel { return winner }
+        // One round trip makes sure the peer holds the session too (it may still be reading
+        // message 3), then an empty authenticated datagram tells it where ours come from.
+        let connection = PeerConnection(peer: session.peer, session: session, channel: channel)
+        do {
+            _ = try await connection.call(Self.pingMethod, [])
+        } catch let error as TransportError where error.code == .connectionClosed {
+            // Lost a simultaneous dial: the peer's connection to us is the one both keep.
+            if let winner = await awaitConnection(to: session.peer, timeout: settings.timeout) { return winner }
+            throw error
+        }
         if let address = try? SocketAddress.makeAddressResolvingHost(host, port: port) {
             registerDatagrams(session, address: address)
             try? await sendDatagram([], to: session.peer)
         }
-        return PeerConnection(peer: session.peer, session: session, channel: channel)
+        return connection
     }
+
+    /// Waits (bounded, re-checking on an event loop) for a live connection to `peer`.
+    func awaitConnection(to peer: PeerID, timeout: Duration) async -> PeerConnection? {
+        let loop = group.next()
+        let promise = loop.makePromise(of: PeerConnection?.self)
+        let deadline = NIODeadline.now() + .nanoseconds(Int64(timeout.components.seconds) * 1_000_000_000)
+        @Sendable func check() {
+            if let c = connection(to: peer) { return promise.succeed(c) }
+            if NIODeadline.now() > deadline { return promise.succeed(nil) }
+            loop.scheduleTask(in: .milliseconds(5)) { check() }
+        }
+        loop.execute { check() }
+        return (try? await promise.futureResult.get()) ?? nil
+    }
+
+    /// Answered by every transport; `dial` uses it to finish the first round trip.
+    static let pingMethod = "pinmesh/ping"
 
     private func registerDatagrams(_ session: SecureSession, address: SocketAddress?) {
         let state = DatagramPeer(session: session, address: address)
@@ -166,7 +218,26 @@ public final class SecureTransport: Sendable {
         ])
         promise.futureResult.whenSuccess { [self] session in
             let connection = PeerConnection(peer: session.peer, session: session, channel: channel)
-            connections.withLockedValue { $0[session.peer] = connection }
+            // One connection per pair: when both dialled at once, keep the one dialled by the
+            // smaller peer ID; both sides close the other.
+            let dialler = session.isInitiator ? localPeer : session.peer
+            let keepNew = DuplicateConnectionRule.keeps(dialledBy: dialler, between: localPeer, and: session.peer)
+            let loser: PeerConnection? = connections.withLockedValue { table in
+                if let old = table[session.peer], old.isActive, old.channel !== channel {
+                    if keepNew {
+                        table[session.peer] = connection
+                        return old
+                    }
+                    return connection
+                }
+                table[session.peer] = connection
+                return nil
+            }
+            if let loser {
+                logger.debug("closing a duplicate connection", metadata: ["remote": "\(session.peer)"])
+                loser.channel.close(promise: nil)
+                if loser.channel === channel { return }
+            }
             if !isInitiator { registerDatagrams(session, address: nil) }
             logger.debug("connected", metadata: ["remote": "\(session.peer)", "cipher": "\(session.cipher)"])
         }

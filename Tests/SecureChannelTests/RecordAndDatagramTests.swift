@@ -144,3 +144,27 @@ import Testing
         #expect(accepted == 5000)
     }
 }
+
+@Suite struct BackoffTests {
+    @Test func ceilingsDoubleUpToTheCapAndDelaysStayUnderThem() {
+        let b = Backoff(base: .milliseconds(100), max: .seconds(5))
+        #expect(b.ceiling(attempt: 0) == .milliseconds(100))
+        #expect(b.ceiling(attempt: 1) == .milliseconds(200))
+        #expect(b.ceiling(attempt: 5) == .milliseconds(3200))
+        #expect(b.ceiling(attempt: 6) == .seconds(5))
+        #expect(b.ceiling(attempt: 1000) == .seconds(5))
+        var rng = SeededRandom(seed: 12)
+        var again = SeededRandom(seed: 12)
+        for n in 0..<50 {
+            let d = b.delay(attempt: n, using: &rng)
+            #expect(d >= .zero && d <= b.ceiling(attempt: n))
+            #expect(d == b.delay(attempt: n, using: &again), "same seed, same delays")
+        }
+    }
+
+    @Test func duplicateRuleIsSymmetric() {
+        #expect(DuplicateConnectionRule.keeps(dialledBy: 1, between: 1, and: 2))
+        #expect(!DuplicateConnectionRule.keeps(dialledBy: 2, between: 1, and: 2))
+        #expect(DuplicateConnectionRule.keeps(dialledBy: 1, between: 2, and: 1))
+    }
+}

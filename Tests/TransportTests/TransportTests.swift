@@ -152,3 +152,53 @@ final class Inbox: @unchecked Sendable {
         await b.shutdown()
     }
 }
+
+/// Re-checks `condition` on an event loop every 10 ms until it holds or `timeout` passes.
+func eventually(timeout: TimeAmount = .seconds(5), _ condition: @escaping @Sendable () -> Bool) async -> Bool {
+    let loop = TransportTests.group.next()
+    let promise = loop.makePromise(of: Bool.self)
+    let deadline = NIODeadline.now() + timeout
+    @Sendable func check() {
+        if condition() { return promise.succeed(true) }
+        if NIODeadline.now() > deadline { return promise.succeed(false) }
+        loop.scheduleTask(in: .milliseconds(10)) { check() }
+    }
+    loop.execute { check() }
+    return (try? await promise.futureResult.get()) ?? false
+}
+
+@Suite struct ConnectionManagementTests {
+    @Test func simultaneousDialsLeaveOneConnectionBothSidesAgreeOn() async throws {
+        let (a, addrA) = try await TransportTests.node()
+        let (b, addrB) = try await TransportTests.node()
+        async let ab = a.dial(addrB)
+        async let ba = b.dial(addrA)
+        _ = try await (ab, ba)
+        let agreed = await eventually {
+            guard let x = a.connection(to: b.localPeer), let y = b.connection(to: a.localPeer) else { return false }
+            return x.session.handshakeHash == y.session.handshakeHash
+        }
+        #expect(agreed)
+        let winner = try #require(a.connection(to: b.localPeer))
+        #expect(try await winner.call("echo", [5]) == [5])
+        await a.shutdown()
+        await b.shutdown()
+    }
+
+    @Test func pendingHandshakeLimitRefusesTheExcess() async throws {
+        var settings = HandshakeSettings(clusterSecret: TransportTests.secret, identity: .generate())
+        settings.timeout = .seconds(2)
+        let server = SecureTransport(settings: settings, group: TransportTests.group, maxPendingHandshakes: 2)
+        let port = try await server.listen()
+        // Two silent connections fill the pending slots; a third is closed at once.
+        var silent: [any Channel] = []
+        for _ in 0..<2 { silent.append(try await ClientBootstrap(group: TransportTests.group).connect(host: "127.0.0.1", port: port).get()) }
+        let ready = await eventually { true }
+        #expect(ready)
+        let third = try await ClientBootstrap(group: TransportTests.group).connect(host: "127.0.0.1", port: port).get()
+        try await third.closeFuture.get()
+        #expect(!third.isActive)
+        for c in silent { try? await c.close() }
+        await server.shutdown()
+    }
+}
