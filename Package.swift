@@ -35,21 +35,22 @@ let package = Package(
         .systemLibrary(
             name: "CLZ4", pkgConfig: "liblz4",
             providers: [.apt(["liblz4-dev"])]),
-        .target(name: "Sodium", dependencies: ["CSodium"], swiftSettings: swiftSettings),
-        .target(name: "LZ4", dependencies: ["CLZ4"], swiftSettings: swiftSettings),
+        .target(name: "CodedError", swiftSettings: swiftSettings),
+        .target(name: "Sodium", dependencies: ["CSodium", "CodedError"], swiftSettings: swiftSettings),
+        .target(name: "LZ4", dependencies: ["CLZ4", "CodedError"], swiftSettings: swiftSettings),
 
         // MARK: L0: values
         .target(
             name: "Multiformats",
-            dependencies: ["Sodium", .product(name: "Crypto", package: "swift-crypto")],
+            dependencies: ["Sodium", "CodedError", .product(name: "Crypto", package: "swift-crypto")],
             swiftSettings: swiftSettings),
         .target(name: "ClusterModel", dependencies: ["Multiformats"], swiftSettings: swiftSettings),
 
         // MARK: L1: pure cores (no NIO, no clock reads, no sleeps)
-        .target(name: "UnixFS", dependencies: ["Multiformats"], swiftSettings: swiftSettings),
+        .target(name: "UnixFS", dependencies: ["Multiformats", "CodedError"], swiftSettings: swiftSettings),
         .target(
             name: "SecureChannel",
-            dependencies: ["Multiformats", "Sodium", "LZ4"],
+            dependencies: ["Multiformats", "Sodium", "LZ4", "CodedError"],
             swiftSettings: swiftSettings),
 
         // MARK: L2: I/O adapters
@@ -57,7 +58,7 @@ let package = Package(
         .target(
             name: "Transport",
             dependencies: [
-                "SecureChannel", "Multiformats", "Sodium",
+                "SecureChannel", "Multiformats", "Sodium", "CodedError",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),

@@ -1,4 +1,5 @@
 internal import CLZ4
+public import CodedError
 
 /// LZ4 block compression (the raw block format, no frame) through liblz4.
 ///
@@ -88,25 +89,21 @@ public enum LZ4 {
 }
 
 /// An LZ4 failure.
-public struct LZ4Error: Error, Hashable, Sendable, CustomStringConvertible {
-    public struct Code: Hashable, Sendable, CustomStringConvertible {
-        public let name: String
-        public var description: String { name }
-        /// Not a valid block, or a block that would exceed the caller's bound.
-        public static let malformed = Code(name: "malformed")
-        /// The block decompressed to a size other than the one announced.
-        public static let sizeMismatch = Code(name: "sizeMismatch")
-        /// Over liblz4's size limit.
-        public static let tooLarge = Code(name: "tooLarge")
-    }
-
-    public let code: Code
+public struct LZ4Error: CodedError {
+    public let code: ErrorCode<LZ4Error>
     public let message: String
 
-    public init(_ code: Code, _ message: String) {
+    public init(_ code: ErrorCode<LZ4Error>, _ message: String) {
         self.code = code
         self.message = message
     }
+}
 
-    public var description: String { "\(code): \(message)" }
+extension ErrorCode where Domain == LZ4Error {
+    /// Not a valid block, or a block that would exceed the caller's bound.
+    public static let malformed = Self("malformed")
+    /// The block decompressed to a size other than the one announced.
+    public static let sizeMismatch = Self("sizeMismatch")
+    /// Over liblz4's size limit.
+    public static let tooLarge = Self("tooLarge")
 }

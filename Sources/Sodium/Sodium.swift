@@ -1,4 +1,5 @@
 internal import CSodium
+public import CodedError
 
 /// Safe Swift access to libsodium.
 ///
@@ -31,31 +32,26 @@ public enum Sodium {
 }
 
 /// An error from a libsodium operation.
-public struct SodiumError: Error, Hashable, Sendable, CustomStringConvertible {
-    /// What went wrong, as a stable identifier.
-    public struct Code: Hashable, Sendable, CustomStringConvertible {
-        public let name: String
-        public var description: String { name }
-        public static let invalidKeyLength = Code(name: "invalidKeyLength")
-        public static let invalidNonceLength = Code(name: "invalidNonceLength")
-        public static let invalidLength = Code(name: "invalidLength")
-        public static let authenticationFailed = Code(name: "authenticationFailed")
-        public static let weakPublicKey = Code(name: "weakPublicKey")
-        public static let streamFinished = Code(name: "streamFinished")
-        public static let unavailable = Code(name: "unavailable")
-    }
-
-    public let code: Code
+public struct SodiumError: CodedError {
+    public let code: ErrorCode<SodiumError>
     public let message: String
 
-    public init(_ code: Code, _ message: String) {
+    public init(_ code: ErrorCode<SodiumError>, _ message: String) {
         self.code = code
         self.message = message
     }
 
-    public var description: String { "\(code): \(message)" }
-
     static func length(_ what: String, expected: Int, got: Int) -> SodiumError {
         SodiumError(.invalidLength, "\(what) must be \(expected) bytes, got \(got)")
     }
+}
+
+extension ErrorCode where Domain == SodiumError {
+    public static let invalidKeyLength = Self("invalidKeyLength")
+    public static let invalidNonceLength = Self("invalidNonceLength")
+    public static let invalidLength = Self("invalidLength")
+    public static let authenticationFailed = Self("authenticationFailed")
+    public static let weakPublicKey = Self("weakPublicKey")
+    public static let streamFinished = Self("streamFinished")
+    public static let unavailable = Self("unavailable")
 }

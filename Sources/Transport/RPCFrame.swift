@@ -1,4 +1,5 @@
 public import Multiformats
+public import CodedError
 
 /// One RPC message inside one record:
 /// `kind (1) ‖ call id (varint) ‖ [method length (1) ‖ method (UTF-8), requests only] ‖ payload`.
@@ -65,28 +66,24 @@ public enum RPCFrame: Hashable, Sendable {
 }
 
 /// A transport failure, with what happened and what to do.
-public struct TransportError: Error, Hashable, Sendable, CustomStringConvertible {
-    public struct Code: Hashable, Sendable, CustomStringConvertible {
-        public let name: String
-        public var description: String { name }
-        public static let malformed = Code(name: "malformed")
-        public static let handshakeFailed = Code(name: "handshakeFailed")
-        public static let connectionClosed = Code(name: "connectionClosed")
-        public static let timeout = Code(name: "timeout")
-        public static let remoteError = Code(name: "remoteError")
-        public static let unknownMethod = Code(name: "unknownMethod")
-        public static let tooLarge = Code(name: "tooLarge")
-        public static let unreachable = Code(name: "unreachable")
-        public static let badAddress = Code(name: "badAddress")
-    }
-
-    public let code: Code
+public struct TransportError: CodedError {
+    public let code: ErrorCode<TransportError>
     public let message: String
 
-    public init(_ code: Code, _ message: String) {
+    public init(_ code: ErrorCode<TransportError>, _ message: String) {
         self.code = code
         self.message = message
     }
+}
 
-    public var description: String { "\(code): \(message)" }
+extension ErrorCode where Domain == TransportError {
+    public static let malformed = Self("malformed")
+    public static let handshakeFailed = Self("handshakeFailed")
+    public static let connectionClosed = Self("connectionClosed")
+    public static let timeout = Self("timeout")
+    public static let remoteError = Self("remoteError")
+    public static let unknownMethod = Self("unknownMethod")
+    public static let tooLarge = Self("tooLarge")
+    public static let unreachable = Self("unreachable")
+    public static let badAddress = Self("badAddress")
 }

@@ -1,3 +1,4 @@
+import CodedError
 import Logging
 public import Multiformats
 import NIOCore
@@ -86,7 +87,7 @@ final class RPCHandler: ChannelDuplexHandler {
         case .error(let id, let message):
             if let (promise, timer) = pending.removeValue(forKey: id) {
                 timer.cancel()
-                let code: TransportError.Code = message.hasPrefix("unknown method") ? .unknownMethod : .remoteError
+                let code: ErrorCode<TransportError> = message.hasPrefix("unknown method") ? .unknownMethod : .remoteError
                 promise.fail(TransportError(code, message))
             }
         }

@@ -47,18 +47,7 @@ struct TransportBench: AsyncParsableCommand {
         let payload = [UInt8](SodiumRandom.bytes(piece))
         let calls = max(bulkBytes / piece, concurrency)
         let (bulkSeconds, bulkCPU) = try await measure {
-            try await withThrowingTaskGroup(of: Void.self) { group in
-                for lane in 0..<concurrency {
-                    group.addTask {
-                        var i = lane
-                        while i < calls {
-                            _ = try await connection.call("sink", payload)
-                            i += concurrency
-                        }
-                    }
-                }
-                try await group.waitForAll()
-            }
+            try await lanes(concurrency, total: calls) { _ = try await connection.call("sink", payload) }
         }
         let bulkMB = Double(calls * piece) / bulkSeconds / 1e6
 
@@ -76,18 +65,7 @@ struct TransportBench: AsyncParsableCommand {
         let small = [UInt8](repeating: 7, count: 64)
         let rpcCalls = 100_000
         let (rpcSeconds, _) = try await measure {
-            try await withThrowingTaskGroup(of: Void.self) { group in
-                for lane in 0..<concurrency {
-                    group.addTask {
-                        var i = lane
-                        while i < rpcCalls {
-                            _ = try await connection.call("echo", small)
-                            i += concurrency
-                        }
-                    }
-                }
-                try await group.waitForAll()
-            }
+            try await lanes(concurrency, total: rpcCalls) { _ = try await connection.call("echo", small) }
         }
 
         progress("handshakes: \(handshakes)")
@@ -117,6 +95,22 @@ struct TransportBench: AsyncParsableCommand {
             ("connect_first_byte_ms", firstByte[firstByte.count / 2]),
             ("rpc_per_s", Double(rpcCalls) / rpcSeconds),
         ], json: json, text: ["cipher": cipher.description])
+    }
+
+    /// Runs `body` `total` times on `count` concurrent lanes.
+    func lanes(_ count: Int, total: Int, _ body: @escaping @Sendable () async throws -> Void) async throws {
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for lane in 0..<count {
+                group.addTask {
+                    var i = lane
+                    while i < total {
+                        try await body()
+                        i += count
+                    }
+                }
+            }
+            try await group.waitForAll()
+        }
     }
 
     /// Wall seconds and CPU seconds (user + system, whole process) of `body`.
