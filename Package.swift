@@ -118,6 +118,12 @@ let package = Package(
             ],
             swiftSettings: swiftSettings),
         .testTarget(
+            name: "IngestTests",
+            dependencies: [
+                "Ingest", "UnixFS", "ClusterTestKit", .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+            ],
+            swiftSettings: swiftSettings),
+        .testTarget(
             name: "CLITests", dependencies: ["ClusterModel", "ClusterTestKit"], swiftSettings: swiftSettings),
     ]
 )

@@ -22,6 +22,8 @@ public struct AddOptions: Sendable {
     public var keepBlocks = false
     /// Bytes read from a file per write into the importer.
     public var readSize = 4 << 20
+    /// Called after every read with the bytes imported so far in this add (all files).
+    public var progress: (@Sendable (_ bytes: UInt64) -> Void)?
 
     public init(settings: ImportSettings) { self.settings = settings }
 }
@@ -40,6 +42,7 @@ public struct PathAdder {
     private let parallelFor: ParallelFor?
     private let encoder: NodeEncoder
     private var directoryLines: [AddedEntry] = []
+    private var bytesImported: UInt64 = 0
 
     public init(options: AddOptions, parallelFor: ParallelFor? = DispatchParallel.allCores) throws(UnixFSError) {
         try options.settings.validate()
@@ -121,7 +124,7 @@ public struct PathAdder {
         }
     }
 
-    private func importFile(path: String, blocks: ([Block]) throws -> Void) throws -> ImportedNode {
+    private mutating func importFile(path: String, blocks: ([Block]) throws -> Void) throws -> ImportedNode {
         guard let handle = FileHandle(forReadingAtPath: path) else {
             throw AddError(message: "cannot open \(path) for reading: check that it exists and is readable")
         }
@@ -131,6 +134,7 @@ public struct PathAdder {
             let data = try handle.read(upToCount: options.readSize) ?? Data()
             if data.isEmpty { break }
             data.withUnsafeBytes { importer.write($0) }
+            report(data.count)
             if options.keepBlocks { try blocks(importer.takeBlocks()) }
         }
         let root = importer.finish()
@@ -138,11 +142,17 @@ public struct PathAdder {
         return root
     }
 
+    private mutating func report(_ n: Int) {
+        bytesImported += UInt64(n)
+        options.progress?(bytesImported)
+    }
+
     /// Imports standard input (or any handle) as one file.
-    public func add(handle: FileHandle, name: String, entry: (AddedEntry) throws -> Void, blocks: ([Block]) throws -> Void = { _ in }) throws -> CID {
+    public mutating func add(handle: FileHandle, name: String, entry: (AddedEntry) throws -> Void, blocks: ([Block]) throws -> Void = { _ in }) throws -> CID {
         var importer = try FileImporter(settings: options.settings, keepBlocks: options.keepBlocks, parallelFor: parallelFor)
         while let data = try handle.read(upToCount: options.readSize), !data.isEmpty {
             data.withUnsafeBytes { importer.write($0) }
+            report(data.count)
             if options.keepBlocks { try blocks(importer.takeBlocks()) }
         }
         let root = importer.finish()
