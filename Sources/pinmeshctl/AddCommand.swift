@@ -43,8 +43,8 @@ struct AddCommand: ParsableCommand {
     @Option(name: .customLong("raw-leaves"), help: "Use raw blocks for leaves (--raw-leaves or --raw-leaves=true|false).")
     var rawLeaves: Bool?
 
-    @Option(help: "Chunker: size-N, rabin, rabin-AVG, rabin-MIN-AVG-MAX or buzhash.")
-    var chunker: String = "size-262144"
+    @Option(help: "Chunker: size-N, rabin, rabin-AVG, rabin-MIN-AVG-MAX or buzhash (default: the profile's, size-262144).")
+    var chunker: String?
 
     @Option(help: "DAG layout: balanced or trickle.")
     var layout: Layout = .balanced
@@ -65,23 +65,25 @@ struct AddCommand: ParsableCommand {
         }
     }
 
+    /// The profile's settings, overridden by every flag given.
     func settings() throws -> ImportSettings {
-        var s = profile.flatMap(ImportSettings.init(profile:)) ?? ImportSettings()
+        let base = profile.flatMap(ImportSettings.init(profile:)) ?? ImportSettings()
         guard let function = Multicodec(name: hash) else {
             throw ValidationError("unknown --hash \(hash): use sha2-256, sha2-512 or blake2b-256")
         }
-        let version: CID.Version = cidVersion.map { $0 == 0 ? .v0 : .v1 } ?? s.cidVersion
-        var out = ImportSettings(
-            cidVersion: version, rawLeaves: rawLeaves ?? (cidVersion != nil ? nil : s.rawLeaves),
-            chunker: s.chunker, layout: trickle ? .trickle : layout, hashFunction: function, maxLinks: s.maxLinks,
-            hamtShardingThreshold: s.hamtShardingThreshold, hamtSizeEstimation: s.hamtSizeEstimation,
-            hamtFanout: s.hamtFanout)
-        if chunker != "size-262144" || profile == nil {
-            do throws(UnixFSError) { out.chunker = try ChunkerSpec(parsing: chunker) } catch { throw ValidationError(error.message) }
+        var chunking = base.chunker
+        if let chunker {
+            do throws(UnixFSError) { chunking = try ChunkerSpec(parsing: chunker) } catch { throw ValidationError(error.message) }
         }
-        s = out
-        do throws(UnixFSError) { try s.validate() } catch { throw ValidationError(error.message) }
-        return s
+        // An explicit --cid-version brings kubo's leaf default for it unless --raw-leaves is given.
+        let settings = ImportSettings(
+            cidVersion: cidVersion.map { $0 == 0 ? .v0 : .v1 } ?? base.cidVersion,
+            rawLeaves: rawLeaves ?? (cidVersion != nil ? nil : base.rawLeaves),
+            chunker: chunking, layout: trickle ? .trickle : layout, hashFunction: function, maxLinks: base.maxLinks,
+            hamtShardingThreshold: base.hamtShardingThreshold, hamtSizeEstimation: base.hamtSizeEstimation,
+            hamtFanout: base.hamtFanout)
+        do throws(UnixFSError) { try settings.validate() } catch { throw ValidationError(error.message) }
+        return settings
     }
 
     func run() throws {

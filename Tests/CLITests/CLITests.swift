@@ -118,3 +118,21 @@ import Testing
         #expect(noNode.status == 1 && noNode.err.contains("--only-hash"))
     }
 }
+
+@Suite struct AddProfileTests {
+    @Test func profileDefaultsAndOverrides() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("pinmesh-profile-\(getpid())")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let file = dir.appendingPathComponent("f")
+        var rng = SeededRandom(seed: 1)
+        try Data(rng.bytes(2_000_000)).write(to: file)
+        let v1profile = try CLITests.run("pinmeshctl", ["add", "-n", "-Q", "--profile", "unixfs-v1-2025", file.path]).out
+        let v1flags = try CLITests.run("pinmeshctl", ["add", "-n", "-Q", "--cid-version", "1", "--chunker", "size-1048576", file.path]).out
+        #expect(v1profile.hasPrefix("bafy") && v1profile == v1flags)
+        // An explicit chunker overrides the profile's, even when it is the old default.
+        let overridden = try CLITests.run("pinmeshctl", ["add", "-n", "-Q", "--profile", "unixfs-v1-2025", "--chunker", "size-262144", file.path]).out
+        let plainV1 = try CLITests.run("pinmeshctl", ["add", "-n", "-Q", "--cid-version", "1", file.path]).out
+        #expect(overridden == plainV1 && overridden != v1profile)
+    }
+}
