@@ -38,9 +38,13 @@ final class RPCHandler: ChannelDuplexHandler {
     private var peer: PeerID?
     private let server: RPCServer
     private let logger: Logger
+    /// Calls from the peer being served now; beyond `maxConcurrent` they are refused at once.
+    private var serving = Set<UInt64>()
+    private let maxConcurrent: Int
 
-    init(server: RPCServer, logger: Logger) {
+    init(server: RPCServer, maxConcurrent: Int, logger: Logger) {
         self.server = server
+        self.maxConcurrent = maxConcurrent
         self.logger = logger
     }
 
@@ -63,6 +67,11 @@ final class RPCHandler: ChannelDuplexHandler {
         case .request(let id, let method, let payload):
             guard let peer, let handler = server.handler(method) else {
                 let reply = RPCFrame.error(id: id, message: "unknown method \(method)")
+                context.writeAndFlush(wrapOutboundOut(reply.encoded()), promise: nil)
+                return
+            }
+            guard serving.count < maxConcurrent, serving.insert(id).inserted else {
+                let reply = RPCFrame.error(id: id, message: "busy: \(serving.count) calls from this peer in flight (limit \(maxConcurrent)); retry later")
                 context.writeAndFlush(wrapOutboundOut(reply.encoded()), promise: nil)
                 return
             }
@@ -96,6 +105,10 @@ final class RPCHandler: ChannelDuplexHandler {
     func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
         switch unwrapOutboundIn(data) {
         case .frame(let frame):
+            switch frame {
+            case .response(let id, _), .error(let id, _): serving.remove(id)
+            case .request: break
+            }
             context.write(wrapOutboundOut(frame.encoded()), promise: promise)
         case .call(let method, let payload, let reply, let timeout):
             guard payload.count <= RPCFrame.maxPayload else {

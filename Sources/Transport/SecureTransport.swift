@@ -48,6 +48,8 @@ public final class SecureTransport: Sendable {
     public let maxPendingHandshakes: Int
     /// Connections beyond this are refused.
     public let maxConnections: Int
+    /// Calls one peer may have in flight on this transport; more are answered "busy" at once.
+    public let maxConcurrentCallsPerPeer: Int
 
     /// Receives authenticated datagram payloads (set before `listen`).
     public func onDatagram(_ handler: @escaping @Sendable (_ peer: PeerID, _ payload: [UInt8]) -> Void) {
@@ -69,11 +71,12 @@ public final class SecureTransport: Sendable {
 
     public init(
         settings: HandshakeSettings, group: any EventLoopGroup, logger: Logger = Logger(label: "pinmesh.transport"),
-        maxPendingHandshakes: Int = 64, maxConnections: Int = 1024
+        maxPendingHandshakes: Int = 64, maxConnections: Int = 1024, maxConcurrentCallsPerPeer: Int = 256
     ) {
         self.settings = settings
         self.maxPendingHandshakes = maxPendingHandshakes
         self.maxConnections = maxConnections
+        self.maxConcurrentCallsPerPeer = maxConcurrentCallsPerPeer
         self.group = group
         var logger = logger
         localPeer = try! PeerID(ed25519PublicKey: settings.identity.publicKey.bytes)
@@ -214,7 +217,7 @@ public final class SecureTransport: Sendable {
         let handshake = HandshakeInstance(role: role, settings: settings, now: SecureChannelHandler.now())
         try channel.pipeline.syncOperations.addHandlers([
             SecureChannelHandler(handshake: handshake, isInitiator: isInitiator, timeout: settings.timeout, established: promise, logger: logger),
-            RPCHandler(server: server, logger: logger),
+            RPCHandler(server: server, maxConcurrent: maxConcurrentCallsPerPeer, logger: logger),
         ])
         promise.futureResult.whenSuccess { [self] session in
             let connection = PeerConnection(peer: session.peer, session: session, channel: channel)

@@ -202,3 +202,72 @@ func eventually(timeout: TimeAmount = .seconds(5), _ condition: @escaping @Senda
         await server.shutdown()
     }
 }
+
+/// Holds handler calls until released.
+final class Gate: @unchecked Sendable {
+    private let lock = NIOLock()
+    private var waiting: [CheckedContinuation<Void, Never>] = []
+    private var open = false
+
+    func pass() async {
+        await withCheckedContinuation { c in
+            let now = lock.withLock { () -> Bool in
+                if open { return true }
+                waiting.append(c)
+                return false
+            }
+            if now { c.resume() }
+        }
+    }
+
+    func release() {
+        let ws = lock.withLock { () -> [CheckedContinuation<Void, Never>] in
+            open = true
+            defer { waiting = [] }
+            return waiting
+        }
+        for w in ws { w.resume() }
+    }
+}
+
+@Suite struct RPCLimitTests {
+    @Test func callsBeyondThePerPeerLimitAreRefusedAtOnce() async throws {
+        let server = SecureTransport(
+            settings: HandshakeSettings(clusterSecret: TransportTests.secret, identity: .generate()),
+            group: TransportTests.group, maxConcurrentCallsPerPeer: 2)
+        let gate = Gate()
+        server.server.register("hold") { _, p in
+            await gate.pass()
+            return p
+        }
+        let port = try await server.listen()
+        let (client, _) = try await TransportTests.node()
+        let c = try await client.dial(try Multiaddr("/ip4/127.0.0.1/tcp/\(port)/p2p/\(server.localPeer)"))
+        // Three calls at once: two are held by the gate, so the one that returns first must be
+        // the refusal; releasing the gate then answers the other two.
+        let results = await withTaskGroup(of: Result<[UInt8], TransportError>.self) { group in
+            for i in 1...3 {
+                group.addTask {
+                    do { return .success(try await c.call("hold", [UInt8(i)])) } catch let e as TransportError { return .failure(e) } catch {
+                        return .failure(TransportError(.malformed, "\(error)"))
+                    }
+                }
+            }
+            var out: [Result<[UInt8], TransportError>] = []
+            if let first = await group.next() { out.append(first) }
+            gate.release()
+            for await r in group { out.append(r) }
+            return out
+        }
+        guard case .failure(let refusal) = results[0] else {
+            Issue.record("the first call to return should be the refused one")
+            return
+        }
+        #expect(refusal.code == .remoteError && refusal.message.contains("busy"))
+        #expect(results.dropFirst().allSatisfy { if case .success = $0 { true } else { false } })
+        // Once they are answered, the peer may call again.
+        #expect(try await c.call("hold", [4]) == [4])
+        await client.shutdown()
+        await server.shutdown()
+    }
+}
