@@ -10,8 +10,9 @@ public struct SecureSession: Sendable {
     public let receiveKey: SecureBytes
     /// The Noise handshake hash: unique to this connection, both sides agree on it.
     public let handshakeHash: [UInt8]
-    /// Datagram ids: the peer puts `remoteDatagramID` on what it sends us... see ``DatagramKeys``.
+    /// The id datagrams addressed to us carry (we chose it; the peer writes it).
     public let localDatagramID: [UInt8]
+    /// The id our datagrams to the peer carry (the peer chose it).
     public let remoteDatagramID: [UInt8]
     public let datagramKeys: DatagramKeys
 }

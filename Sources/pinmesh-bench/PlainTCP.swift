@@ -10,16 +10,21 @@ enum PlainTCP {
         typealias InboundIn = ByteBuffer
         typealias OutboundOut = ByteBuffer
         private var need = 0
-        private var buffered = 0
+        /// Bytes of a length header split across reads.
+        private var header: [UInt8] = []
 
         func channelRead(context: ChannelHandlerContext, data: NIOAny) {
             var buffer = unwrapInboundIn(data)
             var acks = 0
             while buffer.readableBytes > 0 {
                 if need == 0 {
-                    // Frame headers never straddle reads in this benchmark's sizes often; handle it anyway.
-                    guard buffer.readableBytes >= 4 else { buffered += buffer.readableBytes; buffer.moveReaderIndex(forwardBy: buffer.readableBytes); break }
-                    need = Int(buffer.readInteger(as: UInt32.self)!)
+                    // Assemble the 4-byte length, which may straddle reads.
+                    let take = min(4 - header.count, buffer.readableBytes)
+                    header += buffer.readBytes(length: take)!
+                    guard header.count == 4 else { break }
+                    need = header.reduce(0) { $0 << 8 | Int($1) }
+                    header = []
+                    if need == 0 { acks += 1; continue }
                 }
                 let n = min(need, buffer.readableBytes)
                 buffer.moveReaderIndex(forwardBy: n)
