@@ -53,6 +53,14 @@ let package = Package(
             dependencies: ["Multiformats", "Sodium", "LZ4", "CodedError"],
             swiftSettings: swiftSettings),
 
+        .target(
+            name: "Gossip",
+            dependencies: [
+                "ClusterModel", "Multiformats", "Sodium", "CodedError",
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
+            swiftSettings: swiftSettings),
+
         // MARK: L2: I/O adapters
         .target(name: "Ingest", dependencies: ["UnixFS", "Multiformats"], swiftSettings: swiftSettings),
         .target(
@@ -84,7 +92,8 @@ let package = Package(
         .executableTarget(
             name: "pinmesh-bench",
             dependencies: [
-                "ClusterModel", "Multiformats", "Sodium", "LZ4", "UnixFS", "Ingest", "SecureChannel", "Transport",
+                "ClusterModel", "Multiformats", "Sodium", "LZ4", "UnixFS", "Ingest", "SecureChannel", "Transport", "Gossip",
+                "ClusterTestKit",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -94,7 +103,9 @@ let package = Package(
             swiftSettings: swiftSettings),
 
         // MARK: test support
-        .target(name: "ClusterTestKit", swiftSettings: swiftSettings),
+        .target(
+            name: "ClusterTestKit", dependencies: ["ClusterModel", "Gossip", "Multiformats", "Sodium"],
+            swiftSettings: swiftSettings),
 
         // MARK: tests
         .testTarget(name: "SodiumTests", dependencies: ["Sodium", "ClusterTestKit"], swiftSettings: swiftSettings),
@@ -122,6 +133,9 @@ let package = Package(
             dependencies: [
                 "Ingest", "UnixFS", "ClusterTestKit", .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
             ],
+            swiftSettings: swiftSettings),
+        .testTarget(
+            name: "GossipTests", dependencies: ["Gossip", "ClusterTestKit", "ClusterModel", "Multiformats", "Sodium"],
             swiftSettings: swiftSettings),
         .testTarget(
             name: "CLITests", dependencies: ["ClusterModel", "ClusterTestKit"], swiftSettings: swiftSettings),

@@ -12,6 +12,10 @@ public struct Multihash: Hashable, Comparable, Sendable, CustomStringConvertible
     /// The binary form: varint code, varint length, digest.
     public let bytes: [UInt8]
 
+    // The binary form determines code and digest: compare and hash it alone, in bulk.
+    public static func == (a: Multihash, b: Multihash) -> Bool { a.bytes == b.bytes }
+    public func hash(into hasher: inout Swift.Hasher) { bytes.withUnsafeBytes { hasher.combine(bytes: $0) } }
+
     /// Builds a multihash from a digest, checking its length for known functions.
     public init(code: Multicodec, digest: [UInt8]) throws(MultiformatsError) {
         try Multihash.validate(code: code, length: digest.count)

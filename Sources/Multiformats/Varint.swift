@@ -16,6 +16,17 @@ public enum Varint {
     }
 
     /// The encoding of `value`.
+    /// Protobuf varints: like multiformats varints but allowed the full 64 bits.
+    @inlinable
+    public static func encodeUnbounded(_ value: UInt64, into out: inout [UInt8]) {
+        var v = value
+        while v >= 0x80 {
+            out.append(UInt8(truncatingIfNeeded: v) | 0x80)
+            v >>= 7
+        }
+        out.append(UInt8(v))
+    }
+
     public static func encode(_ value: UInt64) -> [UInt8] {
         var out: [UInt8] = []
         out.reserveCapacity(encodedLength(value))

@@ -100,15 +100,3 @@ struct ProtoReader {
         }
     }
 }
-
-extension Varint {
-    /// Protobuf varints: like multiformats varints but allowed the full 64 bits.
-    static func encodeUnbounded(_ value: UInt64, into out: inout [UInt8]) {
-        var v = value
-        while v >= 0x80 {
-            out.append(UInt8(truncatingIfNeeded: v) | 0x80)
-            v >>= 7
-        }
-        out.append(UInt8(v))
-    }
-}

@@ -147,7 +147,7 @@ enum BenchReport {
             for (k, v) in text.sorted(by: { $0.key < $1.key }) { Swift.print("  \(k)  \(v)") }
             let width = fields.map(\.0.count).max() ?? 0
             for (k, v) in fields {
-                let value = v.rounded() == v ? String(Int(v)) : String(format: k.hasPrefix("ratio") ? "%.3f" : "%.1f", v)
+                let value = v.rounded() == v ? String(Int(v)) : String(format: k.hasPrefix("ratio") || abs(v) < 10 ? "%.3f" : "%.1f", v)
                 Swift.print("  " + k.padding(toLength: width, withPad: " ", startingAt: 0) + "  " + value)
             }
         }
