@@ -74,6 +74,15 @@ let package = Package(
             ],
             swiftSettings: swiftSettings),
 
+        // MARK: L3: the node
+        .target(
+            name: "Node",
+            dependencies: [
+                "Gossip", "Transport", "SecureChannel", "Multiformats", "Sodium",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings),
+
         // MARK: L4: executables
         .executableTarget(
             name: "pinmesh",
@@ -136,6 +145,15 @@ let package = Package(
             swiftSettings: swiftSettings),
         .testTarget(
             name: "GossipTests", dependencies: ["Gossip", "ClusterTestKit", "ClusterModel", "Multiformats", "Sodium"],
+            swiftSettings: swiftSettings),
+        .testTarget(
+            name: "NodeTests",
+            dependencies: [
+                "Node", "Gossip", "Transport", "SecureChannel", "Sodium", "Multiformats", "ClusterTestKit",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+            ],
             swiftSettings: swiftSettings),
         .testTarget(
             name: "CLITests", dependencies: ["ClusterModel", "ClusterTestKit"], swiftSettings: swiftSettings),

@@ -14,7 +14,10 @@ enum RPCOutbound: Sendable {
 /// Method handlers, shared by every connection of a transport.
 public final class RPCServer: Sendable {
     public typealias Handler = @Sendable (_ peer: PeerID, _ payload: [UInt8]) async throws -> [UInt8]
+    /// Runs on the connection's event loop, in arrival order: hand the payload off, do not block.
+    public typealias OneWayHandler = @Sendable (_ peer: PeerID, _ payload: [UInt8]) -> Void
     private let handlers = NIOLockedValueBox<[String: Handler]>([:])
+    private let oneWayHandlers = NIOLockedValueBox<[String: OneWayHandler]>([:])
 
     public init() {}
 
@@ -23,7 +26,13 @@ public final class RPCServer: Sendable {
         handlers.withLockedValue { $0[method] = handler }
     }
 
+    /// Registers (or replaces) the handler of one-way messages to `method`.
+    public func registerOneWay(_ method: String, _ handler: @escaping OneWayHandler) {
+        oneWayHandlers.withLockedValue { $0[method] = handler }
+    }
+
     func handler(_ method: String) -> Handler? { handlers.withLockedValue { $0[method] } }
+    func oneWayHandler(_ method: String) -> OneWayHandler? { oneWayHandlers.withLockedValue { $0[method] } }
 }
 
 /// Request/response calls over one secure connection, in both directions, many at once.
@@ -88,6 +97,12 @@ final class RPCHandler: ChannelDuplexHandler {
                 }
                 channel.writeAndFlush(RPCOutbound.frame(reply), promise: nil)
             }
+        case .message(let method, let payload):
+            guard let peer, let handler = server.oneWayHandler(method) else {
+                logger.debug("dropping a one-way message to unknown method \(method)")
+                return
+            }
+            handler(peer, payload)
         case .response(let id, let payload):
             if let (promise, timer) = pending.removeValue(forKey: id) {
                 timer.cancel()
@@ -105,9 +120,13 @@ final class RPCHandler: ChannelDuplexHandler {
     func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
         switch unwrapOutboundIn(data) {
         case .frame(let frame):
+            if case .message(_, let payload) = frame, payload.count > RPCFrame.maxPayload {
+                promise?.fail(TransportError(.tooLarge, "one-way payload of \(payload.count) bytes exceeds \(RPCFrame.maxPayload)"))
+                return
+            }
             switch frame {
             case .response(let id, _), .error(let id, _): serving.remove(id)
-            case .request: break
+            case .request, .message: break
             }
             context.write(wrapOutboundOut(frame.encoded()), promise: promise)
         case .call(let method, let payload, let reply, let timeout):

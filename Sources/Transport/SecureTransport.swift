@@ -21,11 +21,27 @@ public struct PeerConnection: Sendable {
         return try await promise.futureResult.get()
     }
 
+    /// Sends a one-way message to `method` on the peer: written in call order, never answered.
+    /// Throws `tooLarge` over ``RPCFrame/maxPayload``; a closed connection drops it silently.
+    public func send(_ method: String, _ payload: [UInt8]) throws(TransportError) {
+        guard payload.count <= RPCFrame.maxPayload else {
+            throw TransportError(.tooLarge, "one-way payload of \(payload.count) bytes exceeds \(RPCFrame.maxPayload)")
+        }
+        channel.writeAndFlush(RPCOutbound.frame(.message(method: method, payload: payload)), promise: nil)
+    }
+
     public var isActive: Bool { channel.isActive }
 
     public func close() async {
         try? await channel.close()
     }
+}
+
+/// A peer's connection came up or went away (at most one live connection per peer).
+public enum ConnectionEvent: Sendable, Equatable {
+    /// `outbound`: we dialled it.
+    case connected(outbound: Bool)
+    case disconnected
 }
 
 /// Listens and dials over TCP; every connection runs the PinMesh handshake and then RPC.
@@ -42,6 +58,18 @@ public final class SecureTransport: Sendable {
     private let datagramPeers = NIOLockedValueBox<(byID: [UInt64: DatagramPeer], byPeer: [PeerID: DatagramPeer])>(([:], [:]))
     private let datagramHandler = NIOLockedValueBox<(@Sendable (PeerID, [UInt8]) -> Void)?>(nil)
     private let pendingHandshakes = NIOLockedValueBox(0)
+    private let connectionHandlers = NIOLockedValueBox<[@Sendable (PeerID, ConnectionEvent) -> Void]>([])
+
+    /// Adds a handler told when a peer gets its (one) connection and when it loses it; called on
+    /// an event loop, so it must hand off quickly. A duplicate connection that loses the
+    /// simultaneous-dial rule, or replaces a live one, causes no event.
+    public func onConnectionChange(_ handler: @escaping @Sendable (_ peer: PeerID, _ event: ConnectionEvent) -> Void) {
+        connectionHandlers.withLockedValue { $0.append(handler) }
+    }
+
+    private func notify(_ peer: PeerID, _ event: ConnectionEvent) {
+        for handler in connectionHandlers.withLockedValue({ $0 }) { handler(peer, event) }
+    }
 
     /// Inbound handshakes in progress beyond this are refused at once (a flood of half-open
     /// connections cannot exhaust the peer).
@@ -212,8 +240,8 @@ public final class SecureTransport: Sendable {
     @discardableResult
     private func install(on channel: any Channel, role: HandshakeInstance.Role) throws -> EventLoopFuture<SecureSession> {
         let promise = channel.eventLoop.makePromise(of: SecureSession.self)
-        var isInitiator = false
-        if case .initiator = role { isInitiator = true }
+        let isInitiator: Bool
+        if case .initiator = role { isInitiator = true } else { isInitiator = false }
         let handshake = HandshakeInstance(role: role, settings: settings, now: SecureChannelHandler.now())
         try channel.pipeline.syncOperations.addHandlers([
             SecureChannelHandler(handshake: handshake, isInitiator: isInitiator, timeout: settings.timeout, established: promise, logger: logger),
@@ -242,6 +270,7 @@ public final class SecureTransport: Sendable {
                 if loser.channel === channel { return }
             }
             if !isInitiator { registerDatagrams(session, address: nil) }
+            if loser == nil { notify(session.peer, .connected(outbound: isInitiator)) }
             logger.debug("connected", metadata: ["remote": "\(session.peer)", "cipher": "\(session.cipher)"])
         }
         channel.closeFuture.whenComplete { [self] _ in
@@ -256,6 +285,7 @@ public final class SecureTransport: Sendable {
                     if table.byPeer[gone.peer]?.localID == id { table.byPeer[gone.peer] = nil }
                     table.byID[id] = nil
                 }
+                notify(gone.peer, .disconnected)
             }
         }
         return promise.futureResult

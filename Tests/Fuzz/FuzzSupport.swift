@@ -15,7 +15,7 @@ let fuzzTargets: [String: ([UInt8]) -> Void] = [
     "varint": fuzzVarint, "multihash": fuzzMultihash, "multibase": fuzzMultibase,
     "cid": fuzzCID, "multiaddr": fuzzMultiaddr, "peerid": fuzzPeerID,
     "dagpb": fuzzDagPB, "unixfsdata": fuzzUnixFSData, "dagcbor": fuzzDagCBOR, "car": fuzzCAR,
-    "records": fuzzRecords, "handshake": fuzzHandshake, "datagram": fuzzDatagram, "pubsub": fuzzPubSub,
+    "records": fuzzRecords, "handshake": fuzzHandshake, "datagram": fuzzDatagram, "pubsub": fuzzPubSub, "rpcframe": fuzzRPCFrame,
 ]
 
 nonisolated(unsafe) let selectedFuzzTarget: ([UInt8]) -> Void = {

@@ -162,3 +162,25 @@ struct PubSubVector: Decodable {
         #expect(try GossipRPC(decoding: extra + known) == GossipRPC(decoding: known))
     }
 }
+
+@Suite struct SplitTests {
+    @Test func anOversizedFrameSplitsIntoFramesThatFitAndKeepEverything() throws {
+        var rng = SeededRandom(seed: 3)
+        let ids = (0..<5000).map { _ in MessageID(bytes: rng.bytes(20)) }
+        let messages = (0..<3).map { GossipMessage(data: rng.bytes(30_000), topic: "t\($0)") }
+        let rpc = GossipRPC(
+            subscriptions: [.init(subscribe: true, topic: "t")], messages: messages, ihave: [.init(topic: "t", ids: ids)],
+            iwant: Array(ids.prefix(2500)), graft: ["t"], idontwant: Array(ids.suffix(1200)), choke: ["u"])
+        let limit = 65_459
+        #expect(rpc.encoded().count > limit)
+        let parts = rpc.split(maxBytes: limit)
+        #expect(parts.allSatisfy { $0.encoded().count <= limit })
+        #expect(parts.flatMap(\.messages) == messages)
+        #expect(parts.flatMap { $0.ihave.flatMap(\.ids) } == ids)
+        #expect(parts.flatMap(\.iwant) == rpc.iwant && parts.flatMap(\.idontwant) == rpc.idontwant)
+        #expect(parts.flatMap(\.graft) == ["t"] && parts.flatMap(\.choke) == ["u"] && parts.flatMap(\.subscriptions) == rpc.subscriptions)
+        // State changes travel before gossip and messages.
+        #expect(parts.first?.subscriptions.isEmpty == false)
+        #expect(rpc.split(maxBytes: rpc.encoded().count) == [rpc])
+    }
+}
