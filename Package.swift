@@ -80,6 +80,7 @@ let package = Package(
             dependencies: [
                 "Gossip", "Transport", "SecureChannel", "Multiformats", "Sodium",
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
             ],
             swiftSettings: swiftSettings),
 
@@ -102,7 +103,7 @@ let package = Package(
             name: "pinmesh-bench",
             dependencies: [
                 "ClusterModel", "Multiformats", "Sodium", "LZ4", "UnixFS", "Ingest", "SecureChannel", "Transport", "Gossip",
-                "ClusterTestKit",
+                "ClusterTestKit", "Node",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),

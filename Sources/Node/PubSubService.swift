@@ -4,6 +4,7 @@ public import Multiformats
 import SecureChannel
 public import Sodium
 public import Transport
+import NIOConcurrencyHelpers
 
 /// Runs the pubsub router (`GossipInstance`) over the secure transport, with a real clock.
 ///
@@ -21,6 +22,10 @@ public actor PubSubService {
     /// Until multiplexed streams exist, a message must fit one RPC record with room for its frame.
     public static let maxMessageBytes = RPCFrame.maxPayload - 4096
 
+    /// Inbound frames waiting for the router; beyond this they are dropped (and counted) until
+    /// streams bring real backpressure. A dropped frame is repaired like a lost one.
+    public static let maxQueuedFrames = 65_536
+
     private enum Inbound: Sendable {
         case frame(PeerID, [UInt8])
         case connection(PeerID, ConnectionEvent)
@@ -37,6 +42,10 @@ public actor PubSubService {
     private var scheduledWake: Duration?
     private let inbound: AsyncStream<Inbound>
     private let inboundContinuation: AsyncStream<Inbound>.Continuation
+    private let dropped = NIOLockedValueBox(0)
+
+    /// Inbound frames dropped because the router fell `maxQueuedFrames` behind.
+    public nonisolated var droppedFrames: Int { dropped.withLockedValue { $0 } }
 
     /// - Throws: `GossipError(.invalidSetting)` when the settings are inconsistent or allow
     ///   messages over ``maxMessageBytes``.
@@ -54,19 +63,27 @@ public actor PubSubService {
         var logger = logger
         logger[metadataKey: "peer"] = "\(transport.localPeer)"
         self.logger = logger
-        (inbound, inboundContinuation) = AsyncStream.makeStream(of: Inbound.self, bufferingPolicy: .bufferingNewest(65_536))
+        (inbound, inboundContinuation) = AsyncStream.makeStream(of: Inbound.self, bufferingPolicy: .bufferingOldest(Self.maxQueuedFrames))
     }
 
     /// Hooks into the transport (its datagrams and connection events) and starts the heartbeat.
     /// Peers already connected are added at once.
     public func start() {
         let sink = inboundContinuation
-        transport.server.registerOneWay(Self.frameMethod) { peer, payload in sink.yield(.frame(peer, payload)) }
+        let dropped = self.dropped
+        let logger = self.logger
+        @Sendable func enqueue(_ event: Inbound) {
+            if case .dropped = sink.yield(event) {
+                let n = dropped.withLockedValue { $0 += 1; return $0 }
+                if n & (n - 1) == 0 { logger.warning("pubsub is \(Self.maxQueuedFrames) frames behind: \(n) inbound frames dropped so far") }
+            }
+        }
+        transport.server.registerOneWay(Self.frameMethod) { peer, payload in enqueue(.frame(peer, payload)) }
         transport.onDatagram { peer, payload in
             guard payload.first == PubSubService.datagramTag else { return }
-            sink.yield(.frame(peer, Array(payload.dropFirst())))
+            enqueue(.frame(peer, Array(payload.dropFirst())))
         }
-        transport.onConnectionChange { peer, event in sink.yield(.connection(peer, event)) }
+        transport.onConnectionChange { peer, event in enqueue(.connection(peer, event)) }
         for peer in transport.connectedPeers { perform(router.addPeer(peer, outbound: false, now: now)) }
         let stream = inbound
         tasks.append(Task { [weak self] in
