@@ -17,7 +17,12 @@ public final class RPCServer: Sendable {
     /// Runs on the connection's event loop, in arrival order: hand the payload off, do not block.
     public typealias OneWayHandler = @Sendable (_ peer: PeerID, _ payload: [UInt8]) -> Void
     private let handlers = NIOLockedValueBox<[String: Handler]>([:])
-    private let oneWayHandlers = NIOLockedValueBox<[String: OneWayHandler]>([:])
+    /// Boxed, so reading one back out of the generic lock and dictionary adds no closure thunks.
+    final class OneWayBox: Sendable {
+        let call: OneWayHandler
+        init(_ call: @escaping OneWayHandler) { self.call = call }
+    }
+    private let oneWayHandlers = NIOLockedValueBox<[String: OneWayBox]>([:])
 
     public init() {}
 
@@ -28,11 +33,12 @@ public final class RPCServer: Sendable {
 
     /// Registers (or replaces) the handler of one-way messages to `method`.
     public func registerOneWay(_ method: String, _ handler: @escaping OneWayHandler) {
-        oneWayHandlers.withLockedValue { $0[method] = handler }
+        let box = OneWayBox(handler)
+        oneWayHandlers.withLockedValue { $0[method] = box }
     }
 
     func handler(_ method: String) -> Handler? { handlers.withLockedValue { $0[method] } }
-    func oneWayHandler(_ method: String) -> OneWayHandler? { oneWayHandlers.withLockedValue { $0[method] } }
+    func oneWayHandler(_ method: String) -> OneWayBox? { oneWayHandlers.withLockedValue { $0[method] } }
 }
 
 /// Request/response calls over one secure connection, in both directions, many at once.
@@ -102,7 +108,7 @@ final class RPCHandler: ChannelDuplexHandler {
                 logger.debug("dropping a one-way message to unknown method \(method)")
                 return
             }
-            handler(peer, payload)
+            handler.call(peer, payload)
         case .response(let id, let payload):
             if let (promise, timer) = pending.removeValue(forKey: id) {
                 timer.cancel()

@@ -56,7 +56,7 @@ public final class SecureTransport: Sendable {
     private let udp = NIOLockedValueBox<(any Channel)?>(nil)
     /// Datagram sessions by our receive id, and by peer.
     private let datagramPeers = NIOLockedValueBox<(byID: [UInt64: DatagramPeer], byPeer: [PeerID: DatagramPeer])>(([:], [:]))
-    private let datagramHandler = NIOLockedValueBox<(@Sendable (PeerID, [UInt8]) -> Void)?>(nil)
+    private let datagramHandler = NIOLockedValueBox<RPCServer.OneWayBox?>(nil)
     private let pendingHandshakes = NIOLockedValueBox(0)
     private let connectionHandlers = NIOLockedValueBox<[@Sendable (PeerID, ConnectionEvent) -> Void]>([])
 
@@ -81,7 +81,8 @@ public final class SecureTransport: Sendable {
 
     /// Receives authenticated datagram payloads (set before `listen`).
     public func onDatagram(_ handler: @escaping @Sendable (_ peer: PeerID, _ payload: [UInt8]) -> Void) {
-        datagramHandler.withLockedValue { $0 = handler }
+        let box = RPCServer.OneWayBox(handler)
+        datagramHandler.withLockedValue { $0 = box }
     }
 
     /// Sends one datagram (at most ``DatagramLayer/maxPayload`` bytes) to a connected peer over
@@ -158,7 +159,7 @@ public final class SecureTransport: Sendable {
                 ch.eventLoop.makeCompletedFuture {
                     try ch.pipeline.syncOperations.addHandler(DatagramReceiver(
                         lookup: { [self] id in datagramPeers.withLockedValue { $0.byID[id] } },
-                        deliver: { [self] peer, payload in datagramHandler.withLockedValue { $0 }?(peer, payload) },
+                        deliver: { [self] peer, payload in datagramHandler.withLockedValue { $0 }?.call(peer, payload) },
                         logger: logger))
                 }
             }
