@@ -66,7 +66,7 @@ let package = Package(
         .target(
             name: "Transport",
             dependencies: [
-                "SecureChannel", "Multiformats", "Sodium", "CodedError",
+                "SecureChannel", "Multiformats", "Sodium", "CodedError", "ClusterModel",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
