@@ -40,6 +40,7 @@ public actor PubSubService {
     private var peerWaiters: [(topic: String, count: Int, continuation: CheckedContinuation<Bool, Never>, id: Int)] = []
     private var tasks: [Task<Void, Never>] = []
     private var scheduledWake: Duration?
+    private var connections: ConnectionManager?
     private let inbound: AsyncStream<Inbound>
     private let inboundContinuation: AsyncStream<Inbound>.Continuation
     private let dropped = NIOLockedValueBox(0)
@@ -101,6 +102,10 @@ public actor PubSubService {
             }
         })
     }
+
+    /// Peers suggested by peer exchange (in PRUNE) are dialled through `manager`, at the
+    /// addresses its peerstore knows; without one they are only logged.
+    public func dialExchangedPeers(through manager: ConnectionManager) { connections = manager }
 
     /// Stops the loops and ends every subscription stream.
     public func stop() {
@@ -217,8 +222,11 @@ public actor PubSubService {
             case .deliver(let message, _, _):
                 for (_, c) in subscribers[message.topic] ?? [:] { c.yield(message) }
             case .connect(let peers, let topic):
-                // Peer exchange needs addresses: the peerstore that keeps them is not built yet.
-                logger.debug("peer exchange offered \(peers.count) peers of \(topic); no peerstore to dial them from yet")
+                guard let connections else {
+                    logger.debug("peer exchange offered \(peers.count) peers of \(topic); no connection manager to dial them")
+                    continue
+                }
+                Task { for peer in peers { await connections.connect(to: peer) } }
             }
         }
         if let wake = router.nextWakeup, scheduledWake.map({ wake < $0 }) ?? true {

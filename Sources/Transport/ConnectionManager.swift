@@ -145,6 +145,16 @@ public actor ConnectionManager {
         }
     }
 
+    /// Dials `peer` at its known addresses (e.g. a peer suggested by pubsub's peer exchange);
+    /// true when connected, false when no address is known or none answered.
+    @discardableResult
+    public func connect(to peer: PeerID) async -> Bool {
+        if transport.connection(to: peer) != nil { return true }
+        guard transport.connectedPeers.count < settings.maxPeers else { return false }
+        await dial(peer)
+        return transport.connection(to: peer) != nil
+    }
+
     private func dial(_ peer: PeerID) async {
         for address in peerstore.addresses(of: peer) {
             if (try? await transport.dial(address)) != nil { return }

@@ -110,6 +110,22 @@ import Testing
         for t in [a, b] { await t.shutdown() }
     }
 
+    @Test func connectDialsKnownPeersOnly() async throws {
+        let (a, ma, addrA) = try await Self.managed()
+        let (b, mb, _) = try await Self.managed()
+        #expect(await mb.bootstrap([addrA]) == 1)
+        #expect(await eventually { await ma.peerstore.addresses(of: b.localPeer).isEmpty == false })
+        await ma.stop()  // no automatic redial from A's side; B's manager keeps running
+        await mb.stop()
+        await b.connection(to: a.localPeer)?.close()
+        #expect(await eventually { a.connection(to: b.localPeer) == nil })
+        #expect(await ma.connect(to: b.localPeer), "A knows B's listen address from pinmesh/id")
+        #expect(a.connection(to: b.localPeer) != nil)
+        let stranger = try PeerID(ed25519PublicKey: Ed25519.PrivateKey.generate().publicKey.bytes)
+        #expect(await ma.connect(to: stranger) == false)
+        for t in [a, b] { await t.shutdown() }
+    }
+
     @Test func unreachableBootstrapAddressesAreCountedNotFatal() async throws {
         let (t, m, _) = try await Self.managed()
         let nobody = try PeerID(ed25519PublicKey: Ed25519.PrivateKey.generate().publicKey.bytes)
