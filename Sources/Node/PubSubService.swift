@@ -40,6 +40,7 @@ public actor PubSubService {
     private var peerWaiters: [(topic: String, count: Int, continuation: CheckedContinuation<Bool, Never>, id: Int)] = []
     private var tasks: [Task<Void, Never>] = []
     private var scheduledWake: Duration?
+    private var wakeTask: Task<Void, Never>?
     private var connections: ConnectionManager?
     private let inbound: AsyncStream<Inbound>
     private let inboundContinuation: AsyncStream<Inbound>.Continuation
@@ -111,6 +112,8 @@ public actor PubSubService {
     public func stop() {
         for task in tasks { task.cancel() }
         tasks = []
+        wakeTask?.cancel()
+        wakeTask = nil
         inboundContinuation.finish()
         for (_, streams) in subscribers { for (_, c) in streams { c.finish() } }
         subscribers = [:]
@@ -229,14 +232,16 @@ public actor PubSubService {
                 Task { for peer in peers { await connections.connect(to: peer) } }
             }
         }
+        // One wake-up task at a time, replaced when an earlier one is needed.
         if let wake = router.nextWakeup, scheduledWake.map({ wake < $0 }) ?? true {
             scheduledWake = wake
             let delay = max(.zero, wake - now)
-            tasks.append(Task { [weak self] in
+            wakeTask?.cancel()
+            wakeTask = Task { [weak self] in
                 try? await Task.sleep(for: delay)
+                guard !Task.isCancelled else { return }
                 await self?.tick()
-            })
-            tasks.removeAll { $0.isCancelled }
+            }
         }
     }
 

@@ -35,7 +35,8 @@ public actor ConnectionManager {
     private var listenAddresses: [Multiaddr] = []
     public private(set) var peerstore: Peerstore
     private var attempts: [PeerID: Int] = [:]
-    private var redialing: Set<PeerID> = []
+    /// One pending redial per peer.
+    private var redials: [PeerID: Task<Void, Never>] = [:]
     private var tasks: [Task<Void, Never>] = []
     private var stopped = false
     private var rng = SplitMix64(seed: SodiumRandom.bytes(8).reduce(0) { $0 << 8 | UInt64($1) })
@@ -79,6 +80,8 @@ public actor ConnectionManager {
         stopped = true
         for t in tasks { t.cancel() }
         tasks = []
+        for (_, t) in redials { t.cancel() }
+        redials = [:]
         save()
     }
 
@@ -162,20 +165,20 @@ public actor ConnectionManager {
     }
 
     private func scheduleRedial(_ peer: PeerID) {
-        guard !stopped, !peerstore.addresses(of: peer).isEmpty, redialing.insert(peer).inserted else { return }
+        guard !stopped, !peerstore.addresses(of: peer).isEmpty, redials[peer] == nil else { return }
         let attempt = attempts[peer, default: 0]
         attempts[peer] = attempt + 1
         let delay = settings.backoff.delay(attempt: attempt, using: &rng)
         logger.debug("redialing", metadata: ["remote": "\(peer)", "attempt": "\(attempt)", "delay": "\(delay)"])
-        tasks.append(Task { [weak self] in
+        redials[peer] = Task { [weak self] in
             try? await Task.sleep(for: delay)
+            guard !Task.isCancelled else { return }
             await self?.redial(peer)
-        })
-        tasks.removeAll { $0.isCancelled }
+        }
     }
 
     private func redial(_ peer: PeerID) async {
-        redialing.remove(peer)
+        redials[peer] = nil
         guard !stopped, transport.connection(to: peer) == nil else { return }
         await dial(peer)
         if transport.connection(to: peer) == nil { scheduleRedial(peer) }
