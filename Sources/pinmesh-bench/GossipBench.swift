@@ -45,6 +45,7 @@ struct GossipBench: ParsableCommand {
             var spec = GossipSettings()
             spec.choke = false
             spec.heartbeatInterval = .seconds(1)
+            spec.historyLength = 5
             spec.idontwantTTL = .seconds(3)
             let (base, _) = try simulate(spec)
             fields += [
