@@ -122,7 +122,6 @@ struct EventHeap<Element> {
     private var seq: UInt64 = 0
 
     var peekTime: Duration? { keys.first?.time }
-    var count: Int { keys.count }
 
     mutating func push(_ time: Duration, _ element: Element) {
         seq += 1

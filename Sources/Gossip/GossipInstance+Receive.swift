@@ -52,7 +52,9 @@ extension GossipInstance {
             score.rejectedUnseen(from: peer, topic: message.topic)
             return
         }
-        let id = message.id
+        // One encoding serves the ID and, for a new message, the signature check.
+        let unsigned = message.encoded(includingSignature: false)
+        let id = GossipMessage.id(unsigned: unsigned)
         if seen.contains(id) {
             counters.duplicates += 1
             score.duplicate(id, from: peer, topic: message.topic, now: now)
@@ -60,7 +62,7 @@ extension GossipInstance {
         }
         // The ID does not cover the signature: check it before marking the ID seen, so a forged
         // copy that races ahead cannot suppress the genuine message.
-        if settings.signaturePolicy == .strictSign, !message.hasValidSignature {
+        if settings.signaturePolicy == .strictSign, !message.hasValidSignature(unsigned: unsigned) {
             counters.rejected += 1
             score.rejectedUnseen(from: peer, topic: message.topic)
             return

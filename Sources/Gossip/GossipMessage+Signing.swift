@@ -9,9 +9,11 @@ extension GossipMessage {
     /// The content-derived ID: SHA-256 over the message without signature and key, first 20 bytes.
     ///
     /// The same author, sequence number, topic and data always give the same ID, whoever relays it.
-    public var id: MessageID {
-        let digest = SHA256.hash(data: encoded(includingSignature: false))
-        return MessageID(bytes: Array(digest.prefix(MessageID.byteCount)))
+    public var id: MessageID { Self.id(unsigned: encoded(includingSignature: false)) }
+
+    /// The ID from `encoded(includingSignature: false)`, for callers that also need those bytes.
+    static func id(unsigned: [UInt8]) -> MessageID {
+        MessageID(bytes: Array(SHA256.hash(data: unsigned).prefix(MessageID.byteCount)))
     }
 
     /// Signs as `identity` (strict sign); sets `signature` and clears `key` (Ed25519 IDs inline the key).
@@ -21,11 +23,14 @@ extension GossipMessage {
     }
 
     /// Whether the message is signed by its `from` peer (which must inline an Ed25519 key).
-    public var hasValidSignature: Bool {
+    public var hasValidSignature: Bool { hasValidSignature(unsigned: encoded(includingSignature: false)) }
+
+    /// `hasValidSignature`, given `encoded(includingSignature: false)` already computed.
+    func hasValidSignature(unsigned: [UInt8]) -> Bool {
         guard let from, seqno != nil, let signature, let raw = from.ed25519PublicKey,
             let key = try? Ed25519.PublicKey(bytes: raw)
         else { return false }
         if let explicit = self.key, explicit != from.publicKey.map({ $0.protobuf }) { return false }
-        return key.isValidSignature(signature, for: Self.signaturePrefix + encoded(includingSignature: false))
+        return key.isValidSignature(signature, for: Self.signaturePrefix + unsigned)
     }
 }

@@ -119,9 +119,6 @@ public struct GossipRPC: Hashable, Sendable {
     mutating func announce(_ id: MessageID, topic: String) {
         if let i = ihave.firstIndex(where: { $0.topic == topic }) { ihave[i].ids.append(id) } else { ihave.append(IHave(topic: topic, ids: [id])) }
     }
-
-    /// Whether the frame carries control traffic only (no messages).
-    public var isControlOnly: Bool { messages.isEmpty }
 }
 
 extension String {

@@ -46,9 +46,6 @@ struct MessageCache: Sendable {
         windows.reversed().flatMap { $0.lazy.filter { $0.topic == topic }.map(\.id) }
     }
 
-    /// Topics with messages in the gossip windows, sorted.
-    var gossipTopics: [String] { Set(windows.prefix(gossipWindows).joined().map(\.topic)).sorted() }
-
     /// Starts a new window and forgets the oldest.
     mutating func shift() {
         for old in windows.removeLast() { entries[old.id] = nil }
@@ -61,8 +58,6 @@ struct ExpiringSet<Key: Hashable & Sendable>: Sendable {
     private var expiry: [Key: Duration] = [:]
     private var queue: [(key: Key, at: Duration)] = []
     private var head = 0
-
-    var count: Int { expiry.count }
 
     func contains(_ key: Key) -> Bool { expiry[key] != nil }
 
