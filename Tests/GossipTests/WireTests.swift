@@ -57,13 +57,17 @@ struct PubSubVector: Decodable {
 
     @Test func everyTamperedByteOfASignedMessageIsCaught() throws {
         let signed = Hex.bytes(v.signed_message)
+        var checked = 0
         for i in signed.indices {
             var bytes = signed
             bytes[i] ^= 0x01
             let frame = [0x12] + Varint.encode(UInt64(bytes.count)) + bytes
             guard let rpc = try? GossipRPC(decoding: frame), let m = rpc.messages.first else { continue }
+            checked += 1
             #expect(!m.hasValidSignature, "flipping byte \(i) went unnoticed")
         }
+        // Most flips still decode (data, seqno, topic, signature bytes): the signature is what catches them.
+        #expect(checked >= signed.count / 2, "only \(checked) of \(signed.count) tampered messages decoded")
     }
 
     @Test func everyTruncationIsATypedErrorOrAShorterFrame() throws {
