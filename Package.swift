@@ -26,6 +26,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-crypto", exact: "3.12.3"),
         .package(url: "https://github.com/apple/swift-log", exact: "1.16.2"),
         .package(url: "https://github.com/apple/swift-nio", exact: "2.101.3"),
+        .package(url: "https://github.com/groue/GRDB.swift", exact: "7.10.0"),
     ],
     targets: [
         // MARK: L0: system libraries and their safe wrappers
@@ -61,7 +62,16 @@ let package = Package(
             ],
             swiftSettings: swiftSettings),
 
+        .target(
+            name: "Pinset",
+            dependencies: ["ClusterModel", "Multiformats", "UnixFS", "Sodium", "CodedError"],
+            swiftSettings: swiftSettings),
+
         // MARK: L2: I/O adapters
+        .target(
+            name: "Datastore",
+            dependencies: ["Pinset", "ClusterModel", "Multiformats", .product(name: "GRDB", package: "GRDB.swift")],
+            swiftSettings: swiftSettings),
         .target(name: "Ingest", dependencies: ["UnixFS", "Multiformats"], swiftSettings: swiftSettings),
         .target(
             name: "Transport",
@@ -78,7 +88,7 @@ let package = Package(
         .target(
             name: "Node",
             dependencies: [
-                "Gossip", "Transport", "SecureChannel", "Multiformats", "Sodium",
+                "Gossip", "Transport", "SecureChannel", "Multiformats", "Sodium", "Pinset", "Datastore", "ClusterModel",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
             ],
@@ -103,7 +113,7 @@ let package = Package(
             name: "pinmesh-bench",
             dependencies: [
                 "ClusterModel", "Multiformats", "Sodium", "LZ4", "UnixFS", "Ingest", "SecureChannel", "Transport", "Gossip",
-                "ClusterTestKit", "Node",
+                "ClusterTestKit", "Node", "Pinset", "Datastore",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -114,7 +124,7 @@ let package = Package(
 
         // MARK: test support
         .target(
-            name: "ClusterTestKit", dependencies: ["ClusterModel", "Gossip", "Multiformats", "Sodium"],
+            name: "ClusterTestKit", dependencies: ["ClusterModel", "Gossip", "Pinset", "Multiformats", "Sodium"],
             swiftSettings: swiftSettings),
 
         // MARK: tests
@@ -155,6 +165,10 @@ let package = Package(
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
             ],
+            swiftSettings: swiftSettings),
+        .testTarget(
+            name: "PinsetTests",
+            dependencies: ["Pinset", "Datastore", "ClusterModel", "ClusterTestKit", "Multiformats", "Sodium", "UnixFS", "CodedError"],
             swiftSettings: swiftSettings),
         .testTarget(
             name: "CLITests", dependencies: ["ClusterModel", "ClusterTestKit"], swiftSettings: swiftSettings),

@@ -1,0 +1,194 @@
+import ClusterModel
+import ClusterTestKit
+import CodedError
+import Foundation
+import Multiformats
+import Pinset
+import Sodium
+import Testing
+import UnixFS
+
+@Suite struct PinCodecTests {
+    static func fullPin() throws -> Pin {
+        var o = PinOptions()
+        o.replicationFactorMin = -1
+        o.replicationFactorMax = -1
+        o.name = "ünïcode name"
+        o.mode = .direct
+        o.shardSize = 100 << 20
+        o.userAllocations = [PinsetFixtures.peer(1)]
+        o.expireAt = Timestamp(unixMillis: 1_900_000_000_123)
+        o.metadata = ["k": "v", "team": "data"]
+        o.pinUpdate = cid(77)
+        o.origins = [try Multiaddr("/ip4/10.0.0.1/tcp/4001/p2p/\(PinsetFixtures.peer(2))")]
+        return Pin(
+            cid: cid(5), type: .shard, allocations: [PinsetFixtures.peer(3), PinsetFixtures.peer(4)], maxDepth: 0,
+            reference: cid(6), timestamp: Timestamp(unixMillis: 1_800_000_000_456), options: o)
+    }
+
+    @Test func everyFieldRoundTrips() throws {
+        let pin = try Self.fullPin()
+        let bytes = PinCodec.encode(pin).encoded()
+        #expect(try PinCodec.decode(DagCBOR(decoding: bytes), cid: pin.cid) == pin)
+        // A default pin encodes as an empty map.
+        #expect(PinCodec.encode(Pin(cid: cid(1))).encoded() == [0xa0])
+    }
+
+    @Test func malformedValuesAreRefusedWithTheirField() throws {
+        let bad: [(DagCBOR, String)] = [
+            (.list([]), "not a map"),
+            (.map(["zz": .int(1)]), "unknown field"),
+            (.map(["t": .int(2)]), "type"),
+            (.map(["t": .int(3)]), "type"),
+            (.map(["t": .string("pin")]), "\"t\""),
+            (.map(["a": .list([.bytes([1, 2, 3])])]), "peer ID"),
+            (.map(["a": .list(Array(repeating: .bytes(PinsetFixtures.peer(1).bytes), count: PinCodec.maxAllocations + 1))]), "at most"),
+            (.map(["d": .int(-2)]), "max depth"),
+            (.map(["r": .bytes([0xff])]), "binary CID"),
+            (.map(["rn": .int(-5)]), "replication"),
+            (.map(["n": .string(String(repeating: "x", count: PinCodec.maxStringBytes + 1))]), "over"),
+            (.map(["o": .int(0)]), "mode"),
+            (.map(["s": .int(0)]), "shard size"),
+            (.map(["m": .map(["k": .int(1)])]), "\"m\""),
+            (.map(["g": .list([.bytes([0x99, 0x99])])]), "multiaddr"),
+        ]
+        for (value, mention) in bad {
+            do {
+                _ = try PinCodec.decode(value, cid: cid(1))
+                Issue.record("accepted \(value)")
+            } catch {
+                #expect(error.message.contains(mention), "\(error.message) should mention \(mention)")
+            }
+        }
+    }
+
+    @Test func limitsAreInclusive() throws {
+        let peers = Array(repeating: DagCBOR.bytes(PinsetFixtures.peer(1).bytes), count: PinCodec.maxAllocations)
+        let name = String(repeating: "x", count: PinCodec.maxStringBytes)
+        let pin = try PinCodec.decode(.map(["a": .list(peers), "n": .string(name)]), cid: cid(1))
+        #expect(pin.allocations.count == PinCodec.maxAllocations)
+        #expect(pin.name == name)
+    }
+}
+
+@Suite struct DeltaNodeTests {
+    func signedNode() throws -> (DeltaNode, [UInt8], Replica) {
+        let r = replica(1)
+        var n = DeltaNode(
+            parents: [cid(2), cid(1)].map { CID.v1(codec: .dagCBOR, $0.multihash) }, height: 4, author: r.id,
+            adds: [try PinCodecTests.fullPin(), fixturePin(9)], removes: [(cid(3), [CID.v1(codec: .dagCBOR, cid(4).multihash)])])
+        n.sign(with: r.key)
+        return (n, n.encoded(), r)
+    }
+
+    @Test func roundTripAndSignature() throws {
+        let (n, bytes, _) = try signedNode()
+        let back = try DeltaNode(decoding: bytes)
+        #expect(back == n)
+        #expect(back.hasValidSignature)
+        #expect(back.parents == back.parents.sorted())
+        #expect(DeltaNode.cid(of: bytes).codec == .dagCBOR)
+    }
+
+    /// Every single-byte change is refused: by the decoder, or by the signature check.
+    @Test func everyTamperedByteIsCaught() throws {
+        let (_, bytes, _) = try signedNode()
+        var decodedButRejected = 0
+        for i in bytes.indices {
+            var t = bytes
+            t[i] ^= 0x01
+            if let n = try? DeltaNode(decoding: t) {
+                #expect(!n.hasValidSignature, "byte \(i) flipped and the signature still verified")
+                decodedButRejected += 1
+            }
+        }
+        #expect(decodedButRejected > bytes.count / 2)
+    }
+
+    @Test func truncationsAreRefused() throws {
+        let (_, bytes, _) = try signedNode()
+        for n in 0..<bytes.count { #expect(throws: PinsetError.self) { try DeltaNode(decoding: Array(bytes.prefix(n))) } }
+    }
+
+    @Test func structuralRulesAreEnforced() throws {
+        let r = replica(1)
+        func encode(_ m: [String: DagCBOR]) -> [UInt8] { DagCBOR.map(m).encoded() }
+        let base: [String: DagCBOR] = [
+            "v": .int(1), "h": .int(1), "w": .bytes(r.id.bytes), "p": .list([]), "s": .bytes([UInt8](repeating: 0, count: 64)),
+        ]
+        #expect(try DeltaNode(decoding: encode(base)).height == 1)
+        let link1 = DagCBOR.link(.v1(codec: .dagCBOR, cid(1).multihash)), link2 = DagCBOR.link(.v1(codec: .dagCBOR, cid(2).multihash))
+        let (lo, hi) = cid(1).v1 < cid(2).v1 ? (link1, link2) : (link2, link1)
+        let cases: [([String: DagCBOR], ErrorCode<PinsetError>)] = [
+            (base.merging(["v": .int(2)]) { $1 }, .malformed),
+            (base.merging(["x": .int(0)]) { $1 }, .malformed),
+            (base.merging(["h": .int(0)]) { $1 }, .malformed),
+            (base.merging(["h": .int(2)]) { $1 }, .badHeight),
+            (base.merging(["p": .list([lo])]) { $1 }, .badHeight),
+            (base.merging(["h": .int(2), "p": .list([hi, lo])]) { $1 }, .malformed),
+            (base.merging(["h": .int(2), "p": .list([lo, lo])]) { $1 }, .malformed),
+            (base.merging(["s": .bytes([1, 2])]) { $1 }, .malformed),
+            (base.merging(["a": .list([])]) { $1 }, .malformed),
+            (base.merging(["a": .list([.list([.bytes(cid(1).bytes), .map([:])]), .list([.bytes(cid(1).bytes), .map([:])])])]) { $1 }, .malformed),
+            (base.merging(["r": .list([.list([.bytes(cid(1).bytes), .list([])])])]) { $1 }, .malformed),
+            (base.merging(["w": .bytes([0, 1])]) { $1 }, .malformed),
+        ]
+        for (m, code) in cases {
+            do {
+                _ = try DeltaNode(decoding: encode(m))
+                Issue.record("accepted \(m)")
+            } catch { #expect(error.code == code, "\(error)") }
+        }
+        // The size limit, exactly.
+        #expect(throws: PinsetError.self) { try DeltaNode(decoding: [UInt8](repeating: 0xa0, count: DeltaNode.maxBytes + 1)) }
+    }
+
+    @Test func sameKeyMayBeRemovedAndAddedInOneNode() throws {
+        let r = replica(1)
+        var n = DeltaNode(parents: [], height: 1, author: r.id, adds: [fixturePin(1)], removes: [(cid(1), [cid(8)])])
+        n.sign(with: r.key)
+        #expect(try DeltaNode(decoding: n.encoded()) == n)
+    }
+}
+
+@Suite struct PinJSONTests {
+    /// The JSON ipfs-cluster 1.x writes for a pin (field names, types, zero values).
+    @Test func decodesIPFSClusterJSONAndWritesTheSameFields() throws {
+        let peer = PinsetFixtures.peer(1)
+        let json = """
+            {"replication_factor_min":-1,"replication_factor_max":-1,"name":"my file","mode":"recursive","shard_size":104857600,
+             "user_allocations":null,"expire_at":"0001-01-01T00:00:00Z","metadata":{"a":"b"},"pin_update":null,"origins":[],
+             "cid":"\(cid(1))","type":"pin","allocations":["\(peer)"],"max_depth":-1,"reference":null,
+             "timestamp":"2026-11-27T10:00:00.5Z"}
+            """
+        let pin = try JSONDecoder().decode(Pin.self, from: Data(json.utf8))
+        #expect(pin.cid == cid(1))
+        #expect(pin.isPinEverywhere)
+        #expect(pin.allocations == [peer])
+        #expect(pin.options.expireAt == nil)
+        #expect(pin.options.metadata == ["a": "b"])
+        #expect(pin.timestamp.rfc3339 == "2026-11-27T10:00:00.500Z")
+        let out = try JSONSerialization.jsonObject(with: JSONEncoder().encode(pin)) as! [String: Any]
+        let fields: Set<String> = [
+            "replication_factor_min", "replication_factor_max", "name", "mode", "shard_size", "user_allocations", "expire_at",
+            "metadata", "pin_update", "origins", "cid", "type", "allocations", "max_depth", "reference", "timestamp",
+        ]
+        #expect(Set(out.keys) == fields)
+        #expect(out["type"] as? String == "pin")
+        #expect(out["mode"] as? String == "recursive")
+        #expect(out["expire_at"] as? String == "0001-01-01T00:00:00Z")
+        #expect(out["user_allocations"] is NSNull)
+        #expect(try JSONDecoder().decode(Pin.self, from: JSONEncoder().encode(pin)) == pin)
+    }
+
+    @Test func badJSONSaysWhichField() throws {
+        for (json, mention) in [
+            (#"{"cid":"\#(cid(1))","type":"bogus"}"#, "type"),
+            (#"{"cid":"\#(cid(1))","mode":"sideways"}"#, "mode"),
+            (#"{"cid":"\#(cid(1))","expire_at":"tomorrow"}"#, "expire_at"),
+            (#"{"cid":"nope"}"#, ""),
+        ] {
+            #expect(throws: (any Error).self, "\(mention)") { try JSONDecoder().decode(Pin.self, from: Data(json.utf8)) }
+        }
+    }
+}
