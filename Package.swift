@@ -160,7 +160,7 @@ let package = Package(
         .testTarget(
             name: "NodeTests",
             dependencies: [
-                "Node", "Gossip", "Transport", "SecureChannel", "Sodium", "Multiformats", "ClusterTestKit",
+                "Node", "Pinset", "Datastore", "ClusterModel", "Gossip", "Transport", "SecureChannel", "Sodium", "Multiformats", "ClusterTestKit",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),

@@ -132,6 +132,21 @@ public final class PinsetDatabase: Sendable {
         }
     }
 
+    /// Every applied node's links (the DAG index a peer keeps in memory to serve fetches).
+    public func allLinks() throws -> [CID: NodeLinks] {
+        try pool.read { db in
+            var out: [CID: NodeLinks] = [:]
+            let rows = try Row.fetchCursor(db, sql: "SELECT cid, height, parents FROM nodes")
+            while let row = try rows.next() {
+                let cid: Data = row[0]
+                let height: Int64 = row[1]
+                let parents: Data = row[2]
+                out[try CID(bytes: [UInt8](cid))] = NodeLinks(height: UInt64(height), parents: try SQLitePinsetStore.unpack([UInt8](parents)))
+            }
+            return out
+        }
+    }
+
     /// Closes the database (later calls fail).
     public func close() throws { try pool.close() }
 }

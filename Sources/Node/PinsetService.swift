@@ -1,0 +1,334 @@
+public import ClusterModel
+public import Datastore
+import Foundation
+public import Logging
+public import Multiformats
+public import Pinset
+public import Sodium
+public import Transport
+
+/// The shared pinset on a running peer: local writes batched into signed deltas and stored
+/// durably, announced on pubsub, and missing deltas fetched from peers in pages
+/// (`Specs/pinset-crdt.md`).
+public actor PinsetService {
+    public static let fetchMethod = "pinset/fetch"
+    /// Nodes in one fetch page (bytes of encoded nodes; one node may be up to `DeltaNode.maxBytes`).
+    static let pageBudget = DeltaNode.maxBytes
+
+    public struct Settings: Sendable {
+        public var clusterName = "pinmesh"
+        public var trust = TrustPolicy.everyone
+        public var batching = WriteBatcher.Settings()
+        /// Heads are re-announced this often (anti-entropy): a lost announcement heals within it.
+        public var announceInterval: Duration = .seconds(1)
+        public var fetchTimeout: Duration = .seconds(10)
+
+        public init() {}
+    }
+
+    public let settings: Settings
+    public nonisolated let topic: String
+    private let database: PinsetDatabase
+    private let transport: SecureTransport
+    private let pubsub: PubSubService
+    private let key: Ed25519.PrivateKey
+    private let me: PeerID
+    private let rules: PinsetInstance
+    private var logger: Logger
+
+    /// Every applied node's links, for serving fetches without reading the database.
+    private var links: [CID: NodeLinks] = [:]
+    private var heads: [CID] = []
+    private var batcher: WriteBatcher
+    private var waiters: [CheckedContinuation<Void, any Error>] = []
+    private var commitTask: Task<Void, Never>?
+    private var tasks: [Task<Void, Never>] = []
+    /// Heads peers announced that we lack, by peer; synced one peer at a time.
+    private var wanted: [PeerID: [CID]] = [:]
+    private var syncing = false
+    /// Nodes refused (untrusted, bad signature): never fetched again.
+    private var refused: Set<CID> = []
+    private var changeStreams: [Int: AsyncStream<[CID]>.Continuation] = [:]
+    private var nextStream = 0
+
+    public private(set) var stats = Stats()
+
+    public struct Stats: Sendable {
+        public var nodesApplied = 0
+        public var nodesCommitted = 0
+        public var fetchRounds = 0
+        public var nodesRefused = 0
+    }
+
+    public init(
+        database: PinsetDatabase, transport: SecureTransport, pubsub: PubSubService, identity: Ed25519.PrivateKey,
+        settings: Settings = Settings(), logger: Logger = Logger(label: "pinmesh.pinset")
+    ) throws {
+        self.database = database
+        self.transport = transport
+        self.pubsub = pubsub
+        self.key = identity
+        self.me = try PeerID(ed25519PublicKey: identity.publicKey.bytes)
+        self.settings = settings
+        self.topic = "pinset/\(settings.clusterName)"
+        self.rules = PinsetInstance(trust: settings.trust)
+        self.batcher = WriteBatcher(settings: settings.batching)
+        var logger = logger
+        logger[metadataKey: "peer"] = "\(me)"
+        self.logger = logger
+    }
+
+    /// Loads the DAG index, serves fetches, joins the topic and starts announcing.
+    public func start() async throws {
+        let loaded = try database.allLinks()
+        links = loaded
+        heads = try database.read { try $0.heads() }
+        let server = transport.server
+        server.register(Self.fetchMethod) { [weak self] peer, payload in
+            guard let self else { throw PinsetError(.storage, "the pinset service is stopped") }
+            return try await self.serveFetch(from: peer, payload)
+        }
+        let messages = await pubsub.subscribe(topic)
+        tasks.append(Task { [weak self] in
+            for await m in messages {
+                guard let self, let from = m.from else { continue }
+                await self.received(m.data, from: from)
+            }
+        })
+        let interval = settings.announceInterval
+        tasks.append(Task { [weak self] in
+            while !Task.isCancelled {
+                try? await Task.sleep(for: interval)
+                guard let self else { return }
+                await self.announce(nodes: [])
+            }
+        })
+        logger.info("pinset ready", metadata: ["nodes": "\(links.count)", "heads": "\(heads.count)"])
+    }
+
+    /// Commits what is queued, then stops the loops. Pending writers get their answer.
+    public func stop() async {
+        await commitNow()
+        for t in tasks { t.cancel() }
+        tasks = []
+        commitTask?.cancel()
+        commitTask = nil
+        for (_, c) in changeStreams { c.finish() }
+        changeStreams = [:]
+    }
+
+    // MARK: Local writes
+
+    /// Adds or replaces pins; returns once they are committed (durable) locally.
+    public func pin(_ pins: [Pin]) async throws { try await submit(pins.map { .pin($0) }) }
+
+    /// Removes pins; returns once the removal is committed locally.
+    public func unpin(_ cids: [CID]) async throws { try await submit(cids.map { .unpin($0) }) }
+
+    private func submit(_ ops: [PinsetOperation]) async throws {
+        let now = Self.millis()
+        for op in ops { try batcher.add(op, now: now) }
+        try await withCheckedThrowingContinuation { (c: CheckedContinuation<Void, any Error>) in
+            waiters.append(c)
+            scheduleCommit()
+        }
+    }
+
+    private func scheduleCommit() {
+        guard commitTask == nil, let due = batcher.dueAt else { return }
+        let delay = max(0, due - Self.millis())
+        commitTask = Task { [weak self] in
+            if delay > 0 { try? await Task.sleep(for: .milliseconds(delay)) }
+            await self?.commitNow()
+        }
+    }
+
+    private func commitNow() async {
+        commitTask = nil
+        let ops = batcher.take(now: Self.millis(), force: true)
+        let batchWaiters = waiters
+        waiters = []
+        guard !ops.isEmpty else {
+            for w in batchWaiters { w.resume() }
+            return
+        }
+        do {
+            let (rules, key, me) = (self.rules, self.key, self.me)
+            let made: [(cid: CID, node: DeltaNode, bytes: [UInt8], changed: [CID])] = try database.write { store in
+                var out: [(CID, DeltaNode, [UInt8], [CID])] = []
+                var rest = ops[...]
+                while let d = try rules.makeDelta(&rest, author: key, authorID: me, in: store) {
+                    let applied = try rules.apply(d.node, cid: d.cid, bytes: d.bytes, to: &store)
+                    out.append((d.cid, d.node, d.bytes, applied?.changedKeys ?? []))
+                }
+                return out
+            }
+            for m in made { record(m.cid, m.node) }
+            stats.nodesCommitted += made.count
+            for w in batchWaiters { w.resume() }
+            notify(made.flatMap(\.changed))
+            await announce(nodes: made.map(\.bytes))
+        } catch {
+            logger.error("pinset commit failed; nothing of it was stored", metadata: ["error": "\(error)"])
+            for w in batchWaiters { w.resume(throwing: error) }
+        }
+        scheduleCommit()
+    }
+
+    private func record(_ cid: CID, _ node: DeltaNode) {
+        links[cid] = NodeLinks(height: node.height, parents: node.parents)
+        let parents = Set(node.parents)
+        heads.removeAll { parents.contains($0) }
+        heads.append(cid)
+        heads.sort()
+    }
+
+    // MARK: Announcements
+
+    private func announce(nodes: [[UInt8]]) async {
+        guard !heads.isEmpty else { return }
+        var inline: [[UInt8]] = []
+        var size = 0
+        for n in nodes {
+            guard size + n.count <= PinsetAnnouncement.maxInlineBytes else { break }
+            inline.append(n)
+            size += n.count
+        }
+        let message = PinsetAnnouncement(heads: Array(heads.suffix(PinsetAnnouncement.maxHeads)), nodes: inline)
+        do { _ = try await pubsub.publish(topic, message.encoded()) } catch {
+            logger.debug("pinset announcement not published", metadata: ["error": "\(error)"])
+        }
+    }
+
+    private func received(_ data: [UInt8], from peer: PeerID) async {
+        let message: PinsetAnnouncement
+        do { message = try PinsetAnnouncement(decoding: data) } catch {
+            logger.debug("malformed pinset announcement ignored", metadata: ["from": "\(peer)", "error": "\(error)"])
+            return
+        }
+        if !message.nodes.isEmpty { _ = applyPage(message.nodes, from: peer, quiet: true) }
+        let unknown = message.heads.filter { links[$0] == nil && !refused.contains($0) }
+        guard !unknown.isEmpty else { return }
+        wanted[peer] = unknown
+        await syncWanted()
+    }
+
+    // MARK: Fetching
+
+    /// Fetches everything `peer` has that we lack (all of its heads). For joining and tests.
+    public func sync(from peer: PeerID) async throws {
+        try await fetchAll(from: peer, want: [])
+    }
+
+    private func syncWanted() async {
+        guard !syncing else { return }
+        syncing = true
+        defer { syncing = false }
+        while let (peer, want) = wanted.first {
+            wanted[peer] = nil
+            let still = want.filter { links[$0] == nil }
+            guard !still.isEmpty else { continue }
+            do { try await fetchAll(from: peer, want: still) } catch {
+                logger.debug("pinset fetch failed", metadata: ["from": "\(peer)", "error": "\(error)"])
+            }
+        }
+    }
+
+    private func fetchAll(from peer: PeerID, want: [CID]) async throws {
+        guard let connection = transport.connection(to: peer) else {
+            throw PinsetError(.storage, "no connection to \(peer) to fetch pinset nodes from")
+        }
+        var want = want
+        while true {
+            let request = PinsetFetchRequest(want: want, have: Array(heads.suffix(PinsetAnnouncement.maxHeads)))
+            let reply = try await connection.call(Self.fetchMethod, request.encoded(), timeout: settings.fetchTimeout)
+            let page = try PinsetFetchResponse(decoding: reply)
+            stats.fetchRounds += 1
+            if want.isEmpty { want = page.heads }
+            guard !page.nodes.isEmpty else { return }
+            guard applyPage(page.nodes, from: peer, quiet: false) else { return }
+            if page.remaining == 0 && want.allSatisfy({ links[$0] != nil }) { return }
+        }
+    }
+
+    /// Applies nodes (parents first) in one transaction. False when a node was refused or
+    /// none was new (no progress: stop asking).
+    private func applyPage(_ nodes: [[UInt8]], from peer: PeerID, quiet: Bool) -> Bool {
+        let rules = self.rules
+        var applied: [PinsetInstance.Applied] = []
+        var failure: (any Error)?
+        var bad: [CID] = []
+        do {
+            applied = try database.write { store in
+                var out: [PinsetInstance.Applied] = []
+                for bytes in nodes {
+                    do {
+                        if let a = try rules.apply(bytes, to: &store) { out.append(a) }
+                    } catch let e as PinsetError where e.code == .missingParents || e.code == .untrusted || e.code == .badSignature
+                        || e.code == .badHeight || e.code == .malformed || e.code == .tooLarge
+                    {
+                        // Keep what applied so far; the rest waits for a fetch (or is refused).
+                        failure = e
+                        if e.code != .missingParents { bad.append(DeltaNode.cid(of: bytes)) }
+                        break
+                    }
+                }
+                return out
+            }
+        } catch {
+            logger.error("applying pinset nodes failed; none of this page was stored", metadata: ["error": "\(error)"])
+            return false
+        }
+        for a in applied { record(a.cid, a.node) }
+        stats.nodesApplied += applied.count
+        notify(applied.flatMap(\.changedKeys))
+        if !bad.isEmpty {
+            stats.nodesRefused += bad.count
+            if refused.count > 100_000 { refused.removeAll() }
+            refused.formUnion(bad)
+        }
+        if let failure, !(quiet && (failure as? PinsetError)?.code == .missingParents) {
+            logger.warning("pinset node from \(peer) not applied", metadata: ["error": "\(failure)"])
+        }
+        return failure == nil && !applied.isEmpty
+    }
+
+    private func serveFetch(from peer: PeerID, _ payload: [UInt8]) throws -> [UInt8] {
+        let request = try PinsetFetchRequest(decoding: payload)
+        let links = self.links
+        let want = request.want.isEmpty ? heads : request.want
+        let missing = SyncWalk.missing(want: want, have: request.have) { links[$0] }
+        var nodes: [[UInt8]] = []
+        var size = 0
+        try database.read { store in
+            for cid in missing {
+                guard let bytes = try store.nodeBytes(cid) else { break }
+                guard nodes.isEmpty || size + bytes.count <= Self.pageBudget else { break }
+                nodes.append(bytes)
+                size += bytes.count
+            }
+        }
+        return PinsetFetchResponse(nodes: nodes, remaining: missing.count - nodes.count, heads: Array(want.suffix(PinsetAnnouncement.maxHeads)))
+            .encoded()
+    }
+
+    // MARK: Reading
+
+    /// The current heads.
+    public var currentHeads: [CID] { heads }
+
+    /// A stream of the keys whose winning pin changed, one element per applied batch.
+    public func changes() -> AsyncStream<[CID]> {
+        let (stream, c) = AsyncStream.makeStream(of: [CID].self, bufferingPolicy: .bufferingNewest(4096))
+        nextStream += 1
+        changeStreams[nextStream] = c
+        return stream
+    }
+
+    private func notify(_ keys: [CID]) {
+        guard !keys.isEmpty else { return }
+        for (_, c) in changeStreams { c.yield(keys) }
+    }
+
+    static func millis() -> Int64 { Int64(DispatchTime.now().uptimeNanoseconds / 1_000_000) }
+}

@@ -1,0 +1,121 @@
+public import Multiformats
+import UnixFS
+
+/// What a peer publishes on `pinset/<cluster_name>` after each commit and periodically: its
+/// heads, and the new nodes themselves when they fit, so most receivers apply them with no
+/// round trip (`Specs/pinset-crdt.md`, "Announcement").
+public struct PinsetAnnouncement: Hashable, Sendable {
+    public static let maxHeads = DeltaNode.maxParents
+    /// Nodes travel inline only while the whole message stays under this.
+    public static let maxInlineBytes = 48_000
+
+    public var heads: [CID]
+    /// Encoded nodes, parents first; may be empty.
+    public var nodes: [[UInt8]]
+
+    public init(heads: [CID], nodes: [[UInt8]] = []) {
+        self.heads = heads
+        self.nodes = nodes
+    }
+
+    public func encoded() -> [UInt8] {
+        var m: [String: DagCBOR] = ["h": .list(heads.map { .link($0) })]
+        if !nodes.isEmpty { m["n"] = .list(nodes.map { .bytes($0) }) }
+        return DagCBOR.map(m).encoded()
+    }
+
+    public init(decoding bytes: [UInt8]) throws(PinsetError) {
+        let m = try SyncCodec.map(bytes, "announcement", allowed: ["h", "n"])
+        heads = try SyncCodec.links(m["h"], "announcement heads", max: Self.maxHeads)
+        nodes = try SyncCodec.blobs(m["n"], "announcement nodes", maxTotal: Self.maxInlineBytes)
+    }
+}
+
+/// A request for the nodes the requester lacks (`Specs/pinset-crdt.md`, "Fetch").
+public struct PinsetFetchRequest: Hashable, Sendable {
+    /// Heads wanted; empty means "your heads".
+    public var want: [CID]
+    /// The requester's heads: everything below them it has.
+    public var have: [CID]
+
+    public init(want: [CID] = [], have: [CID]) {
+        self.want = want
+        self.have = have
+    }
+
+    public func encoded() -> [UInt8] {
+        DagCBOR.map(["w": .list(want.map { .link($0) }), "h": .list(have.map { .link($0) })]).encoded()
+    }
+
+    public init(decoding bytes: [UInt8]) throws(PinsetError) {
+        let m = try SyncCodec.map(bytes, "fetch request", allowed: ["w", "h"])
+        want = try SyncCodec.links(m["w"], "fetch want", max: PinsetAnnouncement.maxHeads)
+        have = try SyncCodec.links(m["h"], "fetch have", max: PinsetAnnouncement.maxHeads)
+    }
+}
+
+/// One page of the answer: missing nodes in ascending height, and how many remain after it.
+public struct PinsetFetchResponse: Hashable, Sendable {
+    /// A page never exceeds this, so it fits one RPC frame.
+    public static let maxBytes = 64_000
+
+    public var nodes: [[UInt8]]
+    /// Missing nodes not in this page; the requester asks again with its new heads.
+    public var remaining: Int
+    /// The responder's heads when it answered (what "your heads" meant).
+    public var heads: [CID]
+
+    public init(nodes: [[UInt8]], remaining: Int, heads: [CID]) {
+        self.nodes = nodes
+        self.remaining = remaining
+        self.heads = heads
+    }
+
+    public func encoded() -> [UInt8] {
+        DagCBOR.map(["n": .list(nodes.map { .bytes($0) }), "r": .int(Int64(remaining)), "h": .list(heads.map { .link($0) })]).encoded()
+    }
+
+    public init(decoding bytes: [UInt8]) throws(PinsetError) {
+        let m = try SyncCodec.map(bytes, "fetch response", allowed: ["n", "r", "h"])
+        nodes = try SyncCodec.blobs(m["n"], "fetch response nodes", maxTotal: Self.maxBytes)
+        guard case .int(let r)? = m["r"], r >= 0, r <= Int64(Int32.max) else {
+            throw PinsetError(.malformed, "fetch response: remaining must be a non-negative integer")
+        }
+        remaining = Int(r)
+        heads = try SyncCodec.links(m["h"], "fetch response heads", max: PinsetAnnouncement.maxHeads)
+    }
+}
+
+enum SyncCodec {
+    static func map(_ bytes: [UInt8], _ what: String, allowed: Set<String>) throws(PinsetError) -> [String: DagCBOR] {
+        guard bytes.count <= PinsetFetchResponse.maxBytes + 1024 else { throw PinsetError(.tooLarge, "\(what) of \(bytes.count) bytes is over the limit") }
+        let value: DagCBOR
+        do throws(UnixFSError) { value = try DagCBOR(decoding: bytes) } catch {
+            throw PinsetError(.malformed, "\(what) is not canonical DAG-CBOR: \(error.message)")
+        }
+        guard case .map(let m) = value else { throw PinsetError(.malformed, "\(what) is not a map") }
+        for k in m.keys where !allowed.contains(k) { throw PinsetError(.malformed, "\(what) has unknown field \"\(k)\"") }
+        return m
+    }
+
+    static func links(_ v: DagCBOR?, _ what: String, max: Int) throws(PinsetError) -> [CID] {
+        guard let v else { return [] }
+        guard case .list(let items) = v, items.count <= max else { throw PinsetError(.malformed, "\(what) must be a list of at most \(max) links") }
+        return try items.map { (x) throws(PinsetError) -> CID in
+            guard case .link(let c) = x else { throw PinsetError(.malformed, "\(what) holds something that is not a link") }
+            return c
+        }
+    }
+
+    static func blobs(_ v: DagCBOR?, _ what: String, maxTotal: Int) throws(PinsetError) -> [[UInt8]] {
+        guard let v else { return [] }
+        guard case .list(let items) = v else { throw PinsetError(.malformed, "\(what) must be a list of byte strings") }
+        var total = 0
+        return try items.map { (x) throws(PinsetError) -> [UInt8] in
+            guard case .bytes(let b) = x else { throw PinsetError(.malformed, "\(what) holds something that is not bytes") }
+            total += b.count
+            guard total <= maxTotal else { throw PinsetError(.tooLarge, "\(what) exceed \(maxTotal) bytes") }
+            return b
+        }
+    }
+}

@@ -1,0 +1,143 @@
+import ClusterModel
+import ClusterTestKit
+import Datastore
+import Foundation
+import Multiformats
+import NIOCore
+import NIOPosix
+import Node
+import Pinset
+import SecureChannel
+import Sodium
+import Testing
+import Transport
+
+/// The shared pinset over the real transport and pubsub, on 127.0.0.1 with OS-assigned
+/// ports and databases in temporary directories. Waits are bounded, never sleeps.
+@Suite struct PinsetServiceTests {
+    struct Peer {
+        let key: Ed25519.PrivateKey
+        let transport: SecureTransport
+        let pubsub: PubSubService
+        let pinset: PinsetService
+        let database: PinsetDatabase
+        let address: Multiaddr
+        let dir: URL
+    }
+
+    static func settings(trust: TrustPolicy = .everyone) -> PinsetService.Settings {
+        var s = PinsetService.Settings()
+        s.clusterName = "test"
+        s.trust = trust
+        s.announceInterval = .milliseconds(200)
+        s.batching.maxAgeMillis = 2
+        return s
+    }
+
+    static func peer(key: Ed25519.PrivateKey = .generate(), trust: TrustPolicy = .everyone, dir: URL? = nil) async throws -> Peer {
+        let dir = dir ?? FileManager.default.temporaryDirectory.appendingPathComponent("pinset-node-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        let transport = SecureTransport(
+            settings: HandshakeSettings(clusterSecret: PubSubServiceTests.secret, identity: key), group: PubSubServiceTests.group)
+        let pubsub = try PubSubService(transport: transport, identity: key)
+        await pubsub.start()
+        let database = try PinsetDatabase(path: dir.appendingPathComponent("pinset.sqlite").path)
+        let pinset = try PinsetService(database: database, transport: transport, pubsub: pubsub, identity: key, settings: settings(trust: trust))
+        try await pinset.start()
+        let port = try await transport.listen()
+        return Peer(
+            key: key, transport: transport, pubsub: pubsub, pinset: pinset, database: database,
+            address: try Multiaddr("/ip4/127.0.0.1/tcp/\(port)/p2p/\(transport.localPeer)"), dir: dir)
+    }
+
+    static func connect(_ peers: [Peer]) async throws {
+        for i in peers.indices { for j in peers.indices where j > i { _ = try await peers[i].transport.dial(peers[j].address) } }
+    }
+
+    static func stop(_ peers: [Peer], removeFiles: Bool = true) async {
+        for p in peers {
+            await p.pinset.stop()
+            await p.pubsub.stop()
+            await p.transport.shutdown()
+            try? p.database.close()
+            if removeFiles { try? FileManager.default.removeItem(at: p.dir) }
+        }
+    }
+
+    static func pins(_ p: Peer) -> [CID: Pin] {
+        var out: [CID: Pin] = [:]
+        try? p.database.forEachPin { out[$0.cid] = $0 }
+        return out
+    }
+
+    @Test func pinsReachEveryPeerAndRemovalsToo() async throws {
+        let peers = [try await Self.peer(), try await Self.peer(), try await Self.peer()]
+        try await Self.connect(peers)
+        for p in peers { #expect(await p.pubsub.waitForPeers(subscribedTo: "pinset/test", count: 2, timeout: .seconds(5))) }
+        try await peers[0].pinset.pin((0..<250).map { PinsetFixtures.pin($0) })
+        try await peers[1].pinset.pin([PinsetFixtures.pin(1_000, name: "from one")])
+        #expect(await PubSubServiceTests.eventually { peers.allSatisfy { Self.pins($0).count == 251 } })
+        try await peers[2].pinset.unpin([PinsetFixtures.cid(3), PinsetFixtures.cid(1_000)])
+        #expect(await PubSubServiceTests.eventually { peers.allSatisfy { Self.pins($0).count == 249 } })
+        let reference = Self.pins(peers[0])
+        for p in peers { #expect(Self.pins(p) == reference) }
+        #expect(Set(await peers[1].pinset.currentHeads) == Set(await peers[0].pinset.currentHeads))
+        await Self.stop(peers)
+    }
+
+    /// A peer that joins late catches up from announcements alone, and one restarted from its
+    /// database keeps what it had and fetches only what it missed.
+    @Test func lateAndRestartedPeersCatchUp() async throws {
+        let a = try await Self.peer()
+        let b = try await Self.peer()
+        try await Self.connect([a, b])
+        try await a.pinset.pin((0..<500).map { PinsetFixtures.pin($0) })
+        #expect(await PubSubServiceTests.eventually { Self.pins(b).count == 500 })
+        // b goes away; a keeps writing.
+        let bKey = b.key, bDir = b.dir
+        await Self.stop([b], removeFiles: false)
+        try await a.pinset.pin((500..<800).map { PinsetFixtures.pin($0) })
+        try await a.pinset.unpin([PinsetFixtures.cid(0)])
+        // b comes back with its database; c is brand new. Neither is told to sync: the
+        // periodic announcement is enough.
+        let b2 = try await Self.peer(key: bKey, dir: bDir)
+        #expect(Self.pins(b2).count == 500)
+        let c = try await Self.peer()
+        try await Self.connect([a, b2, c])
+        #expect(await PubSubServiceTests.eventually(timeout: .seconds(10)) { Self.pins(b2).count == 799 && Self.pins(c).count == 799 })
+        #expect(Self.pins(b2) == Self.pins(a))
+        #expect(Self.pins(c) == Self.pins(a))
+        await Self.stop([a, b2, c])
+    }
+
+    @Test func untrustedWritersChangeNothing() async throws {
+        let trustedKey = Ed25519.PrivateKey.generate()
+        let trustedID = try PeerID(ed25519PublicKey: trustedKey.publicKey.bytes)
+        let a = try await Self.peer(key: trustedKey, trust: .peers([trustedID]))
+        let reader = try await Self.peer(trust: .peers([trustedID]))
+        let mallory = try await Self.peer()  // trusts everyone, writes its own deltas
+        try await Self.connect([a, reader, mallory])
+        try await mallory.pinset.pin([PinsetFixtures.pin(666)])
+        try await a.pinset.pin([PinsetFixtures.pin(1)])
+        #expect(await PubSubServiceTests.eventually { Self.pins(reader).keys.contains(PinsetFixtures.cid(1)) })
+        // Give mallory's announcements time to arrive (several announce intervals).
+        #expect(await PubSubServiceTests.eventually { await reader.pinset.stats.nodesRefused > 0 })
+        #expect(Array(Self.pins(reader).keys) == [PinsetFixtures.cid(1)])
+        #expect(Array(Self.pins(a).keys) == [PinsetFixtures.cid(1)])
+        // Mallory itself trusts everyone: it reads the trusted peer's pins too.
+        #expect(await PubSubServiceTests.eventually { Self.pins(mallory).count == 2 })
+        await Self.stop([a, reader, mallory])
+    }
+
+    @Test func malformedFetchesGetAnErrorNotACrash() async throws {
+        let a = try await Self.peer(), b = try await Self.peer()
+        try await Self.connect([a, b])
+        let conn = try #require(b.transport.connection(to: a.transport.localPeer))
+        for garbage in [[], [0xff], [0xa1, 0x61, 0x78, 0x01], PinsetFetchRequest(want: [], have: []).encoded() + [0]] as [[UInt8]] {
+            await #expect(throws: (any Error).self) { _ = try await conn.call(PinsetService.fetchMethod, garbage) }
+        }
+        let empty = try PinsetFetchResponse(decoding: try await conn.call(PinsetService.fetchMethod, PinsetFetchRequest(have: []).encoded()))
+        #expect(empty.nodes.isEmpty && empty.remaining == 0)
+        await Self.stop([a, b])
+    }
+}
