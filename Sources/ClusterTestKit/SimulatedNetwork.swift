@@ -17,9 +17,13 @@ public struct SimulatedNetwork<Message, Timer> {
     public struct Settings: Sendable {
         public var latency: ClosedRange<Duration>
         public var loss: Double
-        public init(latency: ClosedRange<Duration> = .milliseconds(10) ... .milliseconds(50), loss: Double = 0) {
+        /// Extra delay drawn per message from 0...jitter: messages on one link may overtake
+        /// each other (zero keeps every link first-in first-out).
+        public var jitter: Duration
+        public init(latency: ClosedRange<Duration> = .milliseconds(10) ... .milliseconds(50), loss: Double = 0, jitter: Duration = .zero) {
             self.latency = latency
             self.loss = loss
+            self.jitter = jitter
         }
     }
 
@@ -67,7 +71,11 @@ public struct SimulatedNetwork<Message, Timer> {
             stats.lost += 1
             return
         }
-        heap.push(now + latency(a, b), .deliver(from: a, to: b, message))
+        var delay = latency(a, b)
+        if settings.jitter > .zero {
+            delay += .microseconds(Int64(Double.random(in: 0...1, using: &rng) * (settings.jitter / .microseconds(1))))
+        }
+        heap.push(now + delay, .deliver(from: a, to: b, message))
     }
 
     /// Schedules `timer` for `node` after `delay`.

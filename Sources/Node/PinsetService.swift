@@ -239,20 +239,27 @@ public actor PinsetService {
             throw PinsetError(.storage, "no connection to \(peer) to fetch pinset nodes from")
         }
         var want = want
+        var lastPage: [CID] = []
         while true {
-            let request = PinsetFetchRequest(want: want, have: Array(heads.suffix(PinsetAnnouncement.maxHeads)))
+            let links = self.links
+            let have = SyncWalk.frontier(heads: heads, extra: lastPage) { links[$0] }
+            let request = PinsetFetchRequest(want: want, have: have)
             let reply = try await connection.call(Self.fetchMethod, request.encoded(), timeout: settings.fetchTimeout)
             let page = try PinsetFetchResponse(decoding: reply)
             stats.fetchRounds += 1
             if want.isEmpty { want = page.heads }
-            guard !page.nodes.isEmpty else { return }
-            guard applyPage(page.nodes, from: peer, quiet: false) else { return }
-            if page.remaining == 0 && want.allSatisfy({ links[$0] != nil }) { return }
+            guard !page.nodes.isEmpty, applyPage(page.nodes, from: peer, quiet: false) else { return }
+            if page.remaining == 0 && want.allSatisfy({ self.links[$0] != nil }) { return }
+            // The page's own heads join `have`, so the next page starts after it.
+            let now = self.links
+            let next = SyncWalk.pageHeads(page.nodes.map(DeltaNode.cid(of:))) { now[$0] }
+            guard next != lastPage else { return }
+            lastPage = next
         }
     }
 
-    /// Applies nodes (parents first) in one transaction. False when a node was refused or
-    /// none was new (no progress: stop asking).
+    /// Applies nodes (parents first) in one transaction. True when every node is now applied
+    /// (new, or known before); false when one was refused.
     private func applyPage(_ nodes: [[UInt8]], from peer: PeerID, quiet: Bool) -> Bool {
         let rules = self.rules
         var applied: [PinsetInstance.Applied] = []
@@ -290,7 +297,7 @@ public actor PinsetService {
         if let failure, !(quiet && (failure as? PinsetError)?.code == .missingParents) {
             logger.warning("pinset node from \(peer) not applied", metadata: ["error": "\(failure)"])
         }
-        return failure == nil && !applied.isEmpty
+        return failure == nil
     }
 
     private func serveFetch(from peer: PeerID, _ payload: [UInt8]) throws -> [UInt8] {

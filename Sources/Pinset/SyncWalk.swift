@@ -51,6 +51,50 @@ public enum SyncWalk {
     }
 }
 
+extension SyncWalk {
+    /// What a requester says it has: `extra` (the heads of the page it just applied), its
+    /// heads, their parents, then ancestors along each head's first-parent chain at distances
+    /// 2, 4, 8, …,
+    /// at most `limit` in all. A responder that does not know the heads (they are the
+    /// requester's own recent writes) still finds a known ancestor among the samples, so it
+    /// never resends the whole history; what it resends is bounded by the gap between samples.
+    public static func frontier(
+        heads: [CID], extra: [CID] = [], limit: Int = PinsetAnnouncement.maxHeads, links: (CID) throws -> NodeLinks?
+    ) rethrows -> [CID] {
+        var out: [CID] = []
+        var seen = Set<CID>()
+        func add(_ c: CID) {
+            if out.count < limit, seen.insert(c).inserted { out.append(c) }
+        }
+        for e in extra.prefix(limit / 4) { add(e) }
+        for h in heads.prefix(limit / 2) { add(h) }
+        // Every parent of every head (a merge's parents are all likely known), then further
+        // back along the first-parent chain.
+        for h in heads.prefix(limit / 2) { for p in try links(h)?.parents ?? [] { add(p) } }
+        for h in heads.prefix(limit / 2) {
+            var node = h
+            var distance = 0
+            var next = 1
+            while out.count < limit, let l = try links(node), let first = l.parents.first {
+                node = first
+                distance += 1
+                if distance == next {
+                    add(node)
+                    next *= 2
+                }
+            }
+        }
+        return out
+    }
+
+    /// The nodes of a page (just applied) that no other node of the page links.
+    public static func pageHeads(_ page: [CID], links: (CID) throws -> NodeLinks?) rethrows -> [CID] {
+        var linked = Set<CID>()
+        for c in page { for p in try links(c)?.parents ?? [] { linked.insert(p) } }
+        return page.filter { !linked.contains($0) }
+    }
+}
+
 /// A binary max-heap.
 struct MaxHeap<Element: Comparable> {
     private var items: [Element] = []

@@ -191,7 +191,32 @@ func replica(_ seed: UInt64, trust: TrustPolicy = .everyone) -> Replica { Replic
             }
         }
         #expect(SyncWalk.missing(want: store.heads(), have: store.heads()) { store.links(of: $0) }.isEmpty)
+
+        // A requester whose heads the responder does not know: with the sampled frontier the
+        // responder still excludes what the requester has (bounded over-fetch), where the
+        // bare heads would make it resend everything.
+        var x = full
+        try x.commit([.pin(fixturePin(9_999))])  // x's head is unknown to `full`
+        let xs = x.store
+        let bare = SyncWalk.missing(want: store.heads(), have: xs.heads()) { store.links(of: $0) }
+        let sampled = SyncWalk.missing(want: store.heads(), have: SyncWalk.frontier(heads: xs.heads()) { xs.links(of: $0) }) {
+            store.links(of: $0)
+        }
+        #expect(bare.count == store.nodes.count)
+        #expect(sampled.isEmpty)
         #expect(SyncWalk.missing(want: [cid(12345)], have: []) { store.links(of: $0) }.isEmpty)
+    }
+}
+
+extension SyncWalkTests {
+    @Test func frontierSamplesAncestorsAtDoublingDistances() throws {
+        var a = replica(1)
+        for i in 0..<100 { try a.commit([.pin(fixturePin(i))]) }
+        let s = a.store
+        let f = SyncWalk.frontier(heads: s.heads()) { s.links(of: $0) }
+        let heights = f.map { s.links(of: $0)!.height }
+        #expect(heights == [100, 99, 98, 96, 92, 84, 68, 36])
+        #expect(SyncWalk.frontier(heads: s.heads(), limit: 3) { s.links(of: $0) }.count == 3)
     }
 }
 
