@@ -70,7 +70,10 @@ let package = Package(
         // MARK: L2: I/O adapters
         .target(
             name: "Datastore",
-            dependencies: ["Pinset", "ClusterModel", "Multiformats", .product(name: "GRDB", package: "GRDB.swift")],
+            dependencies: [
+                "Pinset", "ClusterModel", "Multiformats", "CodedError",
+                .product(name: "GRDB", package: "GRDB.swift"), .product(name: "GRDBSQLite", package: "GRDB.swift"),
+            ],
             swiftSettings: swiftSettings),
         .target(name: "Ingest", dependencies: ["UnixFS", "Multiformats"], swiftSettings: swiftSettings),
         .target(
@@ -115,6 +118,7 @@ let package = Package(
                 "ClusterModel", "Multiformats", "Sodium", "LZ4", "UnixFS", "Ingest", "SecureChannel", "Transport", "Gossip",
                 "ClusterTestKit", "Node", "Pinset", "Datastore",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "GRDB", package: "GRDB.swift"), .product(name: "GRDBSQLite", package: "GRDB.swift"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),

@@ -51,8 +51,14 @@ public enum PinsetFixtures {
     /// A raw-leaf CID numbered `n`.
     public static func cid(_ n: Int) -> CID { .v1(codec: .raw, .sha256(Array("content \(n)".utf8))) }
 
-    /// A peer ID numbered `n`.
+    /// A peer ID numbered `n` (the first 64 are computed once).
     public static func peer(_ n: Int) -> PeerID {
+        n >= 0 && n < firstPeers.count ? firstPeers[n] : makePeer(n)
+    }
+
+    private static let firstPeers = (0..<64).map(makePeer)
+
+    private static func makePeer(_ n: Int) -> PeerID {
         var rng = SplitMix64(seed: 0xFEED + UInt64(n))
         return try! PeerID(ed25519PublicKey: Ed25519.PrivateKey(seed: rng.bytes(32)).publicKey.bytes)
     }

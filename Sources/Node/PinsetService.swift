@@ -18,7 +18,11 @@ public actor PinsetService {
     public struct Settings: Sendable {
         public var clusterName = "pinmesh"
         public var trust = TrustPolicy.everyone
-        public var batching = WriteBatcher.Settings()
+        public var batching: WriteBatcher.Settings = {
+            var b = WriteBatcher.Settings()
+            b.maxAgeMillis = 5
+            return b
+        }()
         /// Heads are re-announced this often (anti-entropy): a lost announcement heals within it.
         public var announceInterval: Duration = .seconds(1)
         public var fetchTimeout: Duration = .seconds(10)
@@ -234,12 +238,19 @@ public actor PinsetService {
         }
     }
 
+    /// Fetched nodes are applied in transactions of about this many pin operations: one
+    /// transaction per page would spend most of the time writing the same pages again.
+    public static let applyBatchOperations = 10_000
+
     private func fetchAll(from peer: PeerID, want: [CID]) async throws {
         guard let connection = transport.connection(to: peer) else {
             throw PinsetError(.storage, "no connection to \(peer) to fetch pinset nodes from")
         }
         var want = want
         var lastPage: [CID] = []
+        var buffered: [Decoded] = []
+        var operations = 0
+        defer { if !buffered.isEmpty { _ = apply(buffered, from: peer, quiet: false) } }
         while true {
             let links = self.links
             let have = SyncWalk.frontier(heads: heads, extra: lastPage) { links[$0] }
@@ -248,19 +259,63 @@ public actor PinsetService {
             let page = try PinsetFetchResponse(decoding: reply)
             stats.fetchRounds += 1
             if want.isEmpty { want = page.heads }
-            guard !page.nodes.isEmpty, applyPage(page.nodes, from: peer, quiet: false) else { return }
-            if page.remaining == 0 && want.allSatisfy({ self.links[$0] != nil }) { return }
-            // The page's own heads join `have`, so the next page starts after it.
-            let now = self.links
-            let next = SyncWalk.pageHeads(page.nodes.map(DeltaNode.cid(of:))) { now[$0] }
+            guard !page.nodes.isEmpty else { return }
+            var decoded: [Decoded] = []
+            for bytes in page.nodes {
+                let cid = DeltaNode.cid(of: bytes)
+                do { decoded.append(Decoded(node: try DeltaNode(decoding: bytes), cid: cid, bytes: bytes)) } catch {
+                    logger.warning("malformed pinset node from \(peer) refused", metadata: ["cid": "\(cid)", "error": "\(error)"])
+                    refuse([cid])
+                    return
+                }
+                operations += decoded.last!.node.adds.count + decoded.last!.node.removes.count
+            }
+            buffered += decoded
+            if operations >= Self.applyBatchOperations || page.remaining == 0 {
+                let batch = buffered
+                buffered = []
+                operations = 0
+                guard apply(batch, from: peer, quiet: false) else { return }
+                if page.remaining == 0 && want.allSatisfy({ self.links[$0] != nil }) { return }
+            }
+            // The page's own heads join `have`, so the next page starts after it (whether or
+            // not it is applied yet).
+            var linked = Set<CID>()
+            for d in decoded { linked.formUnion(d.node.parents) }
+            let next = decoded.map(\.cid).filter { !linked.contains($0) }
             guard next != lastPage else { return }
             lastPage = next
         }
     }
 
-    /// Applies nodes (parents first) in one transaction. True when every node is now applied
-    /// (new, or known before); false when one was refused.
+    struct Decoded: Sendable {
+        let node: DeltaNode
+        let cid: CID
+        let bytes: [UInt8]
+    }
+
     private func applyPage(_ nodes: [[UInt8]], from peer: PeerID, quiet: Bool) -> Bool {
+        var decoded: [Decoded] = []
+        for bytes in nodes {
+            let cid = DeltaNode.cid(of: bytes)
+            guard let node = try? DeltaNode(decoding: bytes) else {
+                refuse([cid])
+                return false
+            }
+            decoded.append(Decoded(node: node, cid: cid, bytes: bytes))
+        }
+        return apply(decoded, from: peer, quiet: quiet)
+    }
+
+    private func refuse(_ cids: [CID]) {
+        stats.nodesRefused += cids.count
+        if refused.count > 100_000 { refused.removeAll() }
+        refused.formUnion(cids)
+    }
+
+    /// Applies decoded nodes (parents first) in one transaction. True when every node is now
+    /// applied (new, or known before); false when one was refused.
+    private func apply(_ nodes: [Decoded], from peer: PeerID, quiet: Bool) -> Bool {
         let rules = self.rules
         var applied: [PinsetInstance.Applied] = []
         var failure: (any Error)?
@@ -268,32 +323,26 @@ public actor PinsetService {
         do {
             applied = try database.write { store in
                 var out: [PinsetInstance.Applied] = []
-                for bytes in nodes {
+                for d in nodes {
                     do {
-                        if let a = try rules.apply(bytes, to: &store) { out.append(a) }
-                    } catch let e as PinsetError where e.code == .missingParents || e.code == .untrusted || e.code == .badSignature
-                        || e.code == .badHeight || e.code == .malformed || e.code == .tooLarge
-                    {
+                        if let a = try rules.apply(d.node, cid: d.cid, bytes: d.bytes, to: &store) { out.append(a) }
+                    } catch let e as PinsetError where e.code != .storage {
                         // Keep what applied so far; the rest waits for a fetch (or is refused).
                         failure = e
-                        if e.code != .missingParents { bad.append(DeltaNode.cid(of: bytes)) }
+                        if e.code != .missingParents { bad.append(d.cid) }
                         break
                     }
                 }
                 return out
             }
         } catch {
-            logger.error("applying pinset nodes failed; none of this page was stored", metadata: ["error": "\(error)"])
+            logger.error("applying pinset nodes failed; none of them was stored", metadata: ["error": "\(error)"])
             return false
         }
         for a in applied { record(a.cid, a.node) }
         stats.nodesApplied += applied.count
         notify(applied.flatMap(\.changedKeys))
-        if !bad.isEmpty {
-            stats.nodesRefused += bad.count
-            if refused.count > 100_000 { refused.removeAll() }
-            refused.formUnion(bad)
-        }
+        if !bad.isEmpty { refuse(bad) }
         if let failure, !(quiet && (failure as? PinsetError)?.code == .missingParents) {
             logger.warning("pinset node from \(peer) not applied", metadata: ["error": "\(failure)"])
         }

@@ -1,7 +1,6 @@
 public import ClusterModel
 public import Multiformats
 public import Sodium
-import UnixFS
 
 /// One delta of the shared pinset: a signed, content-addressed DAG-CBOR node that links the
 /// author's heads when it was made (`Specs/pinset-crdt.md`, "Delta node").
@@ -51,28 +50,50 @@ public struct DeltaNode: Hashable, Sendable {
 
     // MARK: Encoding
 
-    func cbor(signed: Bool) -> DagCBOR {
-        var m: [String: DagCBOR] = [
-            "v": .int(DeltaNode.version),
-            "h": .int(Int64(clamping: height)),
-            "w": .bytes(author.bytes),
-            "p": .list(parents.map { .link($0) }),
-        ]
+    /// Keys in DAG-CBOR order: a h p r s v w.
+    func encode(signed: Bool) -> [UInt8] {
+        var w = CBORWriter(capacity: 64 + adds.count * 160)
+        w.head(5, UInt64(4 + (adds.isEmpty ? 0 : 1) + (removes.isEmpty ? 0 : 1) + (signed ? 1 : 0)))
         if !adds.isEmpty {
-            m["a"] = .list(adds.map { .list([.bytes($0.cid.bytes), PinCodec.encode($0)]) })
+            w.key("a")
+            w.head(4, UInt64(adds.count))
+            for pin in adds {
+                w.head(4, 2)
+                w.data(pin.cid.bytes)
+                PinCodec.encode(pin, into: &w)
+            }
         }
+        w.key("h")
+        w.int(Int64(clamping: height))
+        w.key("p")
+        w.head(4, UInt64(parents.count))
+        for p in parents { w.link(p) }
         if !removes.isEmpty {
-            m["r"] = .list(removes.map { .list([.bytes($0.key.bytes), .list($0.ids.map { .bytes($0.bytes) })]) })
+            w.key("r")
+            w.head(4, UInt64(removes.count))
+            for r in removes {
+                w.head(4, 2)
+                w.data(r.key.bytes)
+                w.head(4, UInt64(r.ids.count))
+                for id in r.ids { w.data(id.bytes) }
+            }
         }
-        if signed { m["s"] = .bytes(signature) }
-        return .map(m)
+        if signed {
+            w.key("s")
+            w.data(signature)
+        }
+        w.key("v")
+        w.int(DeltaNode.version)
+        w.key("w")
+        w.data(author.bytes)
+        return w.bytes
     }
 
     /// The bytes that are signed (the node without `s`), after the signing prefix.
-    public var unsignedEncoding: [UInt8] { cbor(signed: false).encoded() }
+    public var unsignedEncoding: [UInt8] { encode(signed: false) }
 
     /// The stored and transmitted form.
-    public func encoded() -> [UInt8] { cbor(signed: true).encoded() }
+    public func encoded() -> [UInt8] { encode(signed: true) }
 
     /// The node's CID: CIDv1, dag-cbor, SHA-256 of `encoded()`.
     public static func cid(of bytes: [UInt8]) -> CID { .v1(codec: .dagCBOR, .sha256(bytes)) }
@@ -91,77 +112,92 @@ public struct DeltaNode: Hashable, Sendable {
     // MARK: Decoding
 
     /// Decodes a node and checks everything that needs no other node: canonical encoding,
-    /// limits, one add per key, ids that are CIDs. The signature is checked separately.
+    /// limits, one add and one remove per key, ids that are CIDs. The signature is checked
+    /// separately (`hasValidSignature`).
     public init(decoding bytes: [UInt8]) throws(PinsetError) {
         guard bytes.count <= DeltaNode.maxBytes else {
             throw PinsetError(.tooLarge, "pinset node of \(bytes.count) bytes exceeds \(DeltaNode.maxBytes)")
         }
-        let value: DagCBOR
-        do throws(UnixFSError) { value = try DagCBOR(decoding: bytes) } catch {
-            throw PinsetError(.malformed, "pinset node is not canonical DAG-CBOR: \(error.message)")
+        var r = CBORScanner(bytes, what: "pinset node")
+        let fields = try r.count(5, "a map")
+        var previous: ArraySlice<UInt8>?
+        var version: Int64?, height: Int64?, author: PeerID?, parents: [CID]?, signature: [UInt8]?
+        var adds: [Pin] = []
+        var removes: [(key: CID, ids: [CID])] = []
+        for _ in 0..<fields {
+            let k = try r.key(after: &previous)
+            if k.is("a") {
+                let n = try r.count(4, "adds")
+                guard n > 0 else { throw PinsetError(.malformed, "pinset node adds must be a non-empty list") }
+                adds.reserveCapacity(n)
+                var keys = Set<CID>(minimumCapacity: n)
+                for _ in 0..<n {
+                    guard try r.count(4, "an add") == 2, let key = try? CID(bytes: Array(try r.data())) else {
+                        throw PinsetError(.malformed, "pinset add must be [binary CID, pin value]")
+                    }
+                    guard keys.insert(key).inserted else { throw PinsetError(.malformed, "pinset node adds \(key) twice") }
+                    adds.append(try PinCodec.decode(&r, cid: key))
+                }
+            } else if k.is("h") {
+                height = try r.int()
+            } else if k.is("p") {
+                let n = try r.count(4, "parents")
+                guard n <= DeltaNode.maxParents else {
+                    throw PinsetError(.malformed, "pinset node parents must be a list of at most \(DeltaNode.maxParents) links")
+                }
+                var ps: [CID] = []
+                for _ in 0..<n {
+                    let c = try r.link()
+                    if let last = ps.last, !(last < c) { throw PinsetError(.malformed, "pinset node parents must be sorted and distinct") }
+                    ps.append(c)
+                }
+                parents = ps
+            } else if k.is("r") {
+                let n = try r.count(4, "removes")
+                guard n > 0 else { throw PinsetError(.malformed, "pinset node removes must be a non-empty list") }
+                var keys = Set<CID>(minimumCapacity: n)
+                for _ in 0..<n {
+                    guard try r.count(4, "a remove") == 2, let key = try? CID(bytes: Array(try r.data())) else {
+                        throw PinsetError(.malformed, "pinset remove must be [binary CID, non-empty list of node CIDs]")
+                    }
+                    let m = try r.count(4, "remove ids")
+                    guard m > 0, m <= DeltaNode.maxParents * 4 else {
+                        throw PinsetError(.malformed, "pinset remove must be [binary CID, non-empty list of node CIDs]")
+                    }
+                    guard keys.insert(key).inserted else { throw PinsetError(.malformed, "pinset node removes \(key) twice") }
+                    var ids: [CID] = []
+                    for _ in 0..<m {
+                        guard let id = try? CID(bytes: Array(try r.data())) else {
+                            throw PinsetError(.malformed, "pinset remove id of \(key) is not a binary CID")
+                        }
+                        ids.append(id)
+                    }
+                    removes.append((key, ids))
+                }
+            } else if k.is("s") {
+                signature = Array(try r.data())
+            } else if k.is("v") {
+                version = try r.int()
+            } else if k.is("w") {
+                author = try? PeerID(bytes: Array(try r.data()))
+                guard author != nil else { throw PinsetError(.malformed, "pinset node author must be a binary peer ID") }
+            } else {
+                throw PinsetError(.malformed, "pinset node has unknown field \"\(String(decoding: k, as: UTF8.self))\"")
+            }
         }
-        guard case .map(let m) = value else { throw PinsetError(.malformed, "pinset node is not a map") }
-        for key in m.keys where !["v", "h", "w", "p", "a", "r", "s"].contains(key) {
-            throw PinsetError(.malformed, "pinset node has unknown field \"\(key)\"")
-        }
-        guard case .int(let v)? = m["v"], v == DeltaNode.version else {
+        guard r.atEnd else { throw PinsetError(.malformed, "pinset node: \(bytes.count - r.offset) bytes after the value") }
+        guard version == DeltaNode.version else {
             throw PinsetError(.malformed, "pinset node version must be \(DeltaNode.version) (a newer PinMesh wrote it?)")
         }
-        guard case .int(let h)? = m["h"], h >= 1 else { throw PinsetError(.malformed, "pinset node height must be an integer ≥ 1") }
-        guard case .bytes(let w)? = m["w"], let author = try? PeerID(bytes: w) else {
-            throw PinsetError(.malformed, "pinset node author must be a binary peer ID")
-        }
-        guard case .list(let ps)? = m["p"], ps.count <= DeltaNode.maxParents else {
-            throw PinsetError(.malformed, "pinset node parents must be a list of at most \(DeltaNode.maxParents) links")
-        }
-        var parents: [CID] = []
-        for p in ps {
-            guard case .link(let c) = p else { throw PinsetError(.malformed, "pinset node parent is not a link") }
-            if let last = parents.last, !(last < c) {
-                throw PinsetError(.malformed, "pinset node parents must be sorted and distinct")
-            }
-            parents.append(c)
-        }
+        guard let h = height, h >= 1 else { throw PinsetError(.malformed, "pinset node height must be an integer ≥ 1") }
+        guard let author else { throw PinsetError(.malformed, "pinset node author must be a binary peer ID") }
+        guard let parents else { throw PinsetError(.malformed, "pinset node parents must be a list of at most \(DeltaNode.maxParents) links") }
         guard (h == 1) == parents.isEmpty else {
             throw PinsetError(.badHeight, "pinset node at height \(h) with \(parents.count) parents: only roots have height 1")
         }
-        guard case .bytes(let sig)? = m["s"], sig.count == Ed25519.signatureBytes else {
+        guard let signature, signature.count == Ed25519.signatureBytes else {
             throw PinsetError(.malformed, "pinset node signature must be \(Ed25519.signatureBytes) bytes")
         }
-        var adds: [Pin] = []
-        var keys = Set<CID>()
-        if let a = m["a"] {
-            guard case .list(let items) = a, !items.isEmpty else { throw PinsetError(.malformed, "pinset node adds must be a non-empty list") }
-            adds.reserveCapacity(items.count)
-            for item in items {
-                guard case .list(let pair) = item, pair.count == 2, case .bytes(let kb) = pair[0], let key = try? CID(bytes: kb) else {
-                    throw PinsetError(.malformed, "pinset add must be [binary CID, pin value]")
-                }
-                guard keys.insert(key).inserted else { throw PinsetError(.malformed, "pinset node adds \(key) twice") }
-                adds.append(try PinCodec.decode(pair[1], cid: key))
-            }
-        }
-        var removes: [(key: CID, ids: [CID])] = []
-        var removedKeys = Set<CID>()
-        if let r = m["r"] {
-            guard case .list(let items) = r, !items.isEmpty else { throw PinsetError(.malformed, "pinset node removes must be a non-empty list") }
-            for item in items {
-                guard case .list(let pair) = item, pair.count == 2, case .bytes(let kb) = pair[0], let key = try? CID(bytes: kb),
-                    case .list(let idItems) = pair[1], !idItems.isEmpty, idItems.count <= DeltaNode.maxParents * 4
-                else {
-                    throw PinsetError(.malformed, "pinset remove must be [binary CID, non-empty list of node CIDs]")
-                }
-                guard removedKeys.insert(key).inserted else { throw PinsetError(.malformed, "pinset node removes \(key) twice") }
-                var ids: [CID] = []
-                for x in idItems {
-                    guard case .bytes(let ib) = x, let id = try? CID(bytes: ib) else {
-                        throw PinsetError(.malformed, "pinset remove id of \(key) is not a binary CID")
-                    }
-                    ids.append(id)
-                }
-                removes.append((key, ids))
-            }
-        }
-        self.init(parents: parents, height: UInt64(h), author: author, adds: adds, removes: removes, signature: sig)
+        self.init(parents: parents, height: UInt64(h), author: author, adds: adds, removes: removes, signature: signature)
     }
 }

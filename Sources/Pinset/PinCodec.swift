@@ -1,10 +1,10 @@
 public import ClusterModel
 public import Multiformats
-public import UnixFS
 
 /// The compact DAG-CBOR form of a pin's value inside a delta (`Specs/pinset-crdt.md`, "Pin
 /// value"). The CID is the element's key and is not repeated; fields at their default are
-/// omitted, so the encoding of a plain pin is a few bytes.
+/// omitted, so the encoding of a plain pin is a few bytes. Encoded and decoded directly (no
+/// intermediate tree): this is the apply path's inner loop.
 public enum PinCodec {
     /// Limits on a decoded pin (each list and string).
     public static let maxAllocations = 256
@@ -12,123 +12,168 @@ public enum PinCodec {
     public static let maxStringBytes = 1024
     public static let maxOrigins = 16
 
-    public static func encode(_ pin: Pin) -> DagCBOR {
-        var m: [String: DagCBOR] = [:]
-        if pin.type != .data { m["t"] = .int(Int64(pin.type.rawValue)) }
-        if !pin.allocations.isEmpty { m["a"] = .list(pin.allocations.map { .bytes($0.bytes) }) }
-        if pin.maxDepth != -1 { m["d"] = .int(Int64(pin.maxDepth)) }
-        if let r = pin.reference { m["r"] = .bytes(r.bytes) }
-        if pin.timestamp.unixMillis != 0 { m["i"] = .int(pin.timestamp.unixMillis) }
-        let o = pin.options
-        if o.replicationFactorMin != 0 { m["rn"] = .int(Int64(o.replicationFactorMin)) }
-        if o.replicationFactorMax != 0 { m["rx"] = .int(Int64(o.replicationFactorMax)) }
-        if !o.name.isEmpty { m["n"] = .string(o.name) }
-        if o.mode == .direct { m["o"] = .int(1) }
-        if o.shardSize != 0 { m["s"] = .int(Int64(clamping: o.shardSize)) }
-        if !o.userAllocations.isEmpty { m["ua"] = .list(o.userAllocations.map { .bytes($0.bytes) }) }
-        if let e = o.expireAt, e.unixMillis != 0 { m["e"] = .int(e.unixMillis) }
-        if !o.metadata.isEmpty { m["m"] = .map(o.metadata.mapValues { .string($0) }) }
-        if let u = o.pinUpdate { m["pu"] = .bytes(u.bytes) }
-        if !o.origins.isEmpty { m["g"] = .list(o.origins.map { .bytes($0.bytes) }) }
-        return .map(m)
+    /// The canonical encoding of `pin`'s value (keys in DAG-CBOR order, defaults omitted).
+    public static func encode(_ pin: Pin) -> [UInt8] {
+        var w = CBORWriter()
+        encode(pin, into: &w)
+        return w.bytes
     }
 
-    private static let knownKeys: Set<String> = ["t", "a", "d", "r", "i", "rn", "rx", "n", "o", "s", "ua", "e", "m", "pu", "g"]
+    static func encode(_ pin: Pin, into w: inout CBORWriter) {
+        let o = pin.options
+        let expire = o.expireAt.flatMap { $0.unixMillis != 0 ? $0 : nil }
+        // DAG-CBOR key order: one-letter keys a d e g i m n o r s t, then pu rn rx ua.
+        let present = [
+            !pin.allocations.isEmpty, pin.maxDepth != -1, expire != nil, !o.origins.isEmpty, pin.timestamp.unixMillis != 0,
+            !o.metadata.isEmpty, !o.name.isEmpty, o.mode == .direct, pin.reference != nil, o.shardSize != 0, pin.type != .data,
+            o.pinUpdate != nil, o.replicationFactorMin != 0, o.replicationFactorMax != 0, !o.userAllocations.isEmpty,
+        ]
+        w.head(5, UInt64(present.count { $0 }))
+        if present[0] {
+            w.key("a")
+            w.head(4, UInt64(pin.allocations.count))
+            for p in pin.allocations { w.data(p.bytes) }
+        }
+        if present[1] { w.key("d"); w.int(Int64(pin.maxDepth)) }
+        if let e = expire { w.key("e"); w.int(e.unixMillis) }
+        if present[3] {
+            w.key("g")
+            w.head(4, UInt64(o.origins.count))
+            for a in o.origins { w.data(a.bytes) }
+        }
+        if present[4] { w.key("i"); w.int(pin.timestamp.unixMillis) }
+        if present[5] {
+            w.key("m")
+            w.head(5, UInt64(o.metadata.count))
+            for k in o.metadata.keys.sorted(by: { $0.utf8.count != $1.utf8.count ? $0.utf8.count < $1.utf8.count : $0.utf8.lexicographicallyPrecedes($1.utf8) }) {
+                w.text(k)
+                w.text(o.metadata[k]!)
+            }
+        }
+        if present[6] { w.key("n"); w.text(o.name) }
+        if present[7] { w.key("o"); w.int(1) }
+        if let r = pin.reference { w.key("r"); w.data(r.bytes) }
+        if present[9] { w.key("s"); w.int(Int64(clamping: o.shardSize)) }
+        if present[10] { w.key("t"); w.int(Int64(pin.type.rawValue)) }
+        if let u = o.pinUpdate { w.key("pu"); w.data(u.bytes) }
+        if present[12] { w.key("rn"); w.int(Int64(o.replicationFactorMin)) }
+        if present[13] { w.key("rx"); w.int(Int64(o.replicationFactorMax)) }
+        if present[14] {
+            w.key("ua")
+            w.head(4, UInt64(o.userAllocations.count))
+            for p in o.userAllocations { w.data(p.bytes) }
+        }
+    }
 
-    public static func decode(_ value: DagCBOR, cid: CID) throws(PinsetError) -> Pin {
-        guard case .map(let m) = value else { throw PinsetError(.malformed, "pin value of \(cid) is not a map") }
-        for key in m.keys where !knownKeys.contains(key) {
-            throw PinsetError(.malformed, "pin value of \(cid) has unknown field \"\(key)\" (written by a newer PinMesh?)")
-        }
-        var pin = Pin(cid: cid)
-        if let t = m["t"] {
-            let raw = try int(t, "t", cid)
-            guard let type = PinType(rawValue: Int(raw)), type != .data else {
-                throw PinsetError(.malformed, "pin \(cid): type \(raw) is not 4, 8 or 16 (2 is the default and omitted)")
-            }
-            pin.type = type
-        }
-        if let a = m["a"] { pin.allocations = try peers(a, "a", cid) }
-        if let d = m["d"] {
-            let depth = try int(d, "d", cid)
-            guard depth >= 0, depth <= Int64(Int32.max) else { throw PinsetError(.malformed, "pin \(cid): max depth \(depth) out of range") }
-            pin.maxDepth = Int(depth)
-        }
-        if let r = m["r"] { pin.reference = try cidValue(r, "r", cid) }
-        if let i = m["i"] { pin.timestamp = Timestamp(unixMillis: try int(i, "i", cid)) }
-        var o = PinOptions()
-        if let v = m["rn"] { o.replicationFactorMin = try replication(v, "rn", cid) }
-        if let v = m["rx"] { o.replicationFactorMax = try replication(v, "rx", cid) }
-        if let v = m["n"] { o.name = try string(v, "n", cid) }
-        if let v = m["o"] {
-            guard try int(v, "o", cid) == 1 else { throw PinsetError(.malformed, "pin \(cid): mode must be 1 (direct) or omitted") }
-            o.mode = .direct
-        }
-        if let v = m["s"] {
-            let s = try int(v, "s", cid)
-            guard s > 0 else { throw PinsetError(.malformed, "pin \(cid): shard size must be positive") }
-            o.shardSize = UInt64(s)
-        }
-        if let v = m["ua"] { o.userAllocations = try peers(v, "ua", cid) }
-        if let v = m["e"] { o.expireAt = Timestamp(unixMillis: try int(v, "e", cid)) }
-        if let v = m["m"] {
-            guard case .map(let md) = v, md.count <= maxMetadataEntries else {
-                throw PinsetError(.malformed, "pin \(cid): metadata must be a map of at most \(maxMetadataEntries) strings")
-            }
-            for (k, x) in md {
-                guard k.utf8.count <= maxStringBytes else { throw PinsetError(.tooLarge, "pin \(cid): metadata key over \(maxStringBytes) bytes") }
-                o.metadata[k] = try string(x, "m", cid)
-            }
-        }
-        if let v = m["pu"] { o.pinUpdate = try cidValue(v, "pu", cid) }
-        if let v = m["g"] {
-            guard case .list(let items) = v, items.count <= maxOrigins else {
-                throw PinsetError(.malformed, "pin \(cid): origins must be a list of at most \(maxOrigins)")
-            }
-            o.origins = try items.map { (item) throws(PinsetError) -> Multiaddr in
-                guard case .bytes(let b) = item, let a = try? Multiaddr(bytes: b) else {
-                    throw PinsetError(.malformed, "pin \(cid): an origin is not a binary multiaddr")
-                }
-                return a
-            }
-        }
-        pin.options = o
+    /// Decodes one encoded pin value that fills `bytes`.
+    public static func decode(_ bytes: [UInt8], cid: CID) throws(PinsetError) -> Pin {
+        var r = CBORScanner(bytes, what: "pin value of \(cid)")
+        let pin = try decode(&r, cid: cid)
+        guard r.atEnd else { throw r.fail("bytes after the value") }
         return pin
     }
 
-    private static func int(_ v: DagCBOR, _ key: String, _ cid: CID) throws(PinsetError) -> Int64 {
-        guard case .int(let i) = v else { throw PinsetError(.malformed, "pin \(cid): field \"\(key)\" must be an integer") }
-        return i
+    static func decode(_ r: inout CBORScanner, cid: CID) throws(PinsetError) -> Pin {
+        let n = try r.count(5, "a map")
+        var pin = Pin(cid: cid)
+        var previous: ArraySlice<UInt8>?
+        for _ in 0..<n {
+            let k = try r.key(after: &previous)
+            if k.is("a") {
+                pin.allocations = try peers(&r, "a", cid)
+            } else if k.is("d") {
+                let depth = try r.int()
+                guard depth >= 0, depth <= Int64(Int32.max) else { throw PinsetError(.malformed, "pin \(cid): max depth \(depth) out of range") }
+                pin.maxDepth = Int(depth)
+            } else if k.is("e") {
+                pin.options.expireAt = Timestamp(unixMillis: try r.int())
+            } else if k.is("g") {
+                let count = try r.count(4, "origins")
+                guard count <= maxOrigins else { throw PinsetError(.malformed, "pin \(cid): origins must be a list of at most \(maxOrigins)") }
+                for _ in 0..<count {
+                    let b = try r.data()
+                    guard let a = try? Multiaddr(bytes: Array(b)) else { throw PinsetError(.malformed, "pin \(cid): an origin is not a binary multiaddr") }
+                    pin.options.origins.append(a)
+                }
+            } else if k.is("i") {
+                pin.timestamp = Timestamp(unixMillis: try r.int())
+            } else if k.is("m") {
+                let count = try r.count(5, "metadata")
+                guard count <= maxMetadataEntries else {
+                    throw PinsetError(.malformed, "pin \(cid): metadata must be a map of at most \(maxMetadataEntries) strings")
+                }
+                var prev: ArraySlice<UInt8>?
+                for _ in 0..<count {
+                    let mk = try r.key(after: &prev)
+                    guard mk.count <= maxStringBytes, let key = String(validating: mk, as: UTF8.self) else {
+                        throw PinsetError(.tooLarge, "pin \(cid): metadata key over \(maxStringBytes) bytes or not UTF-8")
+                    }
+                    pin.options.metadata[key] = try string(&r, "m", cid)
+                }
+            } else if k.is("n") {
+                pin.options.name = try string(&r, "n", cid)
+            } else if k.is("o") {
+                guard try r.int() == 1 else { throw PinsetError(.malformed, "pin \(cid): mode must be 1 (direct) or omitted") }
+                pin.options.mode = .direct
+            } else if k.is("r") {
+                pin.reference = try cidValue(&r, "r", cid)
+            } else if k.is("s") {
+                let size = try r.int()
+                guard size > 0 else { throw PinsetError(.malformed, "pin \(cid): shard size must be positive") }
+                pin.options.shardSize = UInt64(size)
+            } else if k.is("t") {
+                let raw = try r.int()
+                guard let type = PinType(rawValue: Int(raw)), type != .data else {
+                    throw PinsetError(.malformed, "pin \(cid): type \(raw) is not 4, 8 or 16 (2 is the default and omitted)")
+                }
+                pin.type = type
+            } else if k.is("pu") {
+                pin.options.pinUpdate = try cidValue(&r, "pu", cid)
+            } else if k.is("rn") {
+                pin.options.replicationFactorMin = try replication(&r, "rn", cid)
+            } else if k.is("rx") {
+                pin.options.replicationFactorMax = try replication(&r, "rx", cid)
+            } else if k.is("ua") {
+                pin.options.userAllocations = try peers(&r, "ua", cid)
+            } else {
+                throw PinsetError(.malformed, "pin value of \(cid) has unknown field \"\(String(decoding: k, as: UTF8.self))\" (written by a newer PinMesh?)")
+            }
+        }
+        return pin
     }
 
-    private static func replication(_ v: DagCBOR, _ key: String, _ cid: CID) throws(PinsetError) -> Int {
-        let i = try int(v, key, cid)
+    private static func replication(_ r: inout CBORScanner, _ key: String, _ cid: CID) throws(PinsetError) -> Int {
+        let i = try r.int()
         guard i >= -1, i <= 1024 else { throw PinsetError(.malformed, "pin \(cid): replication \(i) out of range -1...1024") }
         return Int(i)
     }
 
-    private static func string(_ v: DagCBOR, _ key: String, _ cid: CID) throws(PinsetError) -> String {
-        guard case .string(let s) = v else { throw PinsetError(.malformed, "pin \(cid): field \"\(key)\" must be a string") }
+    private static func string(_ r: inout CBORScanner, _ key: String, _ cid: CID) throws(PinsetError) -> String {
+        let s = try r.text()
         guard s.utf8.count <= maxStringBytes else { throw PinsetError(.tooLarge, "pin \(cid): field \"\(key)\" over \(maxStringBytes) bytes") }
         return s
     }
 
-    private static func cidValue(_ v: DagCBOR, _ key: String, _ cid: CID) throws(PinsetError) -> CID {
-        guard case .bytes(let b) = v, let c = try? CID(bytes: b) else {
-            throw PinsetError(.malformed, "pin \(cid): field \"\(key)\" must be a binary CID")
-        }
+    private static func cidValue(_ r: inout CBORScanner, _ key: String, _ cid: CID) throws(PinsetError) -> CID {
+        let b = try r.data()
+        guard let c = try? CID(bytes: Array(b)) else { throw PinsetError(.malformed, "pin \(cid): field \"\(key)\" must be a binary CID") }
         return c
     }
 
-    private static func peers(_ v: DagCBOR, _ key: String, _ cid: CID) throws(PinsetError) -> [PeerID] {
-        guard case .list(let items) = v, items.count <= maxAllocations else {
+    private static func peers(_ r: inout CBORScanner, _ key: String, _ cid: CID) throws(PinsetError) -> [PeerID] {
+        let count = try r.count(4, "a list")
+        guard count <= maxAllocations else {
             throw PinsetError(.malformed, "pin \(cid): field \"\(key)\" must be a list of at most \(maxAllocations) peer IDs")
         }
-        return try items.map { (item) throws(PinsetError) -> PeerID in
-            guard case .bytes(let b) = item, let p = try? PeerID(bytes: b) else {
+        var out: [PeerID] = []
+        out.reserveCapacity(count)
+        for _ in 0..<count {
+            let b = try r.data()
+            guard let p = try? PeerID(bytes: Array(b)) else {
                 throw PinsetError(.malformed, "pin \(cid): field \"\(key)\" holds something that is not a binary peer ID")
             }
-            return p
+            out.append(p)
         }
+        return out
     }
 }

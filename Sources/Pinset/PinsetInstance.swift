@@ -88,6 +88,10 @@ public struct PinsetInstance: Sendable {
             }
             for pin in node.adds {
                 let new = PinElement(id: cid, priority: node.height, pin: pin)
+                if try store.insertIfAbsent(new, of: pin.cid) {
+                    changed.append(pin.cid)
+                    continue
+                }
                 var elements = try store.elements(of: pin.cid)
                 let oldWinner = elements.first
                 if let w = oldWinner, !new.wins(over: w) {
@@ -129,7 +133,7 @@ public struct PinsetInstance: Sendable {
             guard !seen.contains(op.key) else { break }  // a key at most once per node: the rest waits for the next
             let ids = try storage { try store.elements(of: op.key).map(\.id) }
             var cost = 8 + op.key.bytes.count + ids.count * 40
-            if case .pin(let p) = op { cost += PinCodec.encode(p).encoded().count }
+            if case .pin(let p) = op { cost += PinCodec.encode(p).count }
             if size + cost > DeltaNode.maxBytes {
                 guard !node.adds.isEmpty || !node.removes.isEmpty else {
                     throw PinsetError(.tooLarge, "one operation on \(op.key) needs \(cost) bytes, over the node limit \(DeltaNode.maxBytes)")

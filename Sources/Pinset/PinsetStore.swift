@@ -41,6 +41,9 @@ public protocol PinsetStore {
     func elements(of key: CID) throws -> [PinElement]
     /// Replaces the live elements of `key` (winner first); empty removes the key.
     mutating func setElements(_ elements: [PinElement], of key: CID) throws
+    /// Stores `element` as the only element of `key` if the key has none; false (and no
+    /// change) otherwise. The fast path for the common case, a key added for the first time.
+    mutating func insertIfAbsent(_ element: PinElement, of key: CID) throws -> Bool
     /// The links of an applied node, `nil` when it has not been applied.
     func links(of node: CID) throws -> NodeLinks?
     /// The encoded bytes of an applied node.
@@ -51,6 +54,14 @@ public protocol PinsetStore {
     func heads() throws -> [CID]
     /// Replaces `removing` by `adding` in the heads.
     mutating func updateHeads(removing: [CID], adding: CID) throws
+}
+
+extension PinsetStore {
+    public mutating func insertIfAbsent(_ element: PinElement, of key: CID) throws -> Bool {
+        guard try elements(of: key).isEmpty else { return false }
+        try setElements([element], of: key)
+        return true
+    }
 }
 
 /// An in-memory store: for tests, the simulator and the apply benchmark's baseline.

@@ -47,11 +47,11 @@ final class TempDatabase {
             let op: PinsetOperation = rng.chance(0.3) ? .unpin(cid(k)) : .pin(fixturePin(k, name: "s\(step % 5)"))
             if rng.chance(0.5) { nodes += try a.commit([op]) } else { nodes += try b.commit([op]) }
             if rng.chance(0.2) {
-                nodes += try b.missing(for: try a.store.heads()).filter { try a.receive([$0]) == 1 }
-                try b.receive(try a.missing(for: try b.store.heads()))
+                nodes += try b.missing(for: a.store.heads()).filter { try a.receive([$0]) == 1 }
+                try b.receive(try a.missing(for: b.store.heads()))
             }
         }
-        try a.receive(try b.missing(for: try a.store.heads()))
+        try a.receive(try b.missing(for: a.store.heads()))
         var memory = replica(3)
         try memory.receive(nodes)
         #expect(memory.store.pins == a.store.pins)

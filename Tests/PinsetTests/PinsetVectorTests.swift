@@ -1,0 +1,141 @@
+import ClusterModel
+import ClusterTestKit
+import Foundation
+import Multiformats
+import Pinset
+import Sodium
+import Testing
+import UnixFS
+
+/// `Specs/vectors/pinset.json`, computed by an independent Python implementation.
+@Suite struct PinsetVectorTests {
+    struct File: Decodable {
+        struct PinVector: Decodable {
+            let cid: String
+            let value: String
+            let fields: [String: Field]
+        }
+        enum Field: Decodable {
+            case int(Int64), string(String), strings([String]), map([String: String])
+            init(from decoder: any Decoder) throws {
+                let c = try decoder.singleValueContainer()
+                if let i = try? c.decode(Int64.self) { self = .int(i) } else if let s = try? c.decode(String.self) {
+                    self = .string(s)
+                } else if let a = try? c.decode([String].self) { self = .strings(a) } else { self = .map(try c.decode([String: String].self)) }
+            }
+        }
+        struct Remove: Decodable {
+            let key: String
+            let ids: [String]
+        }
+        struct NodeVector: Decodable {
+            let unsigned: String
+            let signature: String
+            let encoded: String
+            let cid: String
+            let parents: [String]
+            let height: UInt64
+            let adds: [Int]
+            let removes: [Remove]
+        }
+        let author_seed: String
+        let author_peer_id: String
+        let pins: [PinVector]
+        let nodes: [NodeVector]
+        let announcement: String
+        let fetch_request: String
+        let fetch_response: String
+    }
+
+    static func pin(_ v: File.PinVector) throws -> Pin {
+        var pin = Pin(cid: try CID(bytes: Hex.bytes(v.cid)))
+        for (k, f) in v.fields {
+            switch (k, f) {
+            case ("allocations", .strings(let a)): pin.allocations = try a.map { try PeerID(bytes: Hex.bytes($0)) }
+            case ("timestamp_ms", .int(let t)): pin.timestamp = Timestamp(unixMillis: t)
+            case ("name", .string(let n)): pin.options.name = n
+            case ("replication_min", .int(let r)): pin.options.replicationFactorMin = Int(r)
+            case ("replication_max", .int(let r)): pin.options.replicationFactorMax = Int(r)
+            case ("metadata", .map(let m)): pin.options.metadata = m
+            case ("type", .int(let t)): pin.type = PinType(rawValue: Int(t))!
+            case ("max_depth", .int(let d)): pin.maxDepth = Int(d)
+            case ("reference", .string(let r)): pin.reference = try CID(bytes: Hex.bytes(r))
+            case ("shard_size", .int(let s)): pin.options.shardSize = UInt64(s)
+            case ("expire_at_ms", .int(let e)): pin.options.expireAt = Timestamp(unixMillis: e)
+            case ("mode", .string("direct")): pin.options.mode = .direct
+            default: Issue.record("unknown vector field \(k)")
+            }
+        }
+        return pin
+    }
+
+    @Test func pinValuesMatch() throws {
+        let file = try Vectors.json("pinset.json", as: File.self)
+        for v in file.pins {
+            let pin = try Self.pin(v)
+            #expect(Hex.string(PinCodec.encode(pin)) == v.value)
+            #expect(try PinCodec.decode(Hex.bytes(v.value), cid: pin.cid) == pin)
+        }
+    }
+
+    @Test func nodesMatchByteForByte() throws {
+        let file = try Vectors.json("pinset.json", as: File.self)
+        let key = try Ed25519.PrivateKey(seed: Hex.bytes(file.author_seed))
+        let author = try PeerID(ed25519PublicKey: key.publicKey.bytes)
+        #expect(Hex.string(author.bytes) == file.author_peer_id)
+        var replica = PinsetReplica(seed: 0, store: MemoryPinsetStore())
+        for v in file.nodes {
+            var node = DeltaNode(
+                parents: try v.parents.map { try CID($0) }, height: v.height, author: author,
+                adds: try v.adds.map { try Self.pin(file.pins[$0]) },
+                removes: try v.removes.map { (try CID(bytes: Hex.bytes($0.key)), try $0.ids.map { try CID($0) }) })
+            #expect(Hex.string(node.unsignedEncoding) == v.unsigned)
+            node.sign(with: key)
+            #expect(Hex.string(node.signature) == v.signature)
+            #expect(Hex.string(node.encoded()) == v.encoded)
+            #expect(DeltaNode.cid(of: node.encoded()).description == v.cid)
+            let decoded = try DeltaNode(decoding: Hex.bytes(v.encoded))
+            #expect(decoded == node)
+            #expect(decoded.hasValidSignature)
+            try replica.receive([Hex.bytes(v.encoded)])
+        }
+        // After both nodes: the first pin was removed by the second node, which added the second.
+        #expect(Array(replica.store.pins.keys) == [try CID(bytes: Hex.bytes(file.pins[1].cid))])
+    }
+
+    @Test func syncMessagesMatch() throws {
+        let file = try Vectors.json("pinset.json", as: File.self)
+        let n1 = try CID(file.nodes[0].cid), n2 = try CID(file.nodes[1].cid)
+        let announcement = PinsetAnnouncement(heads: [n2], nodes: [Hex.bytes(file.nodes[1].encoded)])
+        #expect(Hex.string(announcement.encoded()) == file.announcement)
+        #expect(try PinsetAnnouncement(decoding: Hex.bytes(file.announcement)) == announcement)
+        let request = PinsetFetchRequest(want: [], have: [n1])
+        #expect(Hex.string(request.encoded()) == file.fetch_request)
+        #expect(try PinsetFetchRequest(decoding: Hex.bytes(file.fetch_request)) == request)
+        let response = PinsetFetchResponse(nodes: [Hex.bytes(file.nodes[1].encoded)], remaining: 0, heads: [n2])
+        #expect(Hex.string(response.encoded()) == file.fetch_response)
+        #expect(try PinsetFetchResponse(decoding: Hex.bytes(file.fetch_response)) == response)
+    }
+
+    @Test func malformedSyncMessagesAreRefused() throws {
+        let link = DagCBOR.link(try CID(Vectors.json("pinset.json", as: File.self).nodes[0].cid))
+        let bad: [[UInt8]] = [
+            [], [0xff], DagCBOR.list([]).encoded(),
+            DagCBOR.map(["h": .list([.int(1)])]).encoded(),
+            DagCBOR.map(["h": .list(Array(repeating: link, count: PinsetAnnouncement.maxHeads + 1))]).encoded(),
+            DagCBOR.map(["h": .list([link]), "x": .null]).encoded(),
+            DagCBOR.map(["h": .list([link]), "n": .list([.bytes([UInt8](repeating: 0, count: PinsetAnnouncement.maxInlineBytes + 1))])]).encoded(),
+        ]
+        for b in bad { #expect(throws: PinsetError.self) { try PinsetAnnouncement(decoding: b) } }
+        // At the limit: exactly maxHeads heads and maxInlineBytes of nodes.
+        let full = DagCBOR.map([
+            "h": .list(Array(repeating: link, count: PinsetAnnouncement.maxHeads)),
+            "n": .list([.bytes([UInt8](repeating: 0, count: PinsetAnnouncement.maxInlineBytes))]),
+        ]).encoded()
+        #expect(try PinsetAnnouncement(decoding: full).heads.count == PinsetAnnouncement.maxHeads)
+        for b in [DagCBOR.map(["r": .int(-1)]).encoded(), DagCBOR.map(["r": .int(0), "n": .int(0)]).encoded(), [0xa0, 0x00]] {
+            #expect(throws: PinsetError.self) { try PinsetFetchResponse(decoding: b) }
+        }
+        #expect(throws: PinsetError.self) { try PinsetFetchRequest(decoding: DagCBOR.map(["w": .bytes([])]).encoded()) }
+    }
+}
