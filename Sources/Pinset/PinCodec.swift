@@ -86,21 +86,23 @@ public enum PinCodec {
                 guard depth >= 0, depth <= Int64(Int32.max) else { throw PinsetError(.malformed, "pin \(cid): max depth \(depth) out of range") }
                 pin.maxDepth = Int(depth)
             } else if k.is("e") {
-                pin.options.expireAt = Timestamp(unixMillis: try r.int())
+                pin.options.expireAt = Timestamp(unixMillis: try nonDefault(r.int(), "e", cid))
             } else if k.is("g") {
                 let count = try r.count(4, "origins")
-                guard count <= maxOrigins else { throw PinsetError(.malformed, "pin \(cid): origins must be a list of at most \(maxOrigins)") }
+                guard count > 0, count <= maxOrigins else {
+                    throw PinsetError(.malformed, "pin \(cid): origins must be a non-empty list of at most \(maxOrigins) (omitted when empty)")
+                }
                 for _ in 0..<count {
                     let b = try r.data()
                     guard let a = try? Multiaddr(bytes: Array(b)) else { throw PinsetError(.malformed, "pin \(cid): an origin is not a binary multiaddr") }
                     pin.options.origins.append(a)
                 }
             } else if k.is("i") {
-                pin.timestamp = Timestamp(unixMillis: try r.int())
+                pin.timestamp = Timestamp(unixMillis: try nonDefault(r.int(), "i", cid))
             } else if k.is("m") {
                 let count = try r.count(5, "metadata")
-                guard count <= maxMetadataEntries else {
-                    throw PinsetError(.malformed, "pin \(cid): metadata must be a map of at most \(maxMetadataEntries) strings")
+                guard count > 0, count <= maxMetadataEntries else {
+                    throw PinsetError(.malformed, "pin \(cid): metadata must be a non-empty map of at most \(maxMetadataEntries) strings (omitted when empty)")
                 }
                 var prev: ArraySlice<UInt8>?
                 for _ in 0..<count {
@@ -112,6 +114,7 @@ public enum PinCodec {
                 }
             } else if k.is("n") {
                 pin.options.name = try string(&r, "n", cid)
+                guard !pin.options.name.isEmpty else { throw PinsetError(.malformed, "pin \(cid): an empty name is omitted, not written") }
             } else if k.is("o") {
                 guard try r.int() == 1 else { throw PinsetError(.malformed, "pin \(cid): mode must be 1 (direct) or omitted") }
                 pin.options.mode = .direct
@@ -142,8 +145,14 @@ public enum PinCodec {
         return pin
     }
 
+    /// A field at its default value is omitted; writing it would give one pin two encodings.
+    private static func nonDefault(_ v: Int64, _ key: String, _ cid: CID) throws(PinsetError) -> Int64 {
+        guard v != 0 else { throw PinsetError(.malformed, "pin \(cid): field \"\(key)\" at its default (0) must be omitted") }
+        return v
+    }
+
     private static func replication(_ r: inout CBORScanner, _ key: String, _ cid: CID) throws(PinsetError) -> Int {
-        let i = try r.int()
+        let i = try nonDefault(r.int(), key, cid)
         guard i >= -1, i <= 1024 else { throw PinsetError(.malformed, "pin \(cid): replication \(i) out of range -1...1024") }
         return Int(i)
     }
@@ -162,8 +171,8 @@ public enum PinCodec {
 
     private static func peers(_ r: inout CBORScanner, _ key: String, _ cid: CID) throws(PinsetError) -> [PeerID] {
         let count = try r.count(4, "a list")
-        guard count <= maxAllocations else {
-            throw PinsetError(.malformed, "pin \(cid): field \"\(key)\" must be a list of at most \(maxAllocations) peer IDs")
+        guard count > 0, count <= maxAllocations else {
+            throw PinsetError(.malformed, "pin \(cid): field \"\(key)\" must be a non-empty list of at most \(maxAllocations) peer IDs (omitted when empty)")
         }
         var out: [PeerID] = []
         out.reserveCapacity(count)
