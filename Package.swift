@@ -71,7 +71,7 @@ let package = Package(
         .target(
             name: "Datastore",
             dependencies: [
-                "Pinset", "ClusterModel", "Multiformats", "CodedError",
+                "Pinset", "ClusterModel", "Multiformats", "CodedError", "Sodium",
                 .product(name: "GRDB", package: "GRDB.swift"), .product(name: "GRDBSQLite", package: "GRDB.swift"),
             ],
             swiftSettings: swiftSettings),

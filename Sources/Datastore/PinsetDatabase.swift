@@ -3,6 +3,7 @@ import Foundation
 public import GRDB
 public import Multiformats
 public import Pinset
+public import Sodium
 
 /// The pinset's durable storage: DAG nodes, heads and the materialised state in one SQLite
 /// database (WAL, `synchronous=FULL`), with indexes by allocation peer, name and metadata.
@@ -51,6 +52,13 @@ public final class PinsetDatabase: Sendable {
                                         PRIMARY KEY(key, id)) WITHOUT ROWID;
                     CREATE TABLE allocations(peer BLOB NOT NULL, key BLOB NOT NULL, PRIMARY KEY(peer, key)) WITHOUT ROWID;
                     CREATE TABLE metadata(k TEXT NOT NULL, v TEXT NOT NULL, key BLOB NOT NULL, PRIMARY KEY(k, v, key)) WITHOUT ROWID;
+                    """)
+        }
+        m.registerMigration("v2 snapshots") { db in
+            try db.execute(
+                sql: """
+                    CREATE TABLE snapshot_blocks(cid BLOB PRIMARY KEY, bytes BLOB NOT NULL) WITHOUT ROWID;
+                    CREATE TABLE snapshot(id INTEGER PRIMARY KEY CHECK (id = 1), root BLOB NOT NULL, bytes BLOB NOT NULL);
                     """)
         }
         return m
@@ -133,6 +141,105 @@ public final class PinsetDatabase: Sendable {
             let bytes = try Int.fetchOne(db, sql: "SELECT coalesce(sum(length(bytes)), 0) FROM nodes") ?? 0
             let pins = try Int.fetchOne(db, sql: "SELECT count(*) FROM pins") ?? 0
             return Info(heads: heads, height: height, nodes: nodes, dagBytes: bytes, pins: pins)
+        }
+    }
+
+    // MARK: Snapshots
+
+    /// Makes a snapshot of the state at the current heads, signed by `key`, and keeps it (and
+    /// only it) for serving. `nil` when the pinset is empty. The state is read from one
+    /// consistent read transaction, so writes may go on meanwhile.
+    public func makeSnapshot(author: PeerID, key: Ed25519.PrivateKey, created: Timestamp) throws -> (cid: CID, root: PinsetSnapshot)? {
+        let made: (cid: CID, root: PinsetSnapshot, bytes: [UInt8], blocks: [(cid: CID, bytes: [UInt8])])? = try pool.read { db in
+            let store = SQLitePinsetStore(db)
+            let heads = try store.heads().map { PinsetSnapshot.Head(cid: $0, height: try store.links(of: $0)?.height ?? 0) }
+            guard !heads.isEmpty else { return nil }
+            var shadows: [Data: [PinElement]] = [:]
+            for row in try Row.fetchAll(db, sql: "SELECT key, id, priority, value FROM shadow") {
+                let key: Data = row[0]
+                shadows[key, default: []].append(try Self.element(row, key: key))
+            }
+            var builder = SnapshotBuilder()
+            var blocks: [(cid: CID, bytes: [UInt8])] = []
+            let rows = try Row.fetchCursor(db, sql: "SELECT key, id, priority, value FROM pins ORDER BY key")
+            while let row = try rows.next() {
+                let keyData: Data = row[0]
+                let key = try CID(bytes: [UInt8](keyData))
+                var elements = [try Self.element(row, key: keyData)]
+                if let more = shadows[keyData] { elements += more }
+                elements.sort { $0.id.bytes.lexicographicallyPrecedes($1.id.bytes) }
+                for e in elements { builder.add(key, e) }
+                blocks += builder.takeBlocks()
+            }
+            let root = try builder.finish(heads: heads, author: author, key: key, created: created)
+            blocks += builder.takeBlocks()
+            return (root.cid, root.root, root.bytes, blocks)
+        }
+        guard let made else { return nil }
+        try keepSnapshot(root: (made.cid, made.bytes), blocks: made.blocks, replacing: true)
+        return (made.cid, made.root)
+    }
+
+    private static func element(_ row: Row, key: Data) throws -> PinElement {
+        let id: Data = row[1]
+        let priority: Int64 = row[2]
+        let value: Data = row[3]
+        return PinElement(
+            id: try CID(bytes: [UInt8](id)), priority: UInt64(priority), pin: try PinCodec.decode([UInt8](value), cid: try CID(bytes: [UInt8](key))))
+    }
+
+    /// Keeps a snapshot's blocks for serving; with `replacing`, the previous one's go.
+    public func keepSnapshot(root: (cid: CID, bytes: [UInt8]), blocks: [(cid: CID, bytes: [UInt8])], replacing: Bool) throws {
+        try pool.write { db in
+            if replacing { try db.execute(sql: "DELETE FROM snapshot_blocks") }
+            let st = try db.makeStatement(sql: "INSERT OR IGNORE INTO snapshot_blocks(cid, bytes) VALUES (?, ?)")
+            for b in blocks { try st.execute(arguments: [Data(b.cid.bytes), Data(b.bytes)]) }
+            try db.execute(
+                sql: "INSERT INTO snapshot(id, root, bytes) VALUES (1, ?, ?) ON CONFLICT(id) DO UPDATE SET root = excluded.root, bytes = excluded.bytes",
+                arguments: [Data(root.cid.bytes), Data(root.bytes)])
+        }
+    }
+
+    /// Adds blocks of a snapshot being loaded (kept for serving it on).
+    public func addSnapshotBlocks(_ blocks: [(cid: CID, bytes: [UInt8])]) throws {
+        try pool.write { db in
+            let st = try db.makeStatement(sql: "INSERT OR IGNORE INTO snapshot_blocks(cid, bytes) VALUES (?, ?)")
+            for b in blocks { try st.execute(arguments: [Data(b.cid.bytes), Data(b.bytes)]) }
+        }
+    }
+
+    /// Empties the state, the DAG and the snapshot: before loading a snapshot into a peer
+    /// whose earlier load was interrupted (no DAG yet, perhaps some pins).
+    public func clearAll() throws {
+        try pool.write { db in
+            try db.execute(sql: "DELETE FROM pins; DELETE FROM shadow; DELETE FROM allocations; DELETE FROM metadata; DELETE FROM nodes; DELETE FROM heads; DELETE FROM snapshot_blocks; DELETE FROM snapshot")
+        }
+    }
+
+    /// The snapshot this peer serves: its root CID and encoded root.
+    public func latestSnapshot() throws -> (cid: CID, bytes: [UInt8])? {
+        try pool.read { db in
+            guard let row = try Row.fetchOne(db, sql: "SELECT root, bytes FROM snapshot WHERE id = 1") else { return nil }
+            let root: Data = row[0]
+            let bytes: Data = row[1]
+            return (try CID(bytes: [UInt8](root)), [UInt8](bytes))
+        }
+    }
+
+    /// The snapshot blocks `cids` in order, up to the first one not held, at most `budget`
+    /// bytes (and at least one block).
+    public func snapshotBlocks(_ cids: [CID], budget: Int) throws -> [[UInt8]] {
+        try pool.read { db in
+            var out: [[UInt8]] = []
+            var size = 0
+            let st = try db.cachedStatement(sql: "SELECT bytes FROM snapshot_blocks WHERE cid = ?")
+            for c in cids {
+                guard let b = try Data.fetchOne(st, arguments: [Data(c.bytes)]) else { break }
+                guard out.isEmpty || size + b.count <= budget else { break }
+                out.append([UInt8](b))
+                size += b.count
+            }
+            return out
         }
     }
 

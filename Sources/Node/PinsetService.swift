@@ -12,6 +12,8 @@ public import Transport
 /// (`Specs/pinset-crdt.md`).
 public actor PinsetService {
     public static let fetchMethod = "pinset/fetch"
+    public static let snapshotMethod = "pinset/snapshot"
+    public static let blocksMethod = "pinset/blocks"
     /// Nodes in one fetch page (bytes of encoded nodes; one node may be up to `DeltaNode.maxBytes`).
     static let pageBudget = DeltaNode.maxBytes
 
@@ -62,6 +64,7 @@ public actor PinsetService {
         public var nodesCommitted = 0
         public var fetchRounds = 0
         public var nodesRefused = 0
+        public var snapshotsLoaded = 0
     }
 
     public init(
@@ -91,6 +94,15 @@ public actor PinsetService {
         server.register(Self.fetchMethod) { [weak self] peer, payload in
             guard let self else { throw PinsetError(.storage, "the pinset service is stopped") }
             return try await self.serveFetch(from: peer, payload)
+        }
+        server.register(Self.snapshotMethod) { [weak self] _, _ in
+            guard let self else { throw PinsetError(.storage, "the pinset service is stopped") }
+            return try self.database.latestSnapshot()?.bytes ?? []
+        }
+        server.register(Self.blocksMethod) { [weak self] _, payload in
+            guard let self else { throw PinsetError(.storage, "the pinset service is stopped") }
+            let request = try PinsetBlocksRequest(decoding: payload)
+            return PinsetBlocksResponse(blocks: try self.database.snapshotBlocks(request.cids, budget: Self.pageBudget)).encoded()
         }
         let messages = await pubsub.subscribe(topic)
         tasks.append(Task { [weak self] in
@@ -246,19 +258,31 @@ public actor PinsetService {
         guard let connection = transport.connection(to: peer) else {
             throw PinsetError(.storage, "no connection to \(peer) to fetch pinset nodes from")
         }
+        // A new peer starts from the responder's snapshot when it has one.
+        if links.isEmpty { _ = try await loadSnapshot(from: peer, connection: connection) }
         var want = want
         var lastPage: [CID] = []
         var buffered: [Decoded] = []
         var operations = 0
         defer { if !buffered.isEmpty { _ = apply(buffered, from: peer, quiet: false) } }
-        while true {
+        // The next page is requested as soon as this one's heads are known, so fetching it
+        // overlaps applying this one.
+        func request() -> Task<[UInt8], any Error> {
             let links = self.links
-            let have = SyncWalk.frontier(heads: heads, extra: lastPage) { links[$0] }
-            let request = PinsetFetchRequest(want: want, have: have)
-            let reply = try await connection.call(Self.fetchMethod, request.encoded(), timeout: settings.fetchTimeout)
-            let page = try PinsetFetchResponse(decoding: reply)
+            let payload = PinsetFetchRequest(want: want, have: SyncWalk.frontier(heads: heads, extra: lastPage) { links[$0] }).encoded()
+            let timeout = settings.fetchTimeout
+            return Task { try await connection.call(Self.fetchMethod, payload, timeout: timeout) }
+        }
+        var reply = request()
+        defer { reply.cancel() }
+        while true {
+            let page = try PinsetFetchResponse(decoding: try await reply.value)
             stats.fetchRounds += 1
             if want.isEmpty { want = page.heads }
+            if page.nodes.isEmpty, let snapshot = page.snapshot {
+                logger.error(
+                    "\(peer) no longer holds the history this peer lacks; only a new peer can start from its snapshot \(snapshot). Run 'pinmesh state cleanup' and restart to rejoin from it")
+            }
             guard !page.nodes.isEmpty else { return }
             var decoded: [Decoded] = []
             for bytes in page.nodes {
@@ -270,14 +294,6 @@ public actor PinsetService {
                 }
                 operations += decoded.last!.node.adds.count + decoded.last!.node.removes.count
             }
-            buffered += decoded
-            if operations >= Self.applyBatchOperations || page.remaining == 0 {
-                let batch = buffered
-                buffered = []
-                operations = 0
-                guard apply(batch, from: peer, quiet: false) else { return }
-                if page.remaining == 0 && want.allSatisfy({ self.links[$0] != nil }) { return }
-            }
             // The page's own heads join `have`, so the next page starts after it (whether or
             // not it is applied yet).
             var linked = Set<CID>()
@@ -285,6 +301,19 @@ public actor PinsetService {
             let next = decoded.map(\.cid).filter { !linked.contains($0) }
             guard next != lastPage else { return }
             lastPage = next
+            let more = page.remaining > 0
+            if more { reply = request() }
+            buffered += decoded
+            if operations >= Self.applyBatchOperations || !more {
+                let batch = buffered
+                buffered = []
+                operations = 0
+                guard apply(batch, from: peer, quiet: false) else { return }
+                if !more {
+                    if want.allSatisfy({ self.links[$0] != nil }) { return }
+                    reply = request()
+                }
+            }
         }
     }
 
@@ -356,16 +385,144 @@ public actor PinsetService {
         let missing = SyncWalk.missing(want: want, have: request.have) { links[$0] }
         var nodes: [[UInt8]] = []
         var size = 0
+        var pruned = false
         try database.read { store in
             for cid in missing {
                 guard let bytes = try store.nodeBytes(cid) else { break }
+                // A node this peer only knows from a snapshot: its history is not here.
+                guard !bytes.isEmpty else {
+                    pruned = true
+                    break
+                }
                 guard nodes.isEmpty || size + bytes.count <= Self.pageBudget else { break }
                 nodes.append(bytes)
                 size += bytes.count
             }
         }
-        return PinsetFetchResponse(nodes: nodes, remaining: missing.count - nodes.count, heads: Array(want.suffix(PinsetAnnouncement.maxHeads)))
-            .encoded()
+        let snapshot = pruned ? try database.latestSnapshot()?.cid : nil
+        return PinsetFetchResponse(
+            nodes: pruned ? [] : nodes, remaining: missing.count - nodes.count, heads: Array(want.suffix(PinsetAnnouncement.maxHeads)),
+            snapshot: snapshot
+        ).encoded()
+    }
+
+    // MARK: Snapshots
+
+    /// Makes a snapshot of the state at the current heads and serves it from now on.
+    @discardableResult
+    public func makeSnapshot() throws -> CID? {
+        let made = try database.makeSnapshot(author: me, key: key, created: .now())
+        if let made { logger.info("pinset snapshot made", metadata: ["root": "\(made.cid)", "elements": "\(made.root.elements)"]) }
+        return made?.cid
+    }
+
+    /// Loads `peer`'s snapshot into this (empty) pinset: root, then indexes, then chunks,
+    /// each block checked against its CID, the elements written in transactions of about
+    /// `applyBatchOperations`, the heads last. False when the peer has no snapshot.
+    private func loadSnapshot(from peer: PeerID, connection: PeerConnection) async throws -> Bool {
+        let rootBytes = try await connection.call(Self.snapshotMethod, [], timeout: settings.fetchTimeout)
+        guard !rootBytes.isEmpty else { return false }
+        let root = try PinsetSnapshot(decoding: rootBytes)
+        let rootCID = DeltaNode.cid(of: rootBytes)
+        guard settings.trust.trusts(root.author) else {
+            throw PinsetError(.untrusted, "snapshot \(rootCID) from \(peer) is signed by \(root.author), which is not in trusted_peers")
+        }
+        guard root.hasValidSignature else { throw PinsetError(.badSignature, "snapshot \(rootCID) from \(peer) has an invalid signature") }
+        logger.info("loading pinset snapshot", metadata: ["root": "\(rootCID)", "from": "\(peer)", "elements": "\(root.elements)"])
+        try database.clearAll()
+
+        var chunks: [CID] = []
+        let indexBlocks = try await Self.fetchBlocks(root.indexes, from: connection, timeout: settings.fetchTimeout)
+        for block in indexBlocks { chunks += try SnapshotIndex.decode(block.bytes) }
+        try database.addSnapshotBlocks(indexBlocks)
+        var loaded: UInt64 = 0
+        var group: (key: CID, elements: [PinElement])?
+        var batch: [(key: CID, elements: [PinElement])] = []
+        var batchElements = 0
+        var lastKey: CID?
+        func flush() throws {
+            let rows = batch
+            batch = []
+            batchElements = 0
+            try database.write { store in
+                for (key, elements) in rows {
+                    let sorted = elements.sorted { $0.wins(over: $1) }
+                    if sorted.count == 1, try store.insertIfAbsent(sorted[0], of: key) { continue }
+                    try store.setElements(sorted, of: key)
+                }
+            }
+        }
+        let timeout = settings.fetchTimeout
+        func prefetch(_ start: Int) -> Task<[(cid: CID, bytes: [UInt8])], any Error>? {
+            guard start < chunks.count else { return nil }
+            let ask = Array(chunks[start..<min(chunks.count, start + 16)])
+            return Task { try await Self.fetchBlocks(ask, from: connection, timeout: timeout) }
+        }
+        var start = 0
+        var next = prefetch(0)
+        defer { next?.cancel() }
+        while let pending = next {
+            let blocks = try await pending.value
+            start += blocks.count
+            next = prefetch(start)
+            for block in blocks {
+                for (key, element) in try SnapshotChunk.decode(block.bytes) {
+                    if let g = group, g.key == key {
+                        group!.elements.append(element)
+                    } else {
+                        if let last = lastKey, !(last < key) {
+                            throw PinsetError(.malformed, "snapshot \(rootCID): keys out of order across chunks")
+                        }
+                        if let g = group {
+                            batch.append(g)
+                            if batchElements >= Self.applyBatchOperations { try flush() }
+                        }
+                        group = (key, [element])
+                        lastKey = key
+                    }
+                    batchElements += 1
+                    loaded += 1
+                }
+            }
+            try database.addSnapshotBlocks(blocks)
+        }
+        if let g = group { batch.append(g) }
+        try flush()
+        guard loaded == root.elements else {
+            throw PinsetError(.malformed, "snapshot \(rootCID) announced \(root.elements) elements but its chunks hold \(loaded)")
+        }
+        try database.write { store in
+            for h in root.heads {
+                try store.insertNode(h.cid, links: NodeLinks(height: h.height, parents: []), bytes: [])
+                try store.updateHeads(removing: [], adding: h.cid)
+            }
+        }
+        try database.keepSnapshot(root: (rootCID, rootBytes), blocks: [], replacing: false)
+        for h in root.heads { links[h.cid] = NodeLinks(height: h.height, parents: []) }
+        heads = root.heads.map(\.cid).sorted()
+        stats.snapshotsLoaded += 1
+        logger.info("pinset snapshot loaded", metadata: ["root": "\(rootCID)", "elements": "\(loaded)"])
+        return true
+    }
+
+    /// Fetches blocks by CID, every one checked against its CID, in request order.
+    private static func fetchBlocks(_ cids: [CID], from connection: PeerConnection, timeout: Duration) async throws -> [(cid: CID, bytes: [UInt8])] {
+        var out: [(cid: CID, bytes: [UInt8])] = []
+        var rest = cids[...]
+        while !rest.isEmpty {
+            let ask = Array(rest.prefix(PinsetBlocksRequest.maxBlocks))
+            let reply = try PinsetBlocksResponse(
+                decoding: try await connection.call(Self.blocksMethod, PinsetBlocksRequest(cids: ask).encoded(), timeout: timeout))
+            guard !reply.blocks.isEmpty else { throw PinsetError(.storage, "the peer no longer serves snapshot block \(ask[0])") }
+            for (cid, bytes) in zip(ask, reply.blocks) {
+                guard DeltaNode.cid(of: bytes) == cid else {
+                    throw PinsetError(.malformed, "snapshot block \(cid) does not match its CID: refused")
+                }
+                out.append((cid, bytes))
+            }
+            rest = rest.dropFirst(reply.blocks.count)
+        }
+        return out
     }
 
     // MARK: Reading

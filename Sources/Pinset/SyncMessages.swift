@@ -64,25 +64,62 @@ public struct PinsetFetchResponse: Hashable, Sendable {
     public var remaining: Int
     /// The responder's heads when it answered (what "your heads" meant).
     public var heads: [CID]
+    /// Set when what the requester lacks goes below history the responder no longer holds:
+    /// the root of a snapshot to start from instead.
+    public var snapshot: CID?
 
-    public init(nodes: [[UInt8]], remaining: Int, heads: [CID]) {
+    public init(nodes: [[UInt8]], remaining: Int, heads: [CID], snapshot: CID? = nil) {
         self.nodes = nodes
         self.remaining = remaining
         self.heads = heads
+        self.snapshot = snapshot
     }
 
     public func encoded() -> [UInt8] {
-        DagCBOR.map(["n": .list(nodes.map { .bytes($0) }), "r": .int(Int64(remaining)), "h": .list(heads.map { .link($0) })]).encoded()
+        var m: [String: DagCBOR] = ["n": .list(nodes.map { .bytes($0) }), "r": .int(Int64(remaining)), "h": .list(heads.map { .link($0) })]
+        if let snapshot { m["s"] = .link(snapshot) }
+        return DagCBOR.map(m).encoded()
     }
 
     public init(decoding bytes: [UInt8]) throws(PinsetError) {
-        let m = try SyncCodec.map(bytes, "fetch response", allowed: ["n", "r", "h"])
+        let m = try SyncCodec.map(bytes, "fetch response", allowed: ["n", "r", "h", "s"])
         nodes = try SyncCodec.blobs(m["n"], "fetch response nodes", maxTotal: Self.maxBytes)
         guard case .int(let r)? = m["r"], r >= 0, r <= Int64(Int32.max) else {
             throw PinsetError(.malformed, "fetch response: remaining must be a non-negative integer")
         }
         remaining = Int(r)
         heads = try SyncCodec.links(m["h"], "fetch response heads", max: PinsetAnnouncement.maxHeads)
+        snapshot = try SyncCodec.links(m["s"].map { .list([$0]) }, "fetch response snapshot", max: 1).first
+    }
+}
+
+/// A request for blocks by CID (snapshot roots, indexes and chunks): `{"c": [links]}`; the
+/// answer is `{"b": [bytes]}`, in request order, as many as fit one page (at least one),
+/// stopping before the first one the responder does not hold.
+public struct PinsetBlocksRequest: Hashable, Sendable {
+    public static let maxBlocks = 256
+    public var cids: [CID]
+
+    public init(cids: [CID]) { self.cids = cids }
+
+    public func encoded() -> [UInt8] { DagCBOR.map(["c": .list(cids.map { .link($0) })]).encoded() }
+
+    public init(decoding bytes: [UInt8]) throws(PinsetError) {
+        let m = try SyncCodec.map(bytes, "blocks request", allowed: ["c"])
+        cids = try SyncCodec.links(m["c"], "blocks request", max: Self.maxBlocks)
+    }
+}
+
+public struct PinsetBlocksResponse: Hashable, Sendable {
+    public var blocks: [[UInt8]]
+
+    public init(blocks: [[UInt8]]) { self.blocks = blocks }
+
+    public func encoded() -> [UInt8] { DagCBOR.map(["b": .list(blocks.map { .bytes($0) })]).encoded() }
+
+    public init(decoding bytes: [UInt8]) throws(PinsetError) {
+        let m = try SyncCodec.map(bytes, "blocks response", allowed: ["b"])
+        blocks = try SyncCodec.blobs(m["b"], "blocks response", maxTotal: PinsetFetchResponse.maxBytes)
     }
 }
 

@@ -27,6 +27,7 @@ struct PinsetBench: AsyncParsableCommand {
     @Option(help: "Pins in the apply and catch-up scenarios (written as deltas of --delta pins).") var pins = 100_000
     @Option(help: "Pins per delta.") var delta = 100
     @Option(help: "Pins committed one by one in the 5-peer latency scenario.") var commits = 300
+    @Option(help: "Pins in the snapshot catch-up scenario (0 skips it).") var snapshotPins = 1_000_000
     @Option(help: "Peers in the latency scenario.") var peers = 5
     @Flag(help: "One JSON object instead of a table.") var json = false
     @Flag(help: "Only the apply scenario (for profiling).") var applyOnly = false
@@ -95,6 +96,46 @@ struct PinsetBench: AsyncParsableCommand {
         await source2.stop()
         await fresh.stop()
 
+        // Catch-up from a snapshot.
+        var snapshotFields: [(String, Double)] = []
+        if snapshotPins > 0 {
+            progress("snapshot catch-up: writing \(snapshotPins) pins as deltas on the source")
+            let snapDir = dir.appendingPathComponent("snapshot-source")
+            try FileManager.default.createDirectory(at: snapDir, withIntermediateDirectories: true)
+            let key = Ed25519.PrivateKey.generate()
+            let id = try PeerID(ed25519PublicKey: key.publicKey.bytes)
+            let db = try PinsetDatabase(path: snapDir.appendingPathComponent("pinset.sqlite").path)
+            let rules = PinsetInstance(trust: .everyone)
+            for start in stride(from: 0, to: snapshotPins, by: Self.rowsPerTransaction) {
+                try db.write { store in
+                    var ops = (start..<min(snapshotPins, start + Self.rowsPerTransaction)).map { PinsetOperation.pin(PinsetFixtures.pin($0)) }[...]
+                    while let d = try rules.makeDelta(&ops, author: key, authorID: id, in: store) {
+                        _ = try rules.apply(d.node, cid: d.cid, bytes: d.bytes, to: &store)
+                    }
+                }
+            }
+            progress("snapshot catch-up: making the snapshot")
+            let makeSeconds = try time { _ = try db.makeSnapshot(author: id, key: key, created: .now()) }
+            try db.close()
+            let source = try await BenchPeer.start(dir: snapDir, group: group, key: key)
+            let fresh2 = try await BenchPeer.start(dir: dir.appendingPathComponent("fresh-from-snapshot"), group: group)
+            progress("snapshot catch-up: a new peer starts from it")
+            let seconds = try await time {
+                _ = try await fresh2.transport.dial(source.address)
+                try await fresh2.pinset.sync(from: source.transport.localPeer)
+            }
+            let got = try fresh2.database.count()
+            guard got == snapshotPins, await fresh2.pinset.stats.snapshotsLoaded == 1 else {
+                throw ValidationError("snapshot catch-up ended with \(got) of \(snapshotPins) pins")
+            }
+            await source.stop()
+            await fresh2.stop()
+            snapshotFields = [
+                ("snapshot_catchup_pins", Double(snapshotPins)), ("snapshot_catchup_s", seconds),
+                ("snapshot_catchup_pins_per_s", Double(snapshotPins) / seconds), ("snapshot_make_s", makeSeconds),
+            ]
+        }
+
         // Commit to all peers.
         progress("commit-to-all: \(commits) pins committed one by one on a \(peers)-peer loopback cluster")
         let (rtt, latencies) = try await commitToAll(dir: dir.appendingPathComponent("cluster"), group: group)
@@ -116,9 +157,8 @@ struct PinsetBench: AsyncParsableCommand {
                 ("peak_rss_mb", max(peakRSSMegabytes(), rssBefore)),  // the whole process, generator included
                 ("commit_to_all_p50_ms", pick(0.5) * 1e3), ("commit_to_all_p99_ms", pick(0.99) * 1e3),
                 ("baseline_rpc_rtt_ms", rtt * 1e3), ("ratio_commit_to_all_p50_vs_rtt", pick(0.5) / rtt),
-            ],
-            json: json,
-            text: ["snapshot_catchup": "not implemented yet"])
+            ] + snapshotFields,
+            json: json)
     }
 
     // MARK: Scenarios

@@ -141,3 +141,51 @@ import Transport
         await Self.stop([a, b])
     }
 }
+
+extension PinsetServiceTests {
+    /// A peer makes a snapshot; a new peer starts from it (no history below it is fetched),
+    /// then fetches the deltas made after it; a third new peer bootstraps from the second,
+    /// which holds no history, only the snapshot it loaded.
+    @Test func newPeersStartFromASnapshot() async throws {
+        let a = try await Self.peer()
+        try await a.pinset.pin((0..<700).map { PinsetFixtures.pin($0) })
+        try await a.pinset.unpin([PinsetFixtures.cid(1)])
+        let snapshot = try #require(try await a.pinset.makeSnapshot())
+        try await a.pinset.pin((700..<800).map { PinsetFixtures.pin($0) })
+
+        let b = try await Self.peer()
+        try await Self.connect([a, b])
+        try await b.pinset.sync(from: a.transport.localPeer)
+        #expect(await b.pinset.stats.snapshotsLoaded == 1)
+        #expect(Self.pins(b) == Self.pins(a))
+        #expect(Self.pins(b).count == 799)
+        // Only the deltas after the snapshot were fetched: b holds 1 delta, a holds several.
+        #expect(try b.database.info().nodes < a.database.info().nodes)
+        #expect(try b.database.latestSnapshot()?.cid == snapshot)
+
+        // c joins through b alone.
+        let c = try await Self.peer()
+        _ = try await c.transport.dial(b.address)
+        try await c.pinset.sync(from: b.transport.localPeer)
+        #expect(Self.pins(c) == Self.pins(a))
+        // And the cluster keeps converging on new writes from the newest peer.
+        try await c.pinset.pin([PinsetFixtures.pin(5_000)])
+        try await Self.connect([a, c])
+        #expect(await PubSubServiceTests.eventually { Self.pins(a).count == 800 && Self.pins(b).count == 800 })
+        await Self.stop([a, b, c])
+    }
+
+    @Test func aTamperedOrUntrustedSnapshotIsRefused() async throws {
+        let aKey = Ed25519.PrivateKey.generate()
+        let a = try await Self.peer(key: aKey)
+        try await a.pinset.pin((0..<50).map { PinsetFixtures.pin($0) })
+        try await a.pinset.makeSnapshot()
+        // b trusts only itself: a's snapshot (and deltas) must not load.
+        let bKey = Ed25519.PrivateKey.generate()
+        let b = try await Self.peer(key: bKey, trust: .peers([try PeerID(ed25519PublicKey: bKey.publicKey.bytes)]))
+        try await Self.connect([a, b])
+        await #expect(throws: PinsetError.self) { try await b.pinset.sync(from: a.transport.localPeer) }
+        #expect(Self.pins(b).isEmpty)
+        await Self.stop([a, b])
+    }
+}

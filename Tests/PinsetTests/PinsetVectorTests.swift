@@ -139,3 +139,109 @@ import UnixFS
         #expect(throws: PinsetError.self) { try PinsetFetchRequest(decoding: DagCBOR.map(["w": .bytes([])]).encoded()) }
     }
 }
+
+@Suite struct SnapshotCodecTests {
+    @Test func buildAndDecodeRoundTrip() throws {
+        var a = replica(1)
+        try a.commit((0..<2_000).map { .pin(fixturePin($0, name: "n\($0)")) })
+        // Make a key with two live elements (concurrent adds).
+        var b = replica(2)
+        try b.receive(try a.missing(for: []))
+        let x = try a.commit([.pin(fixturePin(5, name: "from a"))])
+        let y = try b.commit([.pin(fixturePin(5, name: "from b"))])
+        try a.receive(y)
+        try b.receive(x)
+        #expect(a.store.elements(of: cid(5)).count == 2)
+
+        var builder = SnapshotBuilder()
+        var count = 0
+        for key in a.store.state.keys.sorted() {
+            for e in a.store.elements(of: key).sorted(by: { $0.id.bytes.lexicographicallyPrecedes($1.id.bytes) }) {
+                builder.add(key, e)
+                count += 1
+            }
+        }
+        let heads = a.store.heads().map { PinsetSnapshot.Head(cid: $0, height: a.store.links(of: $0)!.height) }
+        let made = try builder.finish(heads: heads, author: a.id, key: a.key, created: Timestamp(unixMillis: 1))
+        let blocks = builder.takeBlocks()
+        #expect(blocks.count > 3)
+        #expect(blocks.allSatisfy { $0.bytes.count <= DeltaNode.maxBytes && DeltaNode.cid(of: $0.bytes) == $0.cid })
+        let root = try PinsetSnapshot(decoding: made.bytes)
+        #expect(root == made.root)
+        #expect(root.hasValidSignature)
+        #expect(root.elements == UInt64(count))
+        // Every element comes back, in (key, id) order.
+        let byCID = Dictionary(uniqueKeysWithValues: blocks.map { ($0.cid, $0.bytes) })
+        var back: [(CID, PinElement)] = []
+        for i in root.indexes { for c in try SnapshotIndex.decode(byCID[i]!) { back += try SnapshotChunk.decode(byCID[c]!) } }
+        #expect(back.count == count)
+        var state: [CID: [PinElement]] = [:]
+        for (k, e) in back { state[k, default: []].append(e) }
+        for (k, es) in state { #expect(es.sorted { $0.wins(over: $1) } == a.store.elements(of: k)) }
+        // Every encoding is canonical DAG-CBOR.
+        for bl in blocks + [(made.cid, made.bytes)] { #expect(try DagCBOR(decoding: bl.bytes).encoded() == bl.bytes) }
+    }
+
+    @Test func malformedSnapshotsAreRefused() throws {
+        var a = replica(1)
+        try a.commit([.pin(fixturePin(1))])
+        var builder = SnapshotBuilder()
+        builder.add(cid(1), a.store.elements(of: cid(1))[0])
+        let made = try builder.finish(
+            heads: [PinsetSnapshot.Head(cid: a.store.heads()[0], height: 1)], author: a.id, key: a.key, created: Timestamp(unixMillis: 5))
+        for n in 0..<made.bytes.count {
+            #expect(throws: PinsetError.self) { try PinsetSnapshot(decoding: Array(made.bytes.prefix(n))) }
+        }
+        var flipped = 0
+        for i in made.bytes.indices {
+            var t = made.bytes
+            t[i] ^= 1
+            if let r = try? PinsetSnapshot(decoding: t) {
+                #expect(!r.hasValidSignature)
+                flipped += 1
+            }
+        }
+        #expect(flipped > 0)
+        let chunk = builder.takeBlocks()[0].bytes
+        let unsorted = DagCBOR.map(["e": .list([])]).encoded()
+        #expect(try SnapshotChunk.decode(unsorted).isEmpty)
+        #expect(throws: PinsetError.self) { try SnapshotChunk.decode(chunk + [0]) }
+        #expect(throws: PinsetError.self) { try SnapshotIndex.decode(DagCBOR.map(["c": .list([])]).encoded()) }
+        // An empty pinset has no snapshot.
+        var empty = SnapshotBuilder()
+        #expect(throws: PinsetError.self) { try empty.finish(heads: [], author: a.id, key: a.key, created: Timestamp(unixMillis: 0)) }
+    }
+}
+
+extension PinsetVectorTests {
+    struct SnapshotFile: Decodable {
+        struct Snap: Decodable {
+            let chunk: String
+            let index: String
+            let root: String
+            let root_cid: String
+            let created_ms: Int64
+        }
+        let author_seed: String
+        let nodes: [File.NodeVector]
+        let pins: [File.PinVector]
+        let snapshot: Snap
+    }
+
+    @Test func snapshotBlocksMatch() throws {
+        let file = try Vectors.json("pinset.json", as: SnapshotFile.self)
+        let key = try Ed25519.PrivateKey(seed: Hex.bytes(file.author_seed))
+        let author = try PeerID(ed25519PublicKey: key.publicKey.bytes)
+        let node1 = try CID(file.nodes[0].cid)
+        var builder = SnapshotBuilder()
+        builder.add(try CID(bytes: Hex.bytes(file.pins[0].cid)), PinElement(id: node1, priority: 1, pin: try Self.pin(file.pins[0])))
+        let made = try builder.finish(
+            heads: [PinsetSnapshot.Head(cid: node1, height: 1)], author: author, key: key, created: Timestamp(unixMillis: file.snapshot.created_ms))
+        let blocks = builder.takeBlocks()
+        #expect(Hex.string(blocks[0].bytes) == file.snapshot.chunk)
+        #expect(Hex.string(blocks[1].bytes) == file.snapshot.index)
+        #expect(Hex.string(made.bytes) == file.snapshot.root)
+        #expect(made.cid.description == file.snapshot.root_cid)
+        #expect(try PinsetSnapshot(decoding: Hex.bytes(file.snapshot.root)).hasValidSignature)
+    }
+}
