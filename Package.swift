@@ -101,7 +101,7 @@ let package = Package(
         .executableTarget(
             name: "pinmesh",
             dependencies: [
-                "ClusterModel", "Multiformats", "Sodium",
+                "ClusterModel", "Multiformats", "Sodium", "Pinset", "Datastore", "Node",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: swiftSettings),

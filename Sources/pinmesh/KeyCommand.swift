@@ -1,5 +1,6 @@
 import ArgumentParser
 import Multiformats
+import Node
 import Sodium
 
 /// `pinmesh key`: identity keys, for scripting and for checking an identity by hand.
@@ -14,11 +15,19 @@ struct KeyCommand: ParsableCommand {
             commandName: "gen",
             abstract: "Generate an Ed25519 identity and print its peer ID and base64 private key seed.")
 
+        @Option(help: "Write it as an identity file (ipfs-cluster's identity.json format, mode 0600) instead of printing the key.")
+        var write: String?
+
         func run() throws {
             let key = Ed25519.PrivateKey.generate()
             let id = try PeerID(ed25519PublicKey: key.publicKey.bytes)
             print("peer_id: \(id)")
-            print("private_key_seed: \(Multibase.base64.encodeWithoutPrefix(key.seed.bytes))")
+            if let write {
+                do { try IdentityFile(key: key).write(write) } catch { throw ValidationError("\(error)") }
+                print("identity: \(write)")
+            } else {
+                print("private_key_seed: \(Multibase.base64.encodeWithoutPrefix(key.seed.bytes))")
+            }
         }
     }
 

@@ -136,3 +136,49 @@ import Testing
         #expect(overridden == plainV1 && overridden != v1profile)
     }
 }
+
+/// `pinmesh state`: export, import, crdt info and cleanup on a peer directory.
+@Suite struct StateCLITests {
+    @Test func importExportInfoCleanup() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("pinmesh-state-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let identity = dir.appendingPathComponent("identity.json").path
+        #expect(try CLITests.run("pinmesh", ["key", "gen", "--write", identity]).status == 0)
+        let mode = try FileManager.default.attributesOfItem(atPath: identity)[.posixPermissions] as? Int
+        #expect(mode == 0o600)
+        #expect(try CLITests.run("pinmesh", ["key", "gen", "--write", identity]).status != 0)  // never overwrites
+
+        // Import: a bad line imports nothing and names the line.
+        let pins = (0..<300).map { PinsetFixtures.pin($0, name: "file \($0)") }
+        let encoder = JSONEncoder()
+        var lines = try pins.map { String(decoding: try encoder.encode($0), as: UTF8.self) }
+        let file = dir.appendingPathComponent("pins.ndjson").path
+        try (lines.prefix(5).joined(separator: "\n") + "\n{\"cid\": \"nope\"}\n").write(toFile: file, atomically: true, encoding: .utf8)
+        let bad = try CLITests.run("pinmesh", ["state", "import", "--config", dir.path, "-f", file])
+        #expect(bad.status != 0 && bad.err.contains("line 6"))
+        let afterBad = try CLITests.run("pinmesh", ["state", "export", "--config", dir.path])
+        #expect(afterBad.out.isEmpty)
+
+        lines.shuffle()
+        try lines.joined(separator: "\n").write(toFile: file, atomically: true, encoding: .utf8)
+        let ok = try CLITests.run("pinmesh", ["state", "import", "--config", dir.path, "-f", file])
+        #expect(ok.status == 0, "\(ok.err)")
+
+        // Export gives back exactly the pins, in CID order.
+        let export = try CLITests.run("pinmesh", ["state", "export", "--config", dir.path])
+        #expect(export.status == 0)
+        let back = try export.out.split(separator: "\n").map { try JSONDecoder().decode(Pin.self, from: Data($0.utf8)) }
+        #expect(back == pins.sorted { $0.cid < $1.cid })
+
+        let info = try CLITests.run("pinmesh", ["state", "crdt", "info", "--config", dir.path])
+        #expect(info.status == 0)
+        let object = try JSONSerialization.jsonObject(with: Data(info.out.utf8)) as? [String: Any]
+        #expect(object?["pins"] as? Int == 300)
+        #expect((object?["heads"] as? [String])?.count == 1)
+
+        #expect(try CLITests.run("pinmesh", ["state", "cleanup", "--config", dir.path, "--force"]).status == 0)
+        #expect(!FileManager.default.fileExists(atPath: dir.appendingPathComponent("pinset.sqlite").path))
+        #expect(try CLITests.run("pinmesh", ["state", "export", "--config", dir.path]).status != 0)
+    }
+}
