@@ -175,7 +175,7 @@ let package = Package(
             dependencies: ["Pinset", "Datastore", "ClusterModel", "ClusterTestKit", "Multiformats", "Sodium", "UnixFS", "CodedError"],
             swiftSettings: swiftSettings),
         .testTarget(
-            name: "CLITests", dependencies: ["ClusterModel", "ClusterTestKit"], swiftSettings: swiftSettings),
+            name: "CLITests", dependencies: ["ClusterModel", "ClusterTestKit", "Datastore"], swiftSettings: swiftSettings),
     ]
 )
 

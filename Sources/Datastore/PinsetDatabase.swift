@@ -82,6 +82,11 @@ public final class PinsetDatabase: Sendable {
     /// The pin for `cid`, if it is in the set.
     public func pin(_ cid: CID) throws -> Pin? { try read { try $0.elements(of: cid).first?.pin } }
 
+    /// SQLite's `PRAGMA integrity_check`: "ok" or what is damaged.
+    public func integrityCheck() throws -> String {
+        try pool.read { db in try String.fetchAll(db, sql: "PRAGMA integrity_check").joined(separator: "; ") }
+    }
+
     public func count() throws -> Int { try pool.read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM pins") ?? 0 } }
 
     /// Every pin, in CID byte order, `batch` at a time: memory stays bounded for any set size.
@@ -171,7 +176,13 @@ public final class PinsetDatabase: Sendable {
                 for e in elements { builder.add(key, e) }
                 blocks += builder.takeBlocks()
             }
-            let root = try builder.finish(heads: heads, author: author, key: key, created: created)
+            var covered: [PinsetSnapshot.Head] = []
+            for row in try Row.fetchAll(db, sql: "SELECT cid, height FROM nodes") {
+                let c: Data = row[0]
+                let h: Int64 = row[1]
+                covered.append(PinsetSnapshot.Head(cid: try CID(bytes: [UInt8](c)), height: UInt64(h)))
+            }
+            let root = try builder.finish(heads: heads, covered: covered, author: author, key: key, created: created)
             blocks += builder.takeBlocks()
             return (root.cid, root.root, root.bytes, blocks)
         }
@@ -213,6 +224,24 @@ public final class PinsetDatabase: Sendable {
     public func clearAll() throws {
         try pool.write { db in
             try db.execute(sql: "DELETE FROM pins; DELETE FROM shadow; DELETE FROM allocations; DELETE FROM metadata; DELETE FROM nodes; DELETE FROM heads; DELETE FROM snapshot_blocks; DELETE FROM snapshot")
+        }
+    }
+
+    /// Compaction: turns `nodes` (a snapshot's heads and their history) into stubs that keep
+    /// only their CID and height, in one transaction. A stub is still known: the same node
+    /// arriving again is ignored, never applied a second time.
+    public func prune(_ nodes: [CID]) throws {
+        try pool.write { db in
+            let stub = try db.makeStatement(sql: "UPDATE nodes SET parents = zeroblob(0), bytes = zeroblob(0) WHERE cid = ?")
+            for c in nodes { try stub.execute(arguments: [Data(c.bytes)]) }
+        }
+    }
+
+    /// Records nodes known only from a snapshot, as stubs (CID and height).
+    public func insertStubs(_ nodes: [PinsetSnapshot.Head]) throws {
+        try pool.write { db in
+            let st = try db.makeStatement(sql: "INSERT OR IGNORE INTO nodes(cid, height, parents, bytes) VALUES (?, ?, zeroblob(0), zeroblob(0))")
+            for n in nodes { try st.execute(arguments: [Data(n.cid.bytes), Int64(n.height)]) }
         }
     }
 

@@ -28,6 +28,8 @@ public actor PinsetService {
         /// Heads are re-announced this often (anti-entropy): a lost announcement heals within it.
         public var announceInterval: Duration = .seconds(1)
         public var fetchTimeout: Duration = .seconds(10)
+        /// Drop history below the served snapshot once every live trusted peer acknowledged it.
+        public var compaction = true
 
         public init() {}
     }
@@ -52,6 +54,17 @@ public actor PinsetService {
     /// Heads peers announced that we lack, by peer; synced one peer at a time.
     private var wanted: [PeerID: [CID]] = [:]
     private var syncing = false
+    private var loadingSnapshot = false
+    /// The snapshot this peer serves (made here or loaded), with its heads.
+    private var served: (cid: CID, root: PinsetSnapshot)?
+    /// Snapshot roots peers announced, with their heads (verified), newest few.
+    private var knownSnapshots: [CID: PinsetSnapshot] = [:]
+    /// The newest snapshot whose heads this peer has all applied.
+    private var acknowledged: CID?
+    /// What each peer last acknowledged.
+    private var acknowledgements: [PeerID: CID] = [:]
+    /// The snapshot below which this peer's history is dropped already.
+    private var prunedBelow: CID?
     /// Nodes refused (untrusted, bad signature): never fetched again.
     private var refused: Set<CID> = []
     private var changeStreams: [Int: AsyncStream<[CID]>.Continuation] = [:]
@@ -59,12 +72,19 @@ public actor PinsetService {
 
     public private(set) var stats = Stats()
 
+    /// What this peer acknowledged and serves (for tests and `crdt info`).
+    public var snapshotState: (served: CID?, acknowledged: CID?, prunedBelow: CID?) { (served?.cid, acknowledged, prunedBelow) }
+
     public struct Stats: Sendable {
         public var nodesApplied = 0
         public var nodesCommitted = 0
         public var fetchRounds = 0
         public var nodesRefused = 0
         public var snapshotsLoaded = 0
+        public var nodesPruned = 0
+        /// Fetches answered "that history is dropped here; start from this snapshot" while
+        /// this peer was not empty (it must be reset to rejoin).
+        public var prunedHistoryAnswers = 0
     }
 
     public init(
@@ -90,6 +110,13 @@ public actor PinsetService {
         let loaded = try database.allLinks()
         links = loaded
         heads = try database.read { try $0.heads() }
+        if let (cid, bytes) = try database.latestSnapshot(), let root = try? PinsetSnapshot(decoding: bytes) {
+            served = (cid, root)
+            knownSnapshots[cid] = root
+            // Stubs at the snapshot's heads mean its history is gone here already.
+            if root.heads.allSatisfy({ loaded[$0.cid]?.parents.isEmpty ?? false }) { prunedBelow = cid }
+            checkAcknowledgement()
+        }
         let server = transport.server
         server.register(Self.fetchMethod) { [weak self] peer, payload in
             guard let self else { throw PinsetError(.storage, "the pinset service is stopped") }
@@ -142,6 +169,14 @@ public actor PinsetService {
     public func unpin(_ cids: [CID]) async throws { try await submit(cids.map { .unpin($0) }) }
 
     private func submit(_ ops: [PinsetOperation]) async throws {
+        // All of a call's operations are queued or none: a partial write would be worse
+        // than a clear refusal.
+        guard batcher.count + ops.count <= settings.batching.maxQueue else {
+            throw PinsetError(
+                .queueFull,
+                "the pinset write queue holds \(batcher.count) operations and \(ops.count) more exceed its \(settings.batching.maxQueue); retry later or raise batching.max_queue"
+            )
+        }
         let now = Self.millis()
         for op in ops { try batcher.add(op, now: now) }
         try await withCheckedThrowingContinuation { (c: CheckedContinuation<Void, any Error>) in
@@ -161,6 +196,9 @@ public actor PinsetService {
 
     private func commitNow() async {
         commitTask = nil
+        // While a snapshot loads, local writes wait: the load replaces the state, and a delta
+        // made before its heads exist would link none of them.
+        guard !loadingSnapshot else { return }
         let ops = batcher.take(now: Self.millis(), force: true)
         let batchWaiters = waiters
         waiters = []
@@ -210,7 +248,8 @@ public actor PinsetService {
             inline.append(n)
             size += n.count
         }
-        let message = PinsetAnnouncement(heads: Array(heads.suffix(PinsetAnnouncement.maxHeads)), nodes: inline)
+        let message = PinsetAnnouncement(
+            heads: Array(heads.suffix(PinsetAnnouncement.maxHeads)), nodes: inline, snapshot: served?.cid, acknowledged: acknowledged)
         do { _ = try await pubsub.publish(topic, message.encoded()) } catch {
             logger.debug("pinset announcement not published", metadata: ["error": "\(error)"])
         }
@@ -223,23 +262,93 @@ public actor PinsetService {
             return
         }
         if !message.nodes.isEmpty { _ = applyPage(message.nodes, from: peer, quiet: true) }
+        if let a = message.acknowledged { acknowledgements[peer] = a }
+        if let s = message.snapshot, knownSnapshots[s] == nil, !refused.contains(s) { await learnSnapshot(s, from: peer) }
+        checkAcknowledgement()
+        await compactIfAcknowledged()
         let unknown = message.heads.filter { links[$0] == nil && !refused.contains($0) }
         guard !unknown.isEmpty else { return }
         wanted[peer] = unknown
         await syncWanted()
     }
 
+    // MARK: Compaction
+
+    /// Fetches and checks the root of a snapshot a peer announced it serves.
+    private func learnSnapshot(_ cid: CID, from peer: PeerID) async {
+        guard let connection = transport.connection(to: peer) else { return }
+        do {
+            let bytes = try await connection.call(Self.snapshotMethod, [], timeout: settings.fetchTimeout)
+            guard !bytes.isEmpty, DeltaNode.cid(of: bytes) == cid else { return }  // it moved on meanwhile
+            let root = try PinsetSnapshot(decoding: bytes)
+            guard settings.trust.trusts(root.author), root.hasValidSignature else {
+                refuse([cid])
+                return
+            }
+            if knownSnapshots.count >= 16, let oldest = knownSnapshots.min(by: { $0.value.created < $1.value.created })?.key {
+                knownSnapshots[oldest] = nil
+            }
+            knownSnapshots[cid] = root
+        } catch {
+            logger.debug("snapshot root not fetched", metadata: ["from": "\(peer)", "error": "\(error)"])
+        }
+    }
+
+    /// Acknowledges the newest known snapshot whose heads are all applied here.
+    private func checkAcknowledgement() {
+        let covered = knownSnapshots.filter { $0.value.heads.allSatisfy { links[$0.cid] != nil } }
+        guard let newest = covered.max(by: { ($0.value.heads.map(\.height).max() ?? 0) < ($1.value.heads.map(\.height).max() ?? 0) })
+        else { return }
+        acknowledged = newest.key
+    }
+
+    /// Drops the history below the served snapshot once every live trusted peer (the peers
+    /// subscribed to the pinset topic) acknowledged it. The snapshot's heads stay as stubs;
+    /// a peer that later asks for what lies below them is pointed at the snapshot.
+    private func compactIfAcknowledged() async {
+        guard settings.compaction, let (cid, root) = served, prunedBelow != cid, acknowledged == cid else { return }
+        let live = await pubsub.peers(subscribedTo: topic).filter { settings.trust.trusts($0) }
+        guard !live.isEmpty, live.allSatisfy({ acknowledgements[$0] == cid }) else { return }
+        var below = Set<CID>()
+        var stack = root.heads.flatMap { links[$0.cid]?.parents ?? [] }
+        while let c = stack.popLast() {
+            guard below.insert(c).inserted, let l = links[c] else { continue }
+            stack += l.parents
+        }
+        let stubs = Array(below) + root.heads.map(\.cid)
+        do {
+            try database.prune(stubs)
+        } catch {
+            logger.error("pinset compaction failed; nothing was dropped", metadata: ["error": "\(error)"])
+            return
+        }
+        for c in stubs { if let l = links[c] { links[c] = NodeLinks(height: l.height, parents: []) } }
+        prunedBelow = cid
+        stats.nodesPruned += below.count
+        logger.info("pinset history compacted", metadata: ["snapshot": "\(cid)", "nodes dropped": "\(below.count)", "peers": "\(live.count)"])
+    }
+
     // MARK: Fetching
 
     /// Fetches everything `peer` has that we lack (all of its heads). For joining and tests.
     public func sync(from peer: PeerID) async throws {
+        // One sync at a time: two at once could both find the DAG empty, one loading a
+        // snapshot while the other replays history the snapshot covers.
+        while syncing { await Task.yield() }
+        syncing = true
+        defer { syncing = false }
         try await fetchAll(from: peer, want: [])
+        await syncPending()
     }
 
     private func syncWanted() async {
         guard !syncing else { return }
         syncing = true
         defer { syncing = false }
+        await syncPending()
+    }
+
+    private func syncPending() async {
         while let (peer, want) = wanted.first {
             wanted[peer] = nil
             let still = want.filter { links[$0] == nil }
@@ -280,6 +389,7 @@ public actor PinsetService {
             stats.fetchRounds += 1
             if want.isEmpty { want = page.heads }
             if page.nodes.isEmpty, let snapshot = page.snapshot {
+                stats.prunedHistoryAnswers += 1
                 logger.error(
                     "\(peer) no longer holds the history this peer lacks; only a new peer can start from its snapshot \(snapshot). Run 'pinmesh state cleanup' and restart to rejoin from it")
             }
@@ -370,6 +480,7 @@ public actor PinsetService {
         }
         for a in applied { record(a.cid, a.node) }
         stats.nodesApplied += applied.count
+        if !applied.isEmpty && acknowledged != served?.cid { checkAcknowledgement() }
         notify(applied.flatMap(\.changedKeys))
         if !bad.isEmpty { refuse(bad) }
         if let failure, !(quiet && (failure as? PinsetError)?.code == .missingParents) {
@@ -412,7 +523,12 @@ public actor PinsetService {
     @discardableResult
     public func makeSnapshot() throws -> CID? {
         let made = try database.makeSnapshot(author: me, key: key, created: .now())
-        if let made { logger.info("pinset snapshot made", metadata: ["root": "\(made.cid)", "elements": "\(made.root.elements)"]) }
+        if let made {
+            logger.info("pinset snapshot made", metadata: ["root": "\(made.cid)", "elements": "\(made.root.elements)"])
+            served = (made.cid, made.root)
+            knownSnapshots[made.cid] = made.root
+            checkAcknowledgement()
+        }
         return made?.cid
     }
 
@@ -428,6 +544,13 @@ public actor PinsetService {
             throw PinsetError(.untrusted, "snapshot \(rootCID) from \(peer) is signed by \(root.author), which is not in trusted_peers")
         }
         guard root.hasValidSignature else { throw PinsetError(.badSignature, "snapshot \(rootCID) from \(peer) has an invalid signature") }
+        // Something may have been written while the root was on its way.
+        guard links.isEmpty, !loadingSnapshot else { return false }
+        loadingSnapshot = true
+        defer {
+            loadingSnapshot = false
+            scheduleCommit()
+        }
         logger.info("loading pinset snapshot", metadata: ["root": "\(rootCID)", "from": "\(peer)", "elements": "\(root.elements)"])
         try database.clearAll()
 
@@ -491,15 +614,26 @@ public actor PinsetService {
         guard loaded == root.elements else {
             throw PinsetError(.malformed, "snapshot \(rootCID) announced \(root.elements) elements but its chunks hold \(loaded)")
         }
+        // Every node the snapshot covers becomes a known stub, so none is ever applied again.
+        var covered: [PinsetSnapshot.Head] = []
+        let coverBlocks = try await Self.fetchBlocks(root.covered, from: connection, timeout: settings.fetchTimeout)
+        for block in coverBlocks { covered += try SnapshotCover.decode(block.bytes) }
+        try database.addSnapshotBlocks(coverBlocks)
+        try database.insertStubs(covered)
         try database.write { store in
             for h in root.heads {
-                try store.insertNode(h.cid, links: NodeLinks(height: h.height, parents: []), bytes: [])
+                if try store.links(of: h.cid) == nil { try store.insertNode(h.cid, links: NodeLinks(height: h.height, parents: []), bytes: []) }
                 try store.updateHeads(removing: [], adding: h.cid)
             }
         }
+        for n in covered { links[n.cid] = NodeLinks(height: n.height, parents: []) }
         try database.keepSnapshot(root: (rootCID, rootBytes), blocks: [], replacing: false)
         for h in root.heads { links[h.cid] = NodeLinks(height: h.height, parents: []) }
-        heads = root.heads.map(\.cid).sorted()
+        heads = try database.read { try $0.heads() }
+        served = (rootCID, root)
+        knownSnapshots[rootCID] = root
+        prunedBelow = rootCID
+        checkAcknowledgement()
         stats.snapshotsLoaded += 1
         logger.info("pinset snapshot loaded", metadata: ["root": "\(rootCID)", "elements": "\(loaded)"])
         return true

@@ -30,19 +30,24 @@ public struct PinsetSnapshot: Hashable, Sendable {
     /// Live elements in all chunks.
     public var elements: UInt64
     public var indexes: [CID]
+    /// Blocks listing every node the snapshot covers (the heads and all their ancestors), so
+    /// a peer that starts from it, or drops its history, still recognises those nodes and
+    /// never applies one again (which would bring back values their descendants removed).
+    public var covered: [CID]
     public var signature: [UInt8] = []
 
-    public init(author: PeerID, created: Timestamp, heads: [Head], elements: UInt64, indexes: [CID]) {
+    public init(author: PeerID, created: Timestamp, heads: [Head], elements: UInt64, indexes: [CID], covered: [CID]) {
         self.author = author
         self.created = created
         self.heads = heads.sorted { $0.cid < $1.cid }
         self.elements = elements
         self.indexes = indexes
+        self.covered = covered
     }
 
     func encode(signed: Bool) -> [UInt8] {
         var w = CBORWriter()
-        w.head(5, signed ? 7 : 6)
+        w.head(5, signed ? 8 : 7)
         w.key("c")
         w.int(created.unixMillis)
         w.key("h")
@@ -55,6 +60,9 @@ public struct PinsetSnapshot: Hashable, Sendable {
         w.key("i")
         w.head(4, UInt64(indexes.count))
         for i in indexes { w.link(i) }
+        w.key("k")
+        w.head(4, UInt64(covered.count))
+        for k in covered { w.link(k) }
         w.key("n")
         w.int(Int64(clamping: elements))
         if signed {
@@ -82,7 +90,7 @@ public struct PinsetSnapshot: Hashable, Sendable {
     public init(decoding bytes: [UInt8]) throws(PinsetError) {
         guard bytes.count <= DeltaNode.maxBytes else { throw PinsetError(.tooLarge, "snapshot root of \(bytes.count) bytes is over the limit") }
         var r = CBORScanner(bytes, what: "snapshot root")
-        guard try r.count(5, "a map") == 7 else { throw r.fail("must have exactly the fields c h i n s v w") }
+        guard try r.count(5, "a map") == 8 else { throw r.fail("must have exactly the fields c h i k n s v w") }
         var previous: ArraySlice<UInt8>?
         guard try r.key(after: &previous).is("c") else { throw r.fail("field c expected") }
         created = Timestamp(unixMillis: try r.int())
@@ -103,6 +111,11 @@ public struct PinsetSnapshot: Hashable, Sendable {
         guard ni <= Self.maxLinks else { throw r.fail("at most \(Self.maxLinks) index links") }
         indexes = []
         for _ in 0..<ni { indexes.append(try r.link()) }
+        guard try r.key(after: &previous).is("k") else { throw r.fail("field k expected") }
+        let nk = try r.count(4, "covered links")
+        guard nk >= 1, nk <= Self.maxLinks else { throw r.fail("1 to \(Self.maxLinks) covered-node links") }
+        covered = []
+        for _ in 0..<nk { covered.append(try r.link()) }
         guard try r.key(after: &previous).is("n") else { throw r.fail("field n expected") }
         let n = try r.int()
         guard n >= 0 else { throw r.fail("element count is not negative") }
@@ -138,6 +151,46 @@ public enum SnapshotIndex {
         guard n >= 1, n <= PinsetSnapshot.maxLinks else { throw r.fail("1 to \(PinsetSnapshot.maxLinks) chunk links") }
         var out: [CID] = []
         for _ in 0..<n { out.append(try r.link()) }
+        guard r.atEnd else { throw r.fail("bytes after the value") }
+        return out
+    }
+}
+
+/// A covered-nodes block: `{"k": [[node CID bytes, height], ...]}`, sorted by CID bytes.
+public enum SnapshotCover {
+    public static let maxEntries = 1_400
+
+    public static func encode(_ nodes: ArraySlice<PinsetSnapshot.Head>) -> [UInt8] {
+        var w = CBORWriter(capacity: nodes.count * 44)
+        w.head(5, 1)
+        w.key("k")
+        w.head(4, UInt64(nodes.count))
+        for n in nodes {
+            w.head(4, 2)
+            w.data(n.cid.bytes)
+            w.int(Int64(clamping: n.height))
+        }
+        return w.bytes
+    }
+
+    public static func decode(_ bytes: [UInt8]) throws(PinsetError) -> [PinsetSnapshot.Head] {
+        var r = CBORScanner(bytes, what: "snapshot cover block")
+        var previous: ArraySlice<UInt8>?
+        guard try r.count(5, "a map") == 1, try r.key(after: &previous).is("k") else { throw r.fail("must be {k: [[cid, height]]}") }
+        let n = try r.count(4, "covered nodes")
+        guard n >= 1, n <= maxEntries else { throw r.fail("1 to \(maxEntries) covered nodes") }
+        var out: [PinsetSnapshot.Head] = []
+        var last: ArraySlice<UInt8>?
+        for _ in 0..<n {
+            guard try r.count(4, "a covered node") == 2 else { throw r.fail("a covered node is [cid, height]") }
+            let cb = try r.data()
+            if let l = last { guard l.lexicographicallyPrecedes(cb) else { throw r.fail("covered nodes must be sorted and distinct") } }
+            last = cb
+            guard let c = try? CID(bytes: Array(cb)) else { throw r.fail("a covered node is a binary CID") }
+            let h = try r.int()
+            guard h >= 1 else { throw r.fail("a height is at least 1") }
+            out.append(PinsetSnapshot.Head(cid: c, height: UInt64(h)))
+        }
         guard r.atEnd else { throw r.fail("bytes after the value") }
         return out
     }
@@ -235,10 +288,21 @@ public struct SnapshotBuilder {
 
     /// Finishes: index blocks, then the root signed by `key`. Throws when the state is too
     /// big for one root (1,400 × 1,400 chunks, about 100 GB of pins).
-    public mutating func finish(heads: [PinsetSnapshot.Head], author: PeerID, key: Ed25519.PrivateKey, created: Timestamp) throws(PinsetError)
-        -> (cid: CID, root: PinsetSnapshot, bytes: [UInt8])
-    {
-        guard !heads.isEmpty else { throw PinsetError(.malformed, "an empty pinset has no snapshot") }
+    public mutating func finish(
+        heads: [PinsetSnapshot.Head], covered: [PinsetSnapshot.Head], author: PeerID, key: Ed25519.PrivateKey, created: Timestamp
+    ) throws(PinsetError) -> (cid: CID, root: PinsetSnapshot, bytes: [UInt8]) {
+        guard !heads.isEmpty, !covered.isEmpty else { throw PinsetError(.malformed, "an empty pinset has no snapshot") }
+        let sortedCover = covered.sorted { $0.cid.bytes.lexicographicallyPrecedes($1.cid.bytes) }
+        var cover: [CID] = []
+        for start in stride(from: 0, to: sortedCover.count, by: SnapshotCover.maxEntries) {
+            let bytes = SnapshotCover.encode(sortedCover[start..<min(sortedCover.count, start + SnapshotCover.maxEntries)])
+            let cid = DeltaNode.cid(of: bytes)
+            blocks.append((cid, bytes))
+            cover.append(cid)
+        }
+        guard cover.count <= PinsetSnapshot.maxLinks else {
+            throw PinsetError(.tooLarge, "the history needs \(cover.count) cover blocks, over \(PinsetSnapshot.maxLinks)")
+        }
         if !pending.isEmpty { flush() }
         var indexes: [CID] = []
         for start in stride(from: 0, to: chunkLinks.count, by: PinsetSnapshot.maxLinks) {
@@ -250,7 +314,7 @@ public struct SnapshotBuilder {
         guard indexes.count <= PinsetSnapshot.maxLinks else {
             throw PinsetError(.tooLarge, "the state needs \(indexes.count) snapshot index blocks, over \(PinsetSnapshot.maxLinks)")
         }
-        var root = PinsetSnapshot(author: author, created: created, heads: heads, elements: count, indexes: indexes)
+        var root = PinsetSnapshot(author: author, created: created, heads: heads, elements: count, indexes: indexes, covered: cover)
         root.sign(with: key)
         let bytes = root.encoded()
         return (DeltaNode.cid(of: bytes), root, bytes)

@@ -12,22 +12,33 @@ public struct PinsetAnnouncement: Hashable, Sendable {
     public var heads: [CID]
     /// Encoded nodes, parents first; may be empty.
     public var nodes: [[UInt8]]
+    /// The root of the snapshot the sender serves, if any.
+    public var snapshot: CID?
+    /// The newest snapshot whose heads the sender has all applied (its acknowledgement:
+    /// history below it may be dropped once every live trusted peer acknowledged it).
+    public var acknowledged: CID?
 
-    public init(heads: [CID], nodes: [[UInt8]] = []) {
+    public init(heads: [CID], nodes: [[UInt8]] = [], snapshot: CID? = nil, acknowledged: CID? = nil) {
         self.heads = heads
         self.nodes = nodes
+        self.snapshot = snapshot
+        self.acknowledged = acknowledged
     }
 
     public func encoded() -> [UInt8] {
         var m: [String: DagCBOR] = ["h": .list(heads.map { .link($0) })]
         if !nodes.isEmpty { m["n"] = .list(nodes.map { .bytes($0) }) }
+        if let snapshot { m["s"] = .link(snapshot) }
+        if let acknowledged { m["a"] = .link(acknowledged) }
         return DagCBOR.map(m).encoded()
     }
 
     public init(decoding bytes: [UInt8]) throws(PinsetError) {
-        let m = try SyncCodec.map(bytes, "announcement", allowed: ["h", "n"])
+        let m = try SyncCodec.map(bytes, "announcement", allowed: ["h", "n", "s", "a"])
         heads = try SyncCodec.links(m["h"], "announcement heads", max: Self.maxHeads)
         nodes = try SyncCodec.blobs(m["n"], "announcement nodes", maxTotal: Self.maxInlineBytes)
+        snapshot = try SyncCodec.link(m["s"], "announcement snapshot")
+        acknowledged = try SyncCodec.link(m["a"], "announcement acknowledgement")
     }
 }
 
@@ -89,7 +100,7 @@ public struct PinsetFetchResponse: Hashable, Sendable {
         }
         remaining = Int(r)
         heads = try SyncCodec.links(m["h"], "fetch response heads", max: PinsetAnnouncement.maxHeads)
-        snapshot = try SyncCodec.links(m["s"].map { .list([$0]) }, "fetch response snapshot", max: 1).first
+        snapshot = try SyncCodec.link(m["s"], "fetch response snapshot")
     }
 }
 
@@ -142,6 +153,12 @@ enum SyncCodec {
             guard case .link(let c) = x else { throw PinsetError(.malformed, "\(what) holds something that is not a link") }
             return c
         }
+    }
+
+    static func link(_ v: DagCBOR?, _ what: String) throws(PinsetError) -> CID? {
+        guard let v else { return nil }
+        guard case .link(let c) = v else { throw PinsetError(.malformed, "\(what) must be a link") }
+        return c
     }
 
     static func blobs(_ v: DagCBOR?, _ what: String, maxTotal: Int) throws(PinsetError) -> [[UInt8]] {

@@ -77,6 +77,7 @@ struct StateCommand: AsyncParsableCommand {
         @OptionGroup var config: ConfigOptions
         @Option(name: .shortAndLong, help: "Read from this file instead of standard input.") var file: String?
         @Option(help: "Pins per transaction.") var batch = 10_000
+        @Flag(help: "Report each committed transaction on standard error.") var progress = false
 
         func run() throws {
             let identity: IdentityFile
@@ -101,13 +102,16 @@ struct StateCommand: AsyncParsableCommand {
             let rules = PinsetInstance(trust: .everyone)
             var nodes = 0
             for start in stride(from: 0, to: pins.count, by: max(1, batch)) {
+                let end = min(pins.count, start + max(1, batch))
                 try db.write { store in
-                    var ops = pins[start..<min(pins.count, start + max(1, batch))].map { PinsetOperation.pin($0) }[...]
+                    var ops = pins[start..<end].map { PinsetOperation.pin($0) }[...]
                     while let d = try rules.makeDelta(&ops, author: identity.key, authorID: identity.id, in: store) {
                         _ = try rules.apply(d.node, cid: d.cid, bytes: d.bytes, to: &store)
                         nodes += 1
                     }
                 }
+                // Durable from here on (synchronous=FULL): what this line reports survives a crash.
+                if progress { FileHandle.standardError.write(Data("committed \(end) of \(pins.count) pins\n".utf8)) }
             }
             FileHandle.standardError.write(Data("imported \(pins.count) pins as \(nodes) deltas into \(config.databasePath)\n".utf8))
         }

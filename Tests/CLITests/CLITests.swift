@@ -1,5 +1,6 @@
 import ClusterModel
 import ClusterTestKit
+import Datastore
 import Foundation
 import Testing
 
@@ -180,5 +181,53 @@ import Testing
         #expect(try CLITests.run("pinmesh", ["state", "cleanup", "--config", dir.path, "--force"]).status == 0)
         #expect(!FileManager.default.fileExists(atPath: dir.appendingPathComponent("pinset.sqlite").path))
         #expect(try CLITests.run("pinmesh", ["state", "export", "--config", dir.path]).status != 0)
+    }
+}
+
+extension StateCLITests {
+    /// `kill -9` in the middle of an import: every transaction the importer reported as
+    /// committed is there, nothing of a half-written one is, and the database is intact.
+    @Test func killNineDuringImportLosesNothingAcknowledged() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("pinmesh-kill-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        #expect(try CLITests.run("pinmesh", ["key", "gen", "--write", dir.appendingPathComponent("identity.json").path]).status == 0)
+        let encoder = JSONEncoder()
+        let total = 40_000, batch = 500
+        let lines = try (0..<total).map { String(decoding: try encoder.encode(PinsetFixtures.pin($0)), as: UTF8.self) }
+        let file = dir.appendingPathComponent("pins.ndjson").path
+        try lines.joined(separator: "\n").write(toFile: file, atomically: true, encoding: .utf8)
+
+        let p = Process()
+        p.executableURL = CLITests.binDir.appendingPathComponent("pinmesh")
+        p.arguments = ["state", "import", "--config", dir.path, "-f", file, "--batch", "\(batch)", "--progress"]
+        let err = Pipe()
+        p.standardError = err
+        p.standardOutput = FileHandle.nullDevice
+        try p.run()
+        // Wait (bounded by the import itself) for the third committed transaction, then kill.
+        var acknowledged = 0
+        var text = ""
+        while acknowledged < 3 * batch {
+            let chunk = err.fileHandleForReading.availableData
+            guard !chunk.isEmpty else { break }
+            text += String(decoding: chunk, as: UTF8.self)
+            let reported = text.split(separator: "\n").compactMap { line -> Int? in
+                guard line.hasPrefix("committed ") else { return nil }
+                return Int(line.split(separator: " ")[1])
+            }
+            acknowledged = reported.max() ?? 0
+        }
+        kill(p.processIdentifier, SIGKILL)
+        p.waitUntilExit()
+        #expect(p.terminationReason == .uncaughtSignal, "the import finished before it could be killed; raise the pin count")
+        #expect(acknowledged >= 3 * batch)
+
+        let db = try PinsetDatabase(path: dir.appendingPathComponent("pinset.sqlite").path)
+        #expect(try db.integrityCheck() == "ok")
+        let count = try db.count()
+        #expect(count >= acknowledged, "acknowledged \(acknowledged) pins, found \(count)")
+        #expect(count % batch == 0, "a transaction was half written: \(count) pins")
+        #expect(try db.info().heads.count == 1)
     }
 }

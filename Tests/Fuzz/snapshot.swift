@@ -8,6 +8,9 @@ func fuzzPinsetSnapshot(_ bytes: [UInt8]) {
     if let elements = try? SnapshotChunk.decode(bytes) {
         fuzzCheck(SnapshotChunk.encode(elements) == bytes, "snapshot chunk does not re-encode to its input")
     }
+    if let nodes = try? SnapshotCover.decode(bytes) {
+        fuzzCheck(SnapshotCover.encode(nodes[...]) == bytes, "snapshot cover block does not re-encode to its input")
+    }
     if let links = try? SnapshotIndex.decode(bytes) {
         fuzzCheck(SnapshotIndex.encode(links) == bytes, "snapshot index does not re-encode to its input")
     }

@@ -162,7 +162,8 @@ import UnixFS
             }
         }
         let heads = a.store.heads().map { PinsetSnapshot.Head(cid: $0, height: a.store.links(of: $0)!.height) }
-        let made = try builder.finish(heads: heads, author: a.id, key: a.key, created: Timestamp(unixMillis: 1))
+        let covered = a.store.nodes.map { PinsetSnapshot.Head(cid: $0.key, height: $0.value.links.height) }
+        let made = try builder.finish(heads: heads, covered: covered, author: a.id, key: a.key, created: Timestamp(unixMillis: 1))
         let blocks = builder.takeBlocks()
         #expect(blocks.count > 3)
         #expect(blocks.allSatisfy { $0.bytes.count <= DeltaNode.maxBytes && DeltaNode.cid(of: $0.bytes) == $0.cid })
@@ -172,6 +173,8 @@ import UnixFS
         #expect(root.elements == UInt64(count))
         // Every element comes back, in (key, id) order.
         let byCID = Dictionary(uniqueKeysWithValues: blocks.map { ($0.cid, $0.bytes) })
+        let coveredBack = try root.covered.flatMap { try SnapshotCover.decode(byCID[$0]!) }
+        #expect(Set(coveredBack) == Set(covered))
         var back: [(CID, PinElement)] = []
         for i in root.indexes { for c in try SnapshotIndex.decode(byCID[i]!) { back += try SnapshotChunk.decode(byCID[c]!) } }
         #expect(back.count == count)
@@ -188,7 +191,8 @@ import UnixFS
         var builder = SnapshotBuilder()
         builder.add(cid(1), a.store.elements(of: cid(1))[0])
         let made = try builder.finish(
-            heads: [PinsetSnapshot.Head(cid: a.store.heads()[0], height: 1)], author: a.id, key: a.key, created: Timestamp(unixMillis: 5))
+            heads: [PinsetSnapshot.Head(cid: a.store.heads()[0], height: 1)], covered: [PinsetSnapshot.Head(cid: a.store.heads()[0], height: 1)],
+            author: a.id, key: a.key, created: Timestamp(unixMillis: 5))
         for n in 0..<made.bytes.count {
             #expect(throws: PinsetError.self) { try PinsetSnapshot(decoding: Array(made.bytes.prefix(n))) }
         }
@@ -202,14 +206,14 @@ import UnixFS
             }
         }
         #expect(flipped > 0)
-        let chunk = builder.takeBlocks()[0].bytes
+        let chunk = try #require(builder.takeBlocks().first { (try? SnapshotChunk.decode($0.bytes)) != nil }).bytes
         let unsorted = DagCBOR.map(["e": .list([])]).encoded()
         #expect(try SnapshotChunk.decode(unsorted).isEmpty)
         #expect(throws: PinsetError.self) { try SnapshotChunk.decode(chunk + [0]) }
         #expect(throws: PinsetError.self) { try SnapshotIndex.decode(DagCBOR.map(["c": .list([])]).encoded()) }
         // An empty pinset has no snapshot.
         var empty = SnapshotBuilder()
-        #expect(throws: PinsetError.self) { try empty.finish(heads: [], author: a.id, key: a.key, created: Timestamp(unixMillis: 0)) }
+        #expect(throws: PinsetError.self) { try empty.finish(heads: [], covered: [], author: a.id, key: a.key, created: Timestamp(unixMillis: 0)) }
     }
 }
 
@@ -218,6 +222,7 @@ extension PinsetVectorTests {
         struct Snap: Decodable {
             let chunk: String
             let index: String
+            let cover: String
             let root: String
             let root_cid: String
             let created_ms: Int64
@@ -236,10 +241,10 @@ extension PinsetVectorTests {
         var builder = SnapshotBuilder()
         builder.add(try CID(bytes: Hex.bytes(file.pins[0].cid)), PinElement(id: node1, priority: 1, pin: try Self.pin(file.pins[0])))
         let made = try builder.finish(
-            heads: [PinsetSnapshot.Head(cid: node1, height: 1)], author: author, key: key, created: Timestamp(unixMillis: file.snapshot.created_ms))
-        let blocks = builder.takeBlocks()
-        #expect(Hex.string(blocks[0].bytes) == file.snapshot.chunk)
-        #expect(Hex.string(blocks[1].bytes) == file.snapshot.index)
+            heads: [PinsetSnapshot.Head(cid: node1, height: 1)], covered: [PinsetSnapshot.Head(cid: node1, height: 1)], author: author, key: key,
+            created: Timestamp(unixMillis: file.snapshot.created_ms))
+        let blocks = Set(builder.takeBlocks().map { Hex.string($0.bytes) })
+        #expect(blocks == [file.snapshot.chunk, file.snapshot.index, file.snapshot.cover])
         #expect(Hex.string(made.bytes) == file.snapshot.root)
         #expect(made.cid.description == file.snapshot.root_cid)
         #expect(try PinsetSnapshot(decoding: Hex.bytes(file.snapshot.root)).hasValidSignature)
