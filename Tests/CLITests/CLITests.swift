@@ -193,7 +193,7 @@ extension StateCLITests {
         defer { try? FileManager.default.removeItem(at: dir) }
         #expect(try CLITests.run("pinmesh", ["key", "gen", "--write", dir.appendingPathComponent("identity.json").path]).status == 0)
         let encoder = JSONEncoder()
-        let total = 40_000, batch = 500
+        let total = 10_000, batch = 200
         let lines = try (0..<total).map { String(decoding: try encoder.encode(PinsetFixtures.pin($0)), as: UTF8.self) }
         let file = dir.appendingPathComponent("pins.ndjson").path
         try lines.joined(separator: "\n").write(toFile: file, atomically: true, encoding: .utf8)
