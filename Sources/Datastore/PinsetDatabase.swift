@@ -44,13 +44,14 @@ public final class PinsetDatabase: Sendable {
                 sql: """
                     CREATE TABLE nodes(cid BLOB PRIMARY KEY, height INTEGER NOT NULL, parents BLOB NOT NULL, bytes BLOB NOT NULL) WITHOUT ROWID;
                     CREATE TABLE heads(cid BLOB PRIMARY KEY) WITHOUT ROWID;
-                    CREATE TABLE pins(key BLOB PRIMARY KEY, id BLOB NOT NULL, priority INTEGER NOT NULL, value BLOB NOT NULL,
-                                      name TEXT, type INTEGER NOT NULL, expire_at INTEGER) WITHOUT ROWID;
+                    CREATE TABLE pins(rid INTEGER PRIMARY KEY, key BLOB NOT NULL UNIQUE, id BLOB NOT NULL, priority INTEGER NOT NULL,
+                                      value BLOB NOT NULL, name TEXT, type INTEGER NOT NULL, expire_at INTEGER);
+                    CREATE TABLE peers(pid INTEGER PRIMARY KEY, peer BLOB NOT NULL UNIQUE);
                     CREATE INDEX pins_name ON pins(name) WHERE name IS NOT NULL;
                     CREATE INDEX pins_expire ON pins(expire_at) WHERE expire_at IS NOT NULL;
                     CREATE TABLE shadow(key BLOB NOT NULL, id BLOB NOT NULL, priority INTEGER NOT NULL, value BLOB NOT NULL,
                                         PRIMARY KEY(key, id)) WITHOUT ROWID;
-                    CREATE TABLE allocations(peer BLOB NOT NULL, key BLOB NOT NULL, PRIMARY KEY(peer, key)) WITHOUT ROWID;
+                    CREATE TABLE allocations(pid INTEGER NOT NULL, rid INTEGER NOT NULL, PRIMARY KEY(pid, rid)) WITHOUT ROWID;
                     CREATE TABLE metadata(k TEXT NOT NULL, v TEXT NOT NULL, key BLOB NOT NULL, PRIMARY KEY(k, v, key)) WITHOUT ROWID;
                     """)
         }
@@ -109,7 +110,10 @@ public final class PinsetDatabase: Sendable {
     /// The CIDs allocated to `peer` (an index lookup, never a scan of the set).
     public func keys(allocatedTo peer: PeerID) throws -> [CID] {
         try pool.read { db in
-            try Data.fetchAll(db, sql: "SELECT key FROM allocations WHERE peer = ? ORDER BY key", arguments: [Data(peer.bytes)])
+            try Data.fetchAll(
+                db,
+                sql: "SELECT p.key FROM allocations a JOIN pins p ON p.rid = a.rid WHERE a.pid = (SELECT pid FROM peers WHERE peer = ?) ORDER BY p.key",
+                arguments: [Data(peer.bytes)])
                 .map { try CID(bytes: [UInt8]($0)) }
         }
     }
@@ -223,7 +227,7 @@ public final class PinsetDatabase: Sendable {
     /// whose earlier load was interrupted (no DAG yet, perhaps some pins).
     public func clearAll() throws {
         try pool.write { db in
-            try db.execute(sql: "DELETE FROM pins; DELETE FROM shadow; DELETE FROM allocations; DELETE FROM metadata; DELETE FROM nodes; DELETE FROM heads; DELETE FROM snapshot_blocks; DELETE FROM snapshot")
+            try db.execute(sql: "DELETE FROM pins; DELETE FROM shadow; DELETE FROM allocations; DELETE FROM peers; DELETE FROM metadata; DELETE FROM nodes; DELETE FROM heads; DELETE FROM snapshot_blocks; DELETE FROM snapshot")
         }
     }
 
@@ -305,6 +309,7 @@ public struct SQLitePinsetStore: PinsetStore {
     private final class Lookup {
         var key: CID?
         var winner: Pin?
+        var rid: Int64 = 0
     }
     private let lastLookup = Lookup()
 
@@ -320,10 +325,13 @@ public struct SQLitePinsetStore: PinsetStore {
     public func elements(of key: CID) throws -> [PinElement] {
         let k = key.bytes
         var out: [PinElement] = []
+        var rid: Int64 = 0
         try sql.run(.selectPin, [.blob(k)]) { row in
             out.append(PinElement(id: try CID(bytes: row.blob(0)), priority: UInt64(row.int(1)), pin: try PinCodec.decode(row.blob(2), cid: key)))
+            rid = row.int(3)
         }
         lastLookup.key = key
+        lastLookup.rid = rid
         lastLookup.winner = out.first?.pin
         guard !out.isEmpty else { return out }
         try sql.run(.selectShadow, [.blob(k)]) { row in
@@ -338,43 +346,46 @@ public struct SQLitePinsetStore: PinsetStore {
         // The previous winner's index rows: from the lookup the rules just made, else read.
         let previous = lastLookup.key == key ? lastLookup.winner : try self.elements(of: key).first?.pin
         if let p = previous {
+            let rid = lastLookup.rid
             try sql.run(.deletePin, [.blob(k)])
             try sql.run(.deleteShadow, [.blob(k)])
-            for a in p.allocations { try sql.run(.deleteAllocation, [.blob(a.bytes), .blob(k)]) }
+            for a in Set(p.allocations) { try sql.run(.deleteAllocation, [.int(try sql.peerNumber(a.bytes)), .int(rid)]) }
             for (mk, mv) in p.options.metadata { try sql.run(.deleteMetadata, [.text(mk), .text(mv), .blob(k)]) }
         }
         lastLookup.key = key
         lastLookup.winner = elements.first?.pin
         guard let winner = elements.first else { return }
-        guard try insertWinner(winner, key: k) else {
+        guard let rid = try insertWinner(winner, key: k) else {
             throw PinsetError(.storage, "pinset key \(key) is still present after its removal: the database is inconsistent")
         }
+        lastLookup.rid = rid
         for e in elements.dropFirst() {
             try sql.run(.insertShadow, [.blob(k), .blob(e.id.bytes), .int(Int64(e.priority)), .blob(PinCodec.encode(e.pin))])
         }
     }
 
     public mutating func insertIfAbsent(_ element: PinElement, of key: CID) throws -> Bool {
-        let inserted = try insertWinner(element, key: key.bytes)
-        if inserted {
-            lastLookup.key = key
-            lastLookup.winner = element.pin
-        }
-        return inserted
+        guard let rid = try insertWinner(element, key: key.bytes) else { return false }
+        lastLookup.key = key
+        lastLookup.winner = element.pin
+        lastLookup.rid = rid
+        return true
     }
 
-    /// Inserts the winner row and its index rows unless the key has a row already.
-    private func insertWinner(_ winner: PinElement, key k: [UInt8]) throws -> Bool {
+    /// Inserts the winner row and its index rows unless the key has a row already; returns
+    /// the row's id, or nil when the key had one.
+    private func insertWinner(_ winner: PinElement, key k: [UInt8]) throws -> Int64? {
         let pin = winner.pin
         try sql.run(.insertPin, [
             .blob(k), .blob(winner.id.bytes), .int(Int64(winner.priority)), .blob(PinCodec.encode(pin)),
             pin.options.name.isEmpty ? .null : .text(pin.options.name), .int(Int64(pin.type.rawValue)),
             pin.options.expireAt.map { .int($0.unixMillis) } ?? .null,
         ])
-        guard sql.changes == 1 else { return false }
-        for a in pin.allocations { try sql.run(.insertAllocation, [.blob(a.bytes), .blob(k)]) }
+        guard sql.changes == 1 else { return nil }
+        let rid = sql.lastRowID
+        for a in pin.allocations { try sql.run(.insertAllocation, [.int(try sql.peerNumber(a.bytes)), .int(rid)]) }
         for (mk, mv) in pin.options.metadata { try sql.run(.insertMetadata, [.text(mk), .text(mv), .blob(k)]) }
-        return true
+        return rid
     }
 
     public func links(of node: CID) throws -> NodeLinks? {

@@ -10,20 +10,20 @@ final class RawStatements {
     enum Query: Int, CaseIterable {
         case selectPin, selectShadow, deletePin, deleteShadow, deleteAllocation, deleteMetadata
         case insertPin, insertShadow, insertAllocation, insertMetadata
-        case selectLinks, selectNodeBytes, insertNode, selectHeads, deleteHead, insertHead
+        case selectLinks, selectNodeBytes, insertNode, selectHeads, deleteHead, insertHead, selectPeer, insertPeer
 
         var sql: String {
             switch self {
-            case .selectPin: "SELECT id, priority, value FROM pins WHERE key = ?"
+            case .selectPin: "SELECT id, priority, value, rid FROM pins WHERE key = ?"
             case .selectShadow: "SELECT id, priority, value FROM shadow WHERE key = ?"
             case .deletePin: "DELETE FROM pins WHERE key = ?"
             case .deleteShadow: "DELETE FROM shadow WHERE key = ?"
-            case .deleteAllocation: "DELETE FROM allocations WHERE peer = ? AND key = ?"
+            case .deleteAllocation: "DELETE FROM allocations WHERE pid = ? AND rid = ?"
             case .deleteMetadata: "DELETE FROM metadata WHERE k = ? AND v = ? AND key = ?"
             case .insertPin:
                 "INSERT INTO pins(key, id, priority, value, name, type, expire_at) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT(key) DO NOTHING"
             case .insertShadow: "INSERT INTO shadow(key, id, priority, value) VALUES (?, ?, ?, ?)"
-            case .insertAllocation: "INSERT OR IGNORE INTO allocations(peer, key) VALUES (?, ?)"
+            case .insertAllocation: "INSERT OR IGNORE INTO allocations(pid, rid) VALUES (?, ?)"
             case .insertMetadata: "INSERT OR IGNORE INTO metadata(k, v, key) VALUES (?, ?, ?)"
             case .selectLinks: "SELECT height, parents FROM nodes WHERE cid = ?"
             case .selectNodeBytes: "SELECT bytes FROM nodes WHERE cid = ?"
@@ -31,6 +31,8 @@ final class RawStatements {
             case .selectHeads: "SELECT cid FROM heads ORDER BY cid"
             case .deleteHead: "DELETE FROM heads WHERE cid = ?"
             case .insertHead: "INSERT OR IGNORE INTO heads(cid) VALUES (?)"
+            case .selectPeer: "SELECT pid FROM peers WHERE peer = ?"
+            case .insertPeer: "INSERT INTO peers(peer) VALUES (?)"
             }
         }
     }
@@ -61,6 +63,25 @@ final class RawStatements {
 
     /// Rows changed by the last statement.
     var changes: Int { Int(sqlite3_changes(connection)) }
+    /// The rowid of the last inserted row.
+    var lastRowID: Int64 { sqlite3_last_insert_rowid(connection) }
+
+    /// Allocation rows name peers by a small number (`peers` table), so they are short and,
+    /// with the pin's rowid, appended in order rather than scattered.
+    private var peerNumbers: [[UInt8]: Int64] = [:]
+
+    func peerNumber(_ peer: [UInt8]) throws -> Int64 {
+        if let n = peerNumbers[peer] { return n }
+        var found: Int64?
+        try run(.selectPeer, [.blob(peer)]) { row in found = row.int(0) }
+        let n: Int64
+        if let found { n = found } else {
+            try run(.insertPeer, [.blob(peer)])
+            n = lastRowID
+        }
+        peerNumbers[peer] = n
+        return n
+    }
 
     private func error(_ what: String) -> PinsetError {
         let message = connection.flatMap { sqlite3_errmsg($0) }.map { String(cString: $0) } ?? "no connection"
