@@ -84,17 +84,11 @@ struct PinsetBench: AsyncParsableCommand {
         }
         try prepared.close()
         let source2 = try await BenchPeer.start(dir: sourceDir, group: group)
-        let fresh = try await BenchPeer.start(dir: dir.appendingPathComponent("fresh"), group: group)
-        let rssBefore = peakRSSMegabytes()
-        let catchup = try await time {
-            _ = try await fresh.transport.dial(source2.address)
-            try await fresh.pinset.sync(from: source2.transport.localPeer)
-        }
-        let caughtUp = try fresh.database.count()
-        guard caughtUp == pins else { throw ValidationError("catch-up ended with \(caughtUp) of \(pins) pins") }
-        let rounds = await fresh.pinset.stats.fetchRounds
+        // The new peer is a process of its own, so its peak RSS is its own.
+        let fresh = try PinsetPeer.catchUp(from: source2.address, dir: dir.appendingPathComponent("fresh"))
+        guard fresh.pins == pins else { throw ValidationError("catch-up ended with \(fresh.pins) of \(pins) pins") }
+        let (catchup, rounds) = (fresh.seconds, fresh.rounds)
         await source2.stop()
-        await fresh.stop()
 
         // Catch-up from a snapshot.
         var snapshotFields: [(String, Double)] = []
@@ -118,21 +112,16 @@ struct PinsetBench: AsyncParsableCommand {
             let makeSeconds = try time { _ = try db.makeSnapshot(author: id, key: key, created: .now()) }
             try db.close()
             let source = try await BenchPeer.start(dir: snapDir, group: group, key: key)
-            let fresh2 = try await BenchPeer.start(dir: dir.appendingPathComponent("fresh-from-snapshot"), group: group)
-            progress("snapshot catch-up: a new peer starts from it")
-            let seconds = try await time {
-                _ = try await fresh2.transport.dial(source.address)
-                try await fresh2.pinset.sync(from: source.transport.localPeer)
-            }
-            let got = try fresh2.database.count()
-            guard got == snapshotPins, await fresh2.pinset.stats.snapshotsLoaded == 1 else {
-                throw ValidationError("snapshot catch-up ended with \(got) of \(snapshotPins) pins")
+            progress("snapshot catch-up: a new peer (its own process) starts from it")
+            let fresh2 = try PinsetPeer.catchUp(from: source.address, dir: dir.appendingPathComponent("fresh-from-snapshot"))
+            guard fresh2.pins == snapshotPins, fresh2.snapshots == 1 else {
+                throw ValidationError("snapshot catch-up ended with \(fresh2.pins) of \(snapshotPins) pins")
             }
             await source.stop()
-            await fresh2.stop()
             snapshotFields = [
-                ("snapshot_catchup_pins", Double(snapshotPins)), ("snapshot_catchup_s", seconds),
-                ("snapshot_catchup_pins_per_s", Double(snapshotPins) / seconds), ("snapshot_make_s", makeSeconds),
+                ("snapshot_catchup_pins", Double(snapshotPins)), ("snapshot_catchup_s", fresh2.seconds),
+                ("snapshot_catchup_pins_per_s", Double(snapshotPins) / fresh2.seconds), ("snapshot_make_s", makeSeconds),
+                ("snapshot_catchup_peer_peak_rss_mb", fresh2.peakRSS),
             ]
         }
 
@@ -154,7 +143,8 @@ struct PinsetBench: AsyncParsableCommand {
                 ("catchup_pins", Double(pins)), ("catchup_s", catchup), ("catchup_fetch_rounds", Double(rounds)),
                 ("catchup_pins_per_s", Double(pins) / catchup),
                 ("baseline_local_apply_s", applySeconds), ("ratio_catchup_vs_local_apply", catchup / applySeconds),
-                ("peak_rss_mb", max(peakRSSMegabytes(), rssBefore)),  // the whole process, generator included
+                ("peak_rss_mb", fresh.peakRSS),  // the catching-up peer's own process
+                ("bench_process_peak_rss_mb", peakRSSMegabytes()),  // generator, sources and cluster
                 ("commit_to_all_p50_ms", pick(0.5) * 1e3), ("commit_to_all_p99_ms", pick(0.99) * 1e3),
                 ("baseline_rpc_rtt_ms", rtt * 1e3), ("ratio_commit_to_all_p50_vs_rtt", pick(0.5) / rtt),
             ] + snapshotFields,
@@ -337,4 +327,46 @@ func peakRSSMegabytes() -> Double {
     else { return 0 }
     let kb = Double(line.split(separator: " ").dropFirst().first.map(String.init) ?? "") ?? 0
     return kb / 1024
+}
+
+/// The new peer of the catch-up scenarios, in a process of its own (not for direct use): it
+/// dials the source, syncs, and reports the time, pins, fetch rounds and its own peak RSS.
+struct PinsetPeer: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "pinset-peer", shouldDisplay: false)
+
+    @Option var source: String
+    @Option var dir: String
+
+    struct Result {
+        let seconds: Double
+        let pins: Int
+        let rounds: Int
+        let snapshots: Int
+        let peakRSS: Double
+    }
+
+    /// Runs a peer process that catches up from `source` in `dir`.
+    static func catchUp(from source: Multiaddr, dir: URL) throws -> Result {
+        let child = try Child(arguments: ["pinset-peer", "--source", source.description, "--dir", dir.path])
+        defer { child.terminate() }
+        let words = try child.expect("DONE").split(separator: " ").compactMap { Double($0) }
+        guard words.count == 5 else { throw ValidationError("the catch-up peer answered something else") }
+        return Result(seconds: words[0], pins: Int(words[1]), rounds: Int(words[2]), snapshots: Int(words[3]), peakRSS: words[4])
+    }
+
+    func run() async throws {
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 2)
+        let peer = try await BenchPeer.start(dir: URL(fileURLWithPath: dir), group: group)
+        let address = try Multiaddr(source)
+        let start = DispatchTime.now().uptimeNanoseconds
+        let connection = try await peer.transport.dial(address)
+        try await peer.pinset.sync(from: connection.peer)
+        let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+        let pins = try peer.database.count()
+        let stats = await peer.pinset.stats
+        FileHandle.standardOutput.write(
+            Data("DONE \(seconds) \(pins) \(stats.fetchRounds) \(stats.snapshotsLoaded) \(peakRSSMegabytes())\n".utf8))
+        await peer.stop()
+        try await group.shutdownGracefully()
+    }
 }
