@@ -54,6 +54,7 @@ public actor PinsetService {
     /// Heads peers announced that we lack, by peer; synced one peer at a time.
     private var wanted: [PeerID: [CID]] = [:]
     private var syncing = false
+    private var syncQueue: [CheckedContinuation<Void, Never>] = []
     private var loadingSnapshot = false
     /// The snapshot this peer serves (made here or loaded), with its heads.
     private var served: (cid: CID, root: PinsetSnapshot)?
@@ -152,6 +153,9 @@ public actor PinsetService {
     /// Commits what is queued, then stops the loops. Pending writers get their answer.
     public func stop() async {
         await commitNow()
+        // Writes that could not commit (a snapshot was loading) get a clear answer.
+        for w in waiters { w.resume(throwing: PinsetError(.storage, "the pinset service stopped before this write was committed; nothing of it was stored")) }
+        waiters = []
         for t in tasks { t.cancel() }
         tasks = []
         commitTask?.cancel()
@@ -334,18 +338,27 @@ public actor PinsetService {
     public func sync(from peer: PeerID) async throws {
         // One sync at a time: two at once could both find the DAG empty, one loading a
         // snapshot while the other replays history the snapshot covers.
-        while syncing { await Task.yield() }
+        if syncing { await withCheckedContinuation { syncQueue.append($0) } }
         syncing = true
-        defer { syncing = false }
+        defer { releaseSync() }
         try await fetchAll(from: peer, want: [])
         await syncPending()
     }
 
     private func syncWanted() async {
-        guard !syncing else { return }
+        guard !syncing else { return }  // the running sync picks up `wanted` before it ends
         syncing = true
-        defer { syncing = false }
+        defer { releaseSync() }
         await syncPending()
+    }
+
+    /// Hands the sync turn to the next waiting `sync(from:)`, or frees it.
+    private func releaseSync() {
+        if syncQueue.isEmpty {
+            syncing = false
+        } else {
+            syncQueue.removeFirst().resume()
+        }
     }
 
     private func syncPending() async {
