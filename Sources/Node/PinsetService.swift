@@ -60,6 +60,8 @@ public actor PinsetService {
     private var served: (cid: CID, root: PinsetSnapshot)?
     /// Snapshot roots peers announced, with their heads (verified), newest few.
     private var knownSnapshots: [CID: PinsetSnapshot] = [:]
+    /// Snapshot roots being fetched now.
+    private var learning: Set<CID> = []
     /// The newest snapshot whose heads this peer has all applied.
     private var acknowledged: CID?
     /// What each peer last acknowledged.
@@ -267,7 +269,13 @@ public actor PinsetService {
         }
         if !message.nodes.isEmpty { _ = applyPage(message.nodes, from: peer, quiet: true) }
         if let a = message.acknowledged { acknowledgements[peer] = a }
-        if let s = message.snapshot, knownSnapshots[s] == nil, !refused.contains(s) { await learnSnapshot(s, from: peer) }
+        if let s = message.snapshot, knownSnapshots[s] == nil, !refused.contains(s), learning.insert(s).inserted {
+            // Off the announcement loop: a slow peer must not hold up everyone's announcements.
+            Task { [weak self] in
+                await self?.learnSnapshot(s, from: peer)
+                await self?.learned(s)
+            }
+        }
         checkAcknowledgement()
         await compactIfAcknowledged()
         let unknown = message.heads.filter { links[$0] == nil && !refused.contains($0) }
@@ -277,6 +285,12 @@ public actor PinsetService {
     }
 
     // MARK: Compaction
+
+    private func learned(_ cid: CID) async {
+        learning.remove(cid)
+        checkAcknowledgement()
+        await compactIfAcknowledged()
+    }
 
     /// Fetches and checks the root of a snapshot a peer announced it serves.
     private func learnSnapshot(_ cid: CID, from peer: PeerID) async {
