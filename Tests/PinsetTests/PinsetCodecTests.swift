@@ -205,3 +205,80 @@ import UnixFS
         }
     }
 }
+
+/// Every limit of the pinset's formats, at the limit and one past it.
+@Suite struct PinsetLimitTests {
+    static func links(_ n: Int) -> [CID] { (0..<n).map { CID.v1(codec: .dagCBOR, cid($0).multihash) }.sorted() }
+
+    @Test func parentsAtAndPastTheLimit() throws {
+        let r = replica(1)
+        var at = DeltaNode(parents: Self.links(DeltaNode.maxParents), height: 2, author: r.id, adds: [fixturePin(1)], removes: [])
+        at.sign(with: r.key)
+        #expect(try DeltaNode(decoding: at.encoded()).parents.count == DeltaNode.maxParents)
+        var past = DeltaNode(parents: Self.links(DeltaNode.maxParents + 1), height: 2, author: r.id, adds: [fixturePin(1)], removes: [])
+        past.sign(with: r.key)
+        #expect(throws: PinsetError.self) { try DeltaNode(decoding: past.encoded()) }
+    }
+
+    @Test func nodeSizeAtAndPastTheLimit() throws {
+        let r = replica(1)
+        // Grow a node's name field until its encoding is exactly maxBytes, then one more.
+        func node(nameBytes: Int) -> [UInt8] {
+            var pins: [Pin] = []
+            var left = nameBytes
+            var n = 0
+            while left > 0 {
+                var p = fixturePin(n)
+                p.options.name = String(repeating: "x", count: min(left, PinCodec.maxStringBytes))
+                left -= min(left, PinCodec.maxStringBytes)
+                pins.append(p)
+                n += 1
+            }
+            var d = DeltaNode(parents: [], height: 1, author: r.id, adds: pins, removes: [])
+            d.sign(with: r.key)
+            return d.encoded()
+        }
+        var lo = 50_000, hi = 60_000
+        while lo < hi {  // the largest name total that still fits
+            let mid = (lo + hi + 1) / 2
+            if node(nameBytes: mid).count <= DeltaNode.maxBytes { lo = mid } else { hi = mid - 1 }
+        }
+        let fits = node(nameBytes: lo), over = node(nameBytes: lo + 1)
+        #expect(fits.count <= DeltaNode.maxBytes && fits.count > DeltaNode.maxBytes - 8)
+        #expect(over.count > DeltaNode.maxBytes)
+        #expect(throws: Never.self) { try DeltaNode(decoding: fits) }
+        do {
+            _ = try DeltaNode(decoding: over)
+            Issue.record("accepted a node over the limit")
+        } catch { #expect(error.code == .tooLarge) }
+    }
+
+    @Test func syncMessageListsAtAndPastTheLimit() throws {
+        let at = Self.links(PinsetAnnouncement.maxHeads), past = Self.links(PinsetAnnouncement.maxHeads + 1)
+        #expect(try PinsetFetchRequest(decoding: PinsetFetchRequest(want: at, have: at).encoded()).have.count == at.count)
+        #expect(throws: PinsetError.self) { try PinsetFetchRequest(decoding: PinsetFetchRequest(want: past, have: []).encoded()) }
+        #expect(throws: PinsetError.self) { try PinsetFetchRequest(decoding: PinsetFetchRequest(want: [], have: past).encoded()) }
+        let blocksAt = Self.links(PinsetBlocksRequest.maxBlocks)
+        #expect(try PinsetBlocksRequest(decoding: PinsetBlocksRequest(cids: blocksAt).encoded()).cids.count == blocksAt.count)
+        #expect(throws: PinsetError.self) {
+            try PinsetBlocksRequest(decoding: PinsetBlocksRequest(cids: Self.links(PinsetBlocksRequest.maxBlocks + 1)).encoded())
+        }
+        // A fetch response page of exactly maxBytes of nodes decodes; one byte more does not.
+        let exact = PinsetFetchResponse(nodes: [[UInt8](repeating: 1, count: PinsetFetchResponse.maxBytes)], remaining: 0, heads: [])
+        #expect(try PinsetFetchResponse(decoding: exact.encoded()).nodes[0].count == PinsetFetchResponse.maxBytes)
+        let over = PinsetFetchResponse(nodes: [[UInt8](repeating: 1, count: PinsetFetchResponse.maxBytes + 1)], remaining: 0, heads: [])
+        #expect(throws: PinsetError.self) { try PinsetFetchResponse(decoding: over.encoded()) }
+    }
+
+    @Test func snapshotListsAtAndPastTheLimit() throws {
+        let heads = (0..<SnapshotCover.maxEntries).map { PinsetSnapshot.Head(cid: CID.v1(codec: .dagCBOR, cid($0).multihash), height: 1) }
+            .sorted { $0.cid.bytes.lexicographicallyPrecedes($1.cid.bytes) }
+        #expect(try SnapshotCover.decode(SnapshotCover.encode(heads[...])).count == SnapshotCover.maxEntries)
+        let extra = PinsetSnapshot.Head(cid: CID.v1(codec: .dagCBOR, cid(99_999).multihash), height: 1)
+        let past = (heads + [extra]).sorted { $0.cid.bytes.lexicographicallyPrecedes($1.cid.bytes) }
+        #expect(throws: PinsetError.self) { try SnapshotCover.decode(SnapshotCover.encode(past[...])) }
+        let chunks = Self.links(PinsetSnapshot.maxLinks)
+        #expect(try SnapshotIndex.decode(SnapshotIndex.encode(chunks)).count == PinsetSnapshot.maxLinks)
+        #expect(throws: PinsetError.self) { try SnapshotIndex.decode(SnapshotIndex.encode(Self.links(PinsetSnapshot.maxLinks + 1))) }
+    }
+}
