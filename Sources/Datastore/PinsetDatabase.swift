@@ -302,7 +302,6 @@ public final class PinsetDatabase: Sendable {
 /// The statements are prepared once per store and run through SQLite's C API with blobs
 /// bound in place: this is the apply path's inner loop, thousands of rows a second.
 public struct SQLitePinsetStore: PinsetStore {
-    let db: Database
     private let sql: RawStatements
     /// The last key `elements(of:)` looked up and its winner, so replacing it deletes exactly
     /// its index rows.
@@ -313,10 +312,7 @@ public struct SQLitePinsetStore: PinsetStore {
     }
     private let lastLookup = Lookup()
 
-    init(_ db: Database) {
-        self.db = db
-        sql = RawStatements(db)
-    }
+    init(_ db: Database) { sql = RawStatements(db) }
 
     static func decodePin(key: Data, value: Data) throws -> Pin {
         try PinCodec.decode([UInt8](value), cid: try CID(bytes: [UInt8](key)))

@@ -1,4 +1,5 @@
-public import Multiformats
+import Multiformats
+import UnixFS
 
 /// Writes canonical DAG-CBOR directly (no intermediate tree): the pinset's hot path encodes
 /// thousands of pins a second. The caller writes map keys in DAG-CBOR order (shorter first,
@@ -8,20 +9,7 @@ struct CBORWriter {
 
     init(capacity: Int = 256) { bytes.reserveCapacity(capacity) }
 
-    mutating func head(_ major: UInt8, _ value: UInt64) {
-        let m = major << 5
-        switch value {
-        case 0..<24: bytes.append(m | UInt8(value))
-        case 24...0xff: bytes += [m | 24, UInt8(value)]
-        case 0x100...0xffff: bytes += [m | 25, UInt8(value >> 8), UInt8(value & 0xff)]
-        case 0x10000...0xffff_ffff:
-            bytes.append(m | 26)
-            for s in stride(from: 24, through: 0, by: -8) { bytes.append(UInt8(truncatingIfNeeded: value >> UInt64(s))) }
-        default:
-            bytes.append(m | 27)
-            for s in stride(from: 56, through: 0, by: -8) { bytes.append(UInt8(truncatingIfNeeded: value >> UInt64(s))) }
-        }
-    }
+    mutating func head(_ major: UInt8, _ value: UInt64) { DagCBOR.head(major, value, into: &bytes) }
 
     mutating func int(_ v: Int64) { if v >= 0 { head(0, UInt64(v)) } else { head(1, UInt64(-(v + 1))) } }
     mutating func data(_ b: some Collection<UInt8>) {

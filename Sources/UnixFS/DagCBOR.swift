@@ -29,7 +29,8 @@ public indirect enum DagCBOR: Hashable, Sendable {
         return out
     }
 
-    private static func head(_ major: UInt8, _ value: UInt64, into out: inout [UInt8]) {
+    /// Appends a minimal head (major type and argument); shared with the pinset's direct writer.
+    public static func head(_ major: UInt8, _ value: UInt64, into out: inout [UInt8]) {
         let m = major << 5
         switch value {
         case 0..<24: out.append(m | UInt8(value))

@@ -140,7 +140,7 @@ func replica(_ seed: UInt64, trust: TrustPolicy = .everyone) -> Replica { Replic
         }
         for i in rs.indices {
             for j in rs.indices where i != j {
-                try rs[j].receive(try rs[i].missing(for: try rs[j].store.heads()))
+                try rs[j].receive(try rs[i].missing(for: rs[j].store.heads()))
             }
         }
         for r in rs.dropFirst() {
@@ -165,7 +165,7 @@ func replica(_ seed: UInt64, trust: TrustPolicy = .everyone) -> Replica { Replic
             try rs[i].commit([.pin(fixturePin(step))])
             if rng.chance(0.3) {
                 let j = Int(rng.next() % 3)
-                try rs[j].receive(try rs[i].missing(for: try rs[j].store.heads()))
+                try rs[j].receive(try rs[i].missing(for: rs[j].store.heads()))
             }
         }
         var full = rs[0]

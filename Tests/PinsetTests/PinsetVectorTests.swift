@@ -207,8 +207,15 @@ import UnixFS
         }
         #expect(flipped > 0)
         let chunk = try #require(builder.takeBlocks().first { (try? SnapshotChunk.decode($0.bytes)) != nil }).bytes
-        let unsorted = DagCBOR.map(["e": .list([])]).encoded()
-        #expect(try SnapshotChunk.decode(unsorted).isEmpty)
+        #expect(try SnapshotChunk.decode(DagCBOR.map(["e": .list([])]).encoded()).isEmpty)
+        // Elements out of (key, id) order, or repeated, are refused.
+        var b2 = replica(2)
+        try b2.commit([.pin(fixturePin(2))])
+        let e1 = (cid(1), a.store.elements(of: cid(1))[0]), e2 = (cid(2), b2.store.elements(of: cid(2))[0])
+        let (first, second) = cid(1).bytes.lexicographicallyPrecedes(cid(2).bytes) ? (e1, e2) : (e2, e1)
+        #expect(try SnapshotChunk.decode(SnapshotChunk.encode([first, second])).count == 2)
+        #expect(throws: PinsetError.self) { try SnapshotChunk.decode(SnapshotChunk.encode([second, first])) }
+        #expect(throws: PinsetError.self) { try SnapshotChunk.decode(SnapshotChunk.encode([first, first])) }
         #expect(throws: PinsetError.self) { try SnapshotChunk.decode(chunk + [0]) }
         #expect(throws: PinsetError.self) { try SnapshotIndex.decode(DagCBOR.map(["c": .list([])]).encoded()) }
         // An empty pinset has no snapshot.
