@@ -27,6 +27,10 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log", exact: "1.16.2"),
         .package(url: "https://github.com/apple/swift-nio", exact: "2.101.3"),
         .package(url: "https://github.com/groue/GRDB.swift", exact: "7.10.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", exact: "2.28.1"),
+        // The trait exposes response trailers: kubo reports errors in a stream through X-Stream-Error.
+        .package(url: "https://github.com/swift-server/async-http-client", exact: "1.37.0", traits: ["UnstableHTTPAPIsSupport"]),
+        .package(url: "https://github.com/vapor/multipart-kit", exact: "4.7.1"),
     ],
     targets: [
         // MARK: L0: system libraries and their safe wrappers
@@ -87,6 +91,27 @@ let package = Package(
             ],
             swiftSettings: swiftSettings),
 
+        .target(
+            name: "EmbeddedIPFS",
+            dependencies: [
+                "Datastore", "UnixFS", "Ingest", "Multiformats", "CodedError", "Sodium", "ClusterModel",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "MultipartKit", package: "multipart-kit"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
+            swiftSettings: swiftSettings),
+        .target(
+            name: "IPFSConnector",
+            dependencies: [
+                "Multiformats", "UnixFS", "CodedError",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings),
+
         // MARK: L3: the node
         .target(
             name: "Node",
@@ -101,8 +126,10 @@ let package = Package(
         .executableTarget(
             name: "pinmesh",
             dependencies: [
-                "ClusterModel", "Multiformats", "Sodium", "Pinset", "Datastore", "Node",
+                "ClusterModel", "Multiformats", "Sodium", "Pinset", "Datastore", "Node", "EmbeddedIPFS",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings),
         .executableTarget(
@@ -173,6 +200,17 @@ let package = Package(
         .testTarget(
             name: "PinsetTests",
             dependencies: ["Pinset", "Datastore", "ClusterModel", "ClusterTestKit", "Multiformats", "Sodium", "UnixFS", "CodedError"],
+            swiftSettings: swiftSettings),
+        .testTarget(
+            name: "EmbeddedIPFSTests",
+            dependencies: [
+                "EmbeddedIPFS", "IPFSConnector", "Datastore", "UnixFS", "Multiformats", "ClusterTestKit",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ],
             swiftSettings: swiftSettings),
         .testTarget(
             name: "CLITests", dependencies: ["ClusterModel", "ClusterTestKit", "Datastore"], swiftSettings: swiftSettings),

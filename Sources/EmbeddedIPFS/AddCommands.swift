@@ -1,0 +1,362 @@
+import Datastore
+import Foundation
+import Hummingbird
+import Ingest
+import Multiformats
+import NIOCore
+import UnixFS
+
+extension ImportSettings {
+    /// The import settings kubo's `add` options ask for, with kubo's defaults and errors.
+    init(call c: RPCCall) throws {
+        var s = ImportSettings()
+        if let profile = try c.string("profile") {
+            guard let p = ImportSettings(profile: profile) else { throw KuboError.client("unknown import profile \(profile.debugDescription)") }
+            s = p
+        }
+        let version = try c.int("cid-version", default: nil)
+        if let version, version != 0 && version != 1 { throw KuboError.client("unknown CID version: \(version)") }
+        let hash = try c.string("hash")
+        var hashCode = s.hashFunction
+        if let hash {
+            guard let code = Multicodec(name: hash), Multihash.Hasher(code: code) != nil else {
+                throw KuboError.client("unrecognized hash function: \(hash.debugDescription)")
+            }
+            hashCode = code
+        }
+        let raw = try c.string("raw-leaves").map { _ in try c.bool("raw-leaves", default: false) }
+        var chunker = s.chunker
+        if let text = try c.string("chunker", "s") {
+            do {
+                chunker = try ChunkerSpec(parsing: text)
+            } catch {
+                throw KuboError.client(error.message)
+            }
+        }
+        let trickle = try c.bool("trickle", "t", default: s.layout == .trickle)
+        let wantsV1 = version.map { $0 == 1 } ?? (s.cidVersion == .v1)
+        self.init(
+            cidVersion: wantsV1 ? .v1 : .v0, rawLeaves: raw ?? (version == nil ? s.rawLeaves : nil), chunker: chunker,
+            layout: trickle ? .trickle : .balanced, hashFunction: hashCode,
+            maxLinks: try c.int("max-file-links", default: s.maxLinks)!,
+            hamtShardingThreshold: s.hamtShardingThreshold, hamtSizeEstimation: s.hamtSizeEstimation,
+            hamtFanout: try c.int("max-hamt-fanout", default: s.hamtFanout)!)
+        do {
+            try validate()
+        } catch {
+            throw KuboError.client(error.message)
+        }
+    }
+}
+
+/// Imports the parts of an `add` body as they stream in: files through the UnixFS importer,
+/// directories and symlinks as kubo's multipart encoding names them.
+final class AddSink: PartSink, @unchecked Sendable {
+    let settings: ImportSettings
+    let op: IPFSRepo.Operation?
+    let progress: Bool
+    let quieter: Bool
+    var lines: [String] = []
+    private var importer: FileImporter?
+    private var symlinkTarget: [UInt8]?
+    private var current = ""
+    private var reported: UInt64 = 0
+    private let encoder: NodeEncoder
+
+    /// Every node added, by path ("" holds the top-level entries).
+    private var directories: [String: [DirectoryEntry]] = ["": []]
+    private var directoryOrder: [String] = []
+    var tops: [DirectoryEntry] = []
+
+    init(settings: ImportSettings, op: IPFSRepo.Operation?, progress: Bool, quieter: Bool) {
+        self.settings = settings
+        self.op = op
+        self.progress = progress
+        self.quieter = quieter
+        encoder = NodeEncoder(settings: settings, keepBlocks: op != nil)
+    }
+
+    private func store(_ blocks: [Block]) throws {
+        guard let op else { return }
+        for b in blocks { try op.put(b) }
+    }
+
+    func begin(_ headers: PartHeaders) throws {
+        var name = headers.fileName
+        while name.hasSuffix("/") { name.removeLast() }
+        current = name
+        let parts = name.split(separator: "/")
+        if parts.contains("..") || parts.contains(".") {
+            throw KuboError.client("path \(name.debugDescription) in the upload has '.' or '..' components")
+        }
+        guard directories[parent(name)] != nil else {
+            throw KuboError.client("\(name.debugDescription) comes before its directory \(parent(name).debugDescription) in the upload")
+        }
+        switch headers.contentType {
+        case let t where t.hasPrefix("application/x-directory"):
+            guard directories[name] == nil else { throw KuboError.client("directory \(name.debugDescription) appears twice") }
+            directories[name] = []
+            directoryOrder.append(name)
+        case let t where t.hasPrefix("application/symlink"):
+            symlinkTarget = []
+        default:
+            importer = try FileImporter(settings: settings, keepBlocks: op != nil, parallelFor: DispatchParallel.allCores)
+            reported = 0
+        }
+    }
+
+    private func parent(_ path: String) -> String {
+        guard let slash = path.lastIndex(of: "/") else { return "" }
+        return String(path[..<slash])
+    }
+
+    private func base(_ path: String) -> String {
+        guard let slash = path.lastIndex(of: "/") else { return path }
+        return String(path[path.index(after: slash)...])
+    }
+
+    func data(_ bytes: UnsafeRawBufferPointer) throws {
+        if importer != nil {
+            importer!.write(bytes)
+            try store(importer!.takeBlocks())
+            if progress, importer!.bytesWritten - reported >= 1 << 20 {
+                reported = importer!.bytesWritten
+                lines.append("{\"Name\":\(JSONText.string(current)),\"Bytes\":\(reported)}")
+            }
+        } else if symlinkTarget != nil {
+            symlinkTarget! += bytes
+            if symlinkTarget!.count > 4096 { throw KuboError.client("symlink target of \(current) is over 4096 bytes") }
+        } else if bytes.count > 0 {
+            throw KuboError.client("directory part \(current.debugDescription) has a body")
+        }
+    }
+
+    func end() throws {
+        var node: ImportedNode?
+        if var imp = importer {
+            let root = imp.finish()
+            try store(imp.takeBlocks())
+            if progress { lines.append("{\"Name\":\(JSONText.string(current)),\"Bytes\":\(imp.bytesWritten)}") }
+            importer = nil
+            node = root
+        } else if let target = symlinkTarget {
+            let encoded = DirectoryEncoder(encoder: encoder).symlink(target: String(decoding: target, as: UTF8.self))
+            if let b = encoded.block { try store([b]) }
+            symlinkTarget = nil
+            node = encoded.node
+        }
+        if let node {
+            // A file sent without a name (standard input) is reported by its CID, as kubo does.
+            if !quieter { lines.append(Self.line(current.isEmpty ? node.cid.description : current, node)) }
+            directories[parent(current), default: []].append(DirectoryEntry(name: base(current).isEmpty ? node.cid.description : base(current), node: node))
+        }
+    }
+
+    static func line(_ name: String, _ node: ImportedNode) -> String {
+        "{\"Name\":\(JSONText.string(name)),\"Hash\":\"\(node.cid)\",\"Size\":\"\(node.cumulativeSize)\"}"
+    }
+
+    /// Builds the directories (children before parents) and returns the top-level entries.
+    func finishDirectories() throws -> [DirectoryEntry] {
+        // Deepest first, so every child directory exists before its parent is encoded.
+        for path in directoryOrder.sorted(by: { $0.split(separator: "/").count > $1.split(separator: "/").count || ($0.split(separator: "/").count == $1.split(separator: "/").count && $0 < $1) }) {
+            var out: [Block] = []
+            let node = try DirectoryEncoder(encoder: encoder).directory(directories[path] ?? [], blocks: &out)
+            try store(out)
+            if !quieter { lines.append(Self.line(path, node)) }
+            directories[parent(path), default: []].append(DirectoryEntry(name: base(path), node: node))
+        }
+        return directories[""] ?? []
+    }
+
+    func wrapper(_ tops: [DirectoryEntry]) throws -> ImportedNode {
+        var out: [Block] = []
+        let node = try DirectoryEncoder(encoder: encoder).directory(tops, blocks: &out)
+        try store(out)
+        return node
+    }
+}
+
+/// Collects whole blocks of a `block/put` body, one per part, bounded by the block limit.
+final class BlockPartsSink: PartSink, @unchecked Sendable {
+    var parts: [[UInt8]] = []
+    private var current: [UInt8] = []
+    let limit: Int
+
+    init(limit: Int) { self.limit = limit }
+
+    func begin(_ headers: PartHeaders) throws { current = [] }
+
+    func data(_ bytes: UnsafeRawBufferPointer) throws {
+        if current.count + bytes.count > limit {
+            throw KuboError.client(
+                limit < FlatfsBlockstore.hardBlockLimit
+                    ? "produced block is over 1MiB: big blocks can't be exchanged with other peers. consider using UnixFS for automatic chunking of bigger files, or pass --allow-big-block to override"
+                    : "block is over the hard limit of \(FlatfsBlockstore.hardBlockLimit) bytes")
+        }
+        current += bytes
+    }
+
+    func end() throws { parts.append(current) }
+}
+
+/// Feeds every part of a `dag/import` body through a verifying CAR reader.
+final class CARPartsSink: PartSink, @unchecked Sendable {
+    var reader = CARReader.verifying()
+    var roots: [CID] = []
+    var blocks = 0
+    var bytes = 0
+    let op: IPFSRepo.Operation
+
+    init(op: IPFSRepo.Operation) { self.op = op }
+
+    func begin(_ headers: PartHeaders) throws { reader = CARReader.verifying() }
+
+    func data(_ raw: UnsafeRawBufferPointer) throws {
+        reader.feed(Array(raw))
+        while let b = try reader.next() {
+            try op.put(b, allowBig: true)
+            blocks += 1
+            bytes += b.bytes.count
+        }
+    }
+
+    func end() throws {
+        try reader.finish()
+        roots += reader.roots ?? []
+    }
+}
+
+extension KuboRPCServer {
+    func add(_ c: RPCCall, _ request: Request) async throws -> Response {
+        let settings = try ImportSettings(call: c)
+        for unsupported in ["nocopy", "fscache", "inline", "preserve-mode", "preserve-mtime"] where try c.bool(unsupported, default: false) {
+            throw KuboError.client("option \(unsupported) is not supported by the PinMesh embedded node")
+        }
+        if try c.string("to-files") != nil { throw KuboError.client("option to-files is not supported by the PinMesh embedded node (no MFS)") }
+        let onlyHash = try c.bool("only-hash", "n", default: false)
+        let pin = try c.bool("pin", default: true) && !onlyHash
+        let pinName = try c.string("pin-name") ?? ""
+        let wrap = try c.bool("wrap-with-directory", "w", default: false)
+        let quieter = try c.bool("quieter", "Q", default: false)
+        let silent = try c.bool("silent", default: false)
+        let progress = try c.bool("progress", "p", default: false)
+        let repo = self.repo
+        let op = onlyHash ? nil : repo.beginOperation()
+        let sink = AddSink(settings: settings, op: op, progress: progress && !silent, quieter: quieter || silent)
+        let reader = try MultipartReader(contentType: request.headers[.contentType], sink: sink)
+        return Self.stream { out in
+            defer { op?.end() }
+            try await reader.consume(request.body) {
+                if !silent { for l in sink.lines { try await out.line(l) } }
+                sink.lines.removeAll(keepingCapacity: true)
+            }
+            guard reader.parts > 0 else { throw KuboError.client("no files in the request: send them as multipart parts") }
+            let tops = try sink.finishDirectories()
+            var roots: [ImportedNode] = []
+            if wrap {
+                let w = try sink.wrapper(tops)
+                roots = [w]
+                if !silent { sink.lines.append(AddSink.line("", w)) }
+            } else {
+                roots = tops.map(\.node)
+                if quieter && !silent, let last = tops.last { sink.lines.append(AddSink.line(last.name, last.node)) }
+            }
+            if op != nil {
+                try repo.blocks.sync()
+                if pin { try repo.pins.add(roots.map { IPFSPin(cid: $0.cid, mode: .recursive(maxDepth: nil), name: pinName) }) }
+            }
+            if !silent { for l in sink.lines { try await out.line(l) } }
+        }
+    }
+
+    func blockPut(_ c: RPCCall, _ request: Request) async throws -> Response {
+        var codec = Multicodec.raw
+        var version = CID.Version.v1
+        if let format = try c.string("format", "f") {
+            switch format {
+            case "v0", "protobuf", "dag-pb":
+                codec = .dagPB
+                version = format == "dag-pb" ? .v1 : .v0
+            case "cbor", "dag-cbor": codec = .dagCBOR
+            case "raw": codec = .raw
+            default: throw KuboError.client("unknown block format \(format.debugDescription)")
+            }
+        }
+        if let name = try c.string("cid-codec") {
+            guard let cc = Multicodec(name: name) else { throw KuboError.client("unknown multicodec \(name.debugDescription)") }
+            codec = cc
+            version = .v1
+        }
+        let mhName = try c.string("mhtype") ?? "sha2-256"
+        guard let mh = Multicodec(name: mhName), Multihash.Hasher(code: mh) != nil else {
+            throw KuboError.client("unrecognized multihash function: \(mhName)")
+        }
+        if let len = try c.int("mhlen", default: -1), len != -1 && len != Multihash.requiredDigestLength(for: mh) {
+            throw KuboError.client("mhlen \(len) is not supported for \(mhName): only its full length")
+        }
+        if version == .v0 && mh != .sha2_256 { version = .v1 }
+        let pin = try c.bool("pin", default: false)
+        let allowBig = try c.bool("allow-big-block", default: false)
+        let sink = BlockPartsSink(limit: allowBig ? FlatfsBlockstore.hardBlockLimit : FlatfsBlockstore.softBlockLimit)
+        let reader = try MultipartReader(contentType: request.headers[.contentType], sink: sink)
+        let repo = self.repo
+        let (v, cc) = (version, codec)
+        return Self.stream { out in
+            let op = repo.beginOperation()
+            defer { op.end() }
+            var cids: [CID] = []
+            try await reader.consume(request.body) {
+                for bytes in sink.parts {
+                    guard let digest = Multihash.digest(bytes, code: mh) else { throw KuboError.client("cannot hash with \(mhName)") }
+                    let cid = v == .v0 ? try CID.v0(digest) : CID.v1(codec: cc, digest)
+                    try op.put(Block(cid: cid, bytes: bytes), allowBig: allowBig)
+                    cids.append(cid)
+                    try await out.line("{\"Key\":\"\(cid)\",\"Size\":\(bytes.count)}")
+                }
+                sink.parts.removeAll()
+            }
+            guard reader.parts > 0 else { throw KuboError.client("argument \"data\" is required") }
+            try repo.blocks.sync()
+            if pin { try repo.pins.add(cids.map { IPFSPin(cid: $0, mode: .recursive(maxDepth: nil)) }) }
+        }
+    }
+
+    func dagImport(_ c: RPCCall, _ request: Request) async throws -> Response {
+        let pinRoots = try c.bool("pin-roots", default: true)
+        let stats = try c.bool("stats", default: false)
+        let silent = try c.bool("silent", default: false)
+        let repo = self.repo
+        let op = repo.beginOperation()
+        let sink = CARPartsSink(op: op)
+        let reader: MultipartReader
+        do {
+            reader = try MultipartReader(contentType: request.headers[.contentType], sink: sink)
+        } catch {
+            op.end()
+            throw error
+        }
+        return Self.stream { out in
+            defer { op.end() }
+            do {
+                try await reader.consume(request.body)
+            } catch let e as UnixFSError {
+                throw KuboError.client("malformed CAR: \(e.message)")
+            }
+            try repo.blocks.sync()
+            if pinRoots {
+                var seen = Set<CID>()
+                for root in sink.roots where seen.insert(root).inserted {
+                    var message = ""
+                    do {
+                        try await repo.pin([root], mode: .recursive(maxDepth: nil), offline: true)
+                    } catch let e as RepoError {
+                        message = "block was not found locally (offline): \(e.message)"
+                    }
+                    if !silent { try await out.line("{\"Root\":{\"Cid\":{\"/\":\"\(root)\"},\"PinErrorMsg\":\(JSONText.string(message))}}") }
+                }
+            }
+            if stats { try await out.line("{\"Stats\":{\"BlockCount\":\(sink.blocks),\"BlockBytesCount\":\(sink.bytes)}}") }
+        }
+    }
+}

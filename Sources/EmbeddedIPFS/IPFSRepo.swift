@@ -1,0 +1,348 @@
+public import Datastore
+import Foundation
+public import Multiformats
+public import UnixFS
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Where a pin gets blocks the store lacks: the node plugs in fetching from other PinMesh
+/// peers over the cluster transport.
+public protocol BlockFetcher: Sendable {
+    /// The bytes of `cid` from elsewhere, or nil when nobody has it now (the pin then waits
+    /// for the block to arrive by other means: `block/put`, an `add`, a later fetch).
+    func fetch(_ cid: CID) async throws -> [UInt8]?
+}
+
+/// What `repo/stat` reports.
+public struct RepoStat: Sendable, Equatable {
+    public var repoSize: UInt64
+    public var storageMax: UInt64
+    public var numObjects: Int
+    public var repoPath: String
+    public var version: String
+}
+
+/// How a CID is pinned, as `pin/ls?arg=` answers.
+public enum PinState: Sendable, Equatable {
+    case pinned(IPFSPin)
+    case indirect(through: CID)
+    case notPinned
+}
+
+/// The embedded IPFS node's repository: blocks (flatfs), pins (SQLite), GC and the block
+/// exchange hook. One process opens a repository at a time (`repo.lock`).
+///
+/// Layout of `<root>`: `config` (kubo's key names), `blocks/` (flatfs), `pins.sqlite`,
+/// `repo.lock`.
+public final class IPFSRepo: BlockGetter, @unchecked Sendable {
+    public let root: String
+    public let config: RepoConfig
+    public let blocks: FlatfsBlockstore
+    public let pins: IPFSPinStore
+    public let peerID: PeerID
+    let inFlight = InFlightBlocks()
+    let arrivals = BlockArrivals()
+    private let lock = NSLock()
+    private var fetcher: (any BlockFetcher)?
+    private let lockFD: Int32
+
+    public static let repoVersion = "fs-repo@16"
+
+    /// Creates a repository at `root` (its `config` with a fresh identity); returns the
+    /// config. An existing repository is left as it is and its config returned.
+    @discardableResult
+    public static func initialize(at root: String, api: String = RepoConfig.defaultAPI, storageMax: String = RepoConfig.defaultStorageMax) throws -> RepoConfig {
+        let configPath = root + "/config"
+        if FileManager.default.fileExists(atPath: configPath) { return try RepoConfig.load(configPath) }
+        _ = try RepoConfig.parseBytes(storageMax, key: "Datastore.StorageMax")
+        guard (try? Multiaddr(api)) != nil else {
+            throw RepoConfig.ConfigError(description: "Addresses.API: \(api.debugDescription) is not a multiaddr; write it as /ip4/127.0.0.1/tcp/5091")
+        }
+        try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
+        let config = try RepoConfig.generate(api: api, storageMax: storageMax)
+        try config.write(configPath)
+        return config
+    }
+
+    /// Opens the repository at `root` (made by ``initialize(at:api:storageMax:)``).
+    /// - Parameter storageMax: overrides `Datastore.StorageMax` when given.
+    public init(root: String, storageMax: UInt64? = nil) throws {
+        self.root = root
+        config = try RepoConfig.load(root + "/config")
+        peerID = try config.peerID
+        lockFD = open(root + "/repo.lock", O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
+        guard lockFD >= 0 else { throw RepoError(.io, "cannot open \(root)/repo.lock: \(String(cString: strerror(errno)))") }
+        guard flock(lockFD, LOCK_EX | LOCK_NB) == 0 else {
+            close(lockFD)
+            throw RepoError(.io, "the repository \(root) is in use by another process (repo.lock is held); stop that daemon first")
+        }
+        do {
+            blocks = try FlatfsBlockstore(directory: root + "/blocks", storageMax: try storageMax ?? config.storageMaxBytes)
+            pins = try IPFSPinStore(path: root + "/pins.sqlite")
+        } catch {
+            close(lockFD)
+            throw error
+        }
+    }
+
+    deinit { close(lockFD) }
+
+    /// Plugs in (or removes) where missing blocks come from.
+    public func setFetcher(_ f: (any BlockFetcher)?) {
+        lock.lock()
+        fetcher = f
+        lock.unlock()
+    }
+
+    private var currentFetcher: (any BlockFetcher)? {
+        lock.lock()
+        defer { lock.unlock() }
+        return fetcher
+    }
+
+    // MARK: blocks
+
+    /// The verified bytes of a stored block (`BlockGetter`).
+    public func block(_ cid: CID) throws -> [UInt8] { try blocks.get(cid) }
+
+    /// Stores a block (checked against its CID) and wakes pins waiting for it.
+    public func put(_ block: Block, allowBig: Bool = false) throws(RepoError) {
+        try blocks.put(block.cid, block.bytes, allowBig: allowBig)
+        arrivals.arrived(block.cid.multihash)
+    }
+
+    /// An import or pin in progress: the blocks it writes or reaches are safe from GC until
+    /// ``Operation/end()`` (and, if a GC is running then, until that GC finishes).
+    public struct Operation: Sendable {
+        let repo: IPFSRepo
+        let token: UInt64
+
+        /// Stores a block on behalf of this operation.
+        public func put(_ block: Block, allowBig: Bool = false) throws(RepoError) {
+            repo.inFlight.insert(token, block.cid.multihash)
+            try repo.put(block, allowBig: allowBig)
+        }
+
+        /// Protects a block this operation relies on (one it found already stored).
+        public func protect(_ cid: CID) { repo.inFlight.insert(token, cid.multihash) }
+
+        public func end() { repo.inFlight.end(token) }
+    }
+
+    public func beginOperation() -> Operation { Operation(repo: self, token: inFlight.begin()) }
+
+    /// The block, fetched or awaited when missing. Throws `CancellationError` when the caller
+    /// is cancelled while waiting.
+    func obtain(_ cid: CID, op: Operation, offline: Bool) async throws -> [UInt8] {
+        op.protect(cid)
+        while true {
+            if let bytes = try stored(cid) { return bytes }
+            if offline { throw RepoError(.notFound, "block \(cid) is not in the store") }
+            if let f = currentFetcher, let bytes = try await f.fetch(cid) {
+                try op.put(Block(cid: cid, bytes: bytes), allowBig: true)
+                return bytes
+            }
+            let store = blocks
+            try await arrivals.wait(for: cid.multihash, present: { store.has(cid) })
+        }
+    }
+
+    /// The stored, verified block, or nil when it is not stored.
+    func stored(_ cid: CID) throws(RepoError) -> [UInt8]? {
+        do {
+            return try blocks.get(cid)
+        } catch {
+            if error.code == .notFound { return nil }
+            throw error
+        }
+    }
+
+    /// The links of a block that a pin follows (dag-pb, dag-cbor; none for raw and others).
+    static func links(_ cid: CID, _ bytes: [UInt8]) throws(RepoError) -> [CID] {
+        do {
+            return try CAR.links(of: cid, bytes: bytes)
+        } catch {
+            throw RepoError(.corrupt, "block \(cid) cannot be decoded as \(cid.codec): \(error.message)")
+        }
+    }
+
+    // MARK: pins
+
+    /// Pins `cids` once every block the pins need is stored (fetched or awaited when missing);
+    /// blocks are flushed to disk before the pins are recorded, so an acknowledged pin never
+    /// lacks a block after a crash. `progress` gets the number of blocks reached so far.
+    /// With `offline`, a missing block fails the pin at once instead of being awaited.
+    public func pin(
+        _ cids: [CID], mode: IPFSPinMode, name: String = "", offline: Bool = false, progress: @Sendable (Int) -> Void = { _ in }
+    ) async throws {
+        let op = beginOperation()
+        defer { op.end() }
+        var count = 0
+        for root in cids {
+            let depth: Int
+            switch mode {
+            case .direct: depth = 0
+            case .recursive(let d): depth = d ?? Int.max
+            }
+            // Depth-first, keeping the most remaining depth seen per CID.
+            var seen: [CID: Int] = [:]
+            var stack: [(CID, Int)] = [(root, depth)]
+            while let (c, remain) = stack.popLast() {
+                if let s = seen[c], s >= remain { continue }
+                let first = seen[c] == nil
+                seen[c] = remain
+                let bytes = try await obtain(c, op: op, offline: offline)
+                if first {
+                    count += 1
+                    progress(count)
+                }
+                if remain > 0 {
+                    for l in try Self.links(c, bytes).reversed() { stack.append((l, remain == Int.max ? remain : remain - 1)) }
+                }
+            }
+        }
+        try blocks.sync()
+        try pins.add(cids.map { IPFSPin(cid: $0, mode: mode, name: name) })
+    }
+
+    /// Removes pins (`recursive: false` refuses to remove a recursive pin, as kubo).
+    public func unpin(_ cids: [CID], recursive: Bool = true) throws(RepoError) {
+        for c in cids { try pins.remove(c, recursive: recursive) }
+    }
+
+    /// Pins `to` like `from` (fetching what it lacks), then drops `from` when `unpin`.
+    public func updatePin(from: CID, to: CID, unpin: Bool, progress: @Sendable (Int) -> Void = { _ in }) async throws {
+        guard let old = try pins.get(from), case .recursive(let depth) = old.mode else {
+            throw RepoError(.notPinned, "'from' cid was not recursively pinned already")
+        }
+        try await pin([to], mode: .recursive(maxDepth: depth), name: old.name, progress: progress)
+        if unpin && from != to { try pins.remove(from, recursive: true) }
+    }
+
+    /// How `cid` is pinned: its own pin, or the first recursive pin that reaches it.
+    public func pinState(_ cid: CID) throws -> PinState {
+        if let p = try pins.get(cid) { return .pinned(p) }
+        var found: CID?
+        try pins.forEach(.recursive) { p in
+            guard found == nil, case .recursive(let d) = p.mode else { return }
+            if try reaches(p.cid, target: cid, depth: d ?? Int.max) { found = p.cid }
+        }
+        return found.map { .indirect(through: $0) } ?? .notPinned
+    }
+
+    private func reaches(_ root: CID, target: CID, depth: Int) throws -> Bool {
+        var seen: [CID: Int] = [:]
+        var stack: [(CID, Int)] = [(root, depth)]
+        while let (c, remain) = stack.popLast() {
+            if c != root && c == target { return true }
+            if let s = seen[c], s >= remain { continue }
+            seen[c] = remain
+            guard remain > 0, let bytes = try? blocks.get(c) else { continue }
+            for l in try Self.links(c, bytes) { stack.append((l, remain == Int.max ? remain : remain - 1)) }
+        }
+        return false
+    }
+
+    /// Calls `body` with every CID below a recursive pin (each once), walking only stored
+    /// blocks. Memory grows with the number of distinct blocks reached, as in kubo.
+    public func forEachIndirect(_ body: (CID) throws -> Void) throws {
+        var seen = Set<CID>()
+        try pins.forEach(.recursive) { p in
+            guard case .recursive(let d) = p.mode else { return }
+            var stack: [(CID, Int)] = [(p.cid, d ?? Int.max)]
+            while let (c, remain) = stack.popLast() {
+                guard remain > 0, let bytes = try? blocks.get(c) else { continue }
+                for l in try Self.links(c, bytes) where seen.insert(l).inserted {
+                    try body(l)
+                    stack.append((l, remain == Int.max ? remain : remain - 1))
+                }
+            }
+        }
+    }
+
+    /// The blocks a DAG reaches, in depth-first order (for `refs`, `dag/export`, `pin/verify`):
+    /// `body` gets each block's CID, its bytes (nil when missing or corrupt, with the error),
+    /// and its parent. `unique` visits each CID once.
+    public func walk(
+        _ root: CID, maxDepth: Int? = nil, unique: Bool = true,
+        _ body: (_ cid: CID, _ bytes: [UInt8]?, _ error: RepoError?, _ parent: CID?) throws -> Void
+    ) throws {
+        var seen = Set<CID>()
+        var stack: [(CID, Int, CID?)] = [(root, maxDepth ?? Int.max, nil)]
+        while let (c, remain, parent) = stack.popLast() {
+            if unique && !seen.insert(c).inserted { continue }
+            let bytes: [UInt8]
+            do {
+                bytes = try blocks.get(c)
+            } catch {
+                try body(c, nil, error, parent)
+                continue
+            }
+            try body(c, bytes, nil, parent)
+            if remain > 0 {
+                for l in try Self.links(c, bytes).reversed() { stack.append((l, remain == Int.max ? remain : remain - 1, c)) }
+            }
+        }
+    }
+
+    // MARK: GC and stats
+
+    /// Removes every block that no pin keeps and no in-flight operation holds. `removed` gets
+    /// each removed block (as a raw CIDv1 of its multihash, as kubo reports). Pinned blocks that
+    /// are missing or corrupt are skipped in the mark phase and passed to `problem`.
+    public func collectGarbage(
+        removed: (CID) async throws -> Void, problem: (CID, RepoError) -> Void = { _, _ in }
+    ) async throws -> (blocks: Int, bytes: UInt64) {
+        guard inFlight.startGC() else {
+            throw RepoError(.io, "a garbage collection is already running; wait for it to finish")
+        }
+        defer { inFlight.endGC() }
+        // Blocks written after this instant are never swept by this run.
+        let start = Date().addingTimeInterval(-1)
+        var marked = Set<Multihash>()
+        try pins.forEach { p in
+            let depth: Int
+            switch p.mode {
+            case .direct: depth = 0
+            case .recursive(let d): depth = d ?? Int.max
+            }
+            try walk(p.cid, maxDepth: depth) { c, _, err, _ in
+                marked.insert(c.multihash)
+                if let err { problem(c, err) }
+            }
+        }
+        var count = 0
+        var bytes: UInt64 = 0
+        for shard in blocks.shards() {
+            for (mh, modified) in blocks.blocks(inShard: shard) {
+                guard !marked.contains(mh), modified < start else { continue }
+                let cid = CID.v1(codec: .raw, mh)
+                let size = blocks.size(cid) ?? 0
+                let store = blocks
+                if try inFlight.removeUnlessProtected(mh, { try store.delete(mh) }) {
+                    count += 1
+                    bytes += UInt64(size)
+                    try await removed(cid)
+                }
+            }
+        }
+        return (count, bytes)
+    }
+
+    public func stat() -> RepoStat {
+        let u = blocks.usage
+        return RepoStat(repoSize: u.bytes, storageMax: blocks.storageMax, numObjects: u.objects, repoPath: root, version: Self.repoVersion)
+    }
+
+    /// Bytes that can still be stored: the smaller of what `StorageMax` leaves and what the
+    /// disk has free (the monitor's `freespace` metric).
+    public func freeSpace() -> UInt64 {
+        let u = blocks.usage
+        let byQuota = blocks.storageMax > 0 ? blocks.storageMax - min(blocks.storageMax, u.bytes) : UInt64.max
+        var fs = statvfs()
+        let byDisk = statvfs(blocks.directory, &fs) == 0 ? UInt64(fs.f_bavail) * UInt64(fs.f_frsize) : UInt64.max
+        return min(byQuota, byDisk)
+    }
+}

@@ -1,0 +1,96 @@
+import Foundation
+public import Multiformats
+import Sodium
+
+/// The embedded node's `config` file, a subset of kubo's with kubo's key names:
+/// `Identity.PeerID`, `Identity.PrivKey` (base64 libp2p protobuf, Ed25519),
+/// `Addresses.API` (multiaddr), `Datastore.StorageMax` ("10GB", "512MiB", ...).
+public struct RepoConfig: Codable, Sendable, Equatable {
+    public struct IdentitySection: Codable, Sendable, Equatable {
+        public var PeerID: String
+        public var PrivKey: String
+    }
+    public struct AddressesSection: Codable, Sendable, Equatable {
+        public var API: String
+    }
+    public struct DatastoreSection: Codable, Sendable, Equatable {
+        public var StorageMax: String
+    }
+    public var Identity: IdentitySection
+    public var Addresses: AddressesSection
+    public var Datastore: DatastoreSection
+
+    public static let defaultAPI = "/ip4/127.0.0.1/tcp/5091"
+    public static let defaultStorageMax = "10GB"
+
+    /// A new config with a fresh Ed25519 identity.
+    public static func generate(api: String = defaultAPI, storageMax: String = defaultStorageMax) throws -> RepoConfig {
+        let key = Ed25519.PrivateKey.generate()
+        let id = try Multiformats.PeerID(ed25519PublicKey: key.publicKey.bytes)
+        let raw = [0x08, 0x01, 0x12, 0x40] + key.seed.bytes + key.publicKey.bytes
+        return RepoConfig(
+            Identity: .init(PeerID: id.description, PrivKey: Data(raw).base64EncodedString()),
+            Addresses: .init(API: api), Datastore: .init(StorageMax: storageMax))
+    }
+
+    public var peerID: Multiformats.PeerID {
+        get throws { try Multiformats.PeerID(Identity.PeerID) }
+    }
+
+    /// `Datastore.StorageMax` in bytes, parsed as kubo does (decimal units kB/MB/GB/TB, binary
+    /// KiB/MiB/GiB/TiB, a bare number is bytes).
+    public var storageMaxBytes: UInt64 {
+        get throws(ConfigError) { try Self.parseBytes(Datastore.StorageMax, key: "Datastore.StorageMax") }
+    }
+
+    public struct ConfigError: Error, CustomStringConvertible, Sendable {
+        public let description: String
+    }
+
+    public static func parseBytes(_ text: String, key: String) throws(ConfigError) -> UInt64 {
+        let t = text.trimmingCharacters(in: .whitespaces)
+        let digits = t.prefix { $0.isNumber || $0 == "." }
+        let unit = t.dropFirst(digits.count).trimmingCharacters(in: .whitespaces).lowercased()
+        let scale: Double? =
+            switch unit {
+            case "", "b": 1
+            case "k", "kb": 1e3
+            case "m", "mb": 1e6
+            case "g", "gb": 1e9
+            case "t", "tb": 1e12
+            case "kib": 1024
+            case "mib": 1_048_576
+            case "gib": 1_073_741_824
+            case "tib": 1_099_511_627_776
+            default: nil
+            }
+        guard let scale, let n = Double(digits), n >= 0, n * scale < 1.8e19 else {
+            throw ConfigError(description: "\(key): \(text.debugDescription) is not a size; write it as kubo does, e.g. \"10GB\" or \"512MiB\"")
+        }
+        return UInt64(n * scale)
+    }
+
+    public static func load(_ path: String) throws(ConfigError) -> RepoConfig {
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw ConfigError(description: "no config at \(path): create the repository with `pinmesh ipfs init`")
+        }
+        do {
+            return try JSONDecoder().decode(RepoConfig.self, from: data)
+        } catch {
+            throw ConfigError(description: "\(path) is not a valid config: \(error); the file is left as it is")
+        }
+    }
+
+    public func write(_ path: String) throws {
+        let enc = JSONEncoder()
+        enc.outputFormatting = [.prettyPrinted, .sortedKeys]
+        let data = try enc.encode(self)
+        let tmp = path + ".tmp"
+        guard FileManager.default.createFile(atPath: tmp, contents: data, attributes: [.posixPermissions: 0o600]) else {
+            throw ConfigError(description: "cannot write \(tmp): check the directory's permissions")
+        }
+        guard rename(tmp, path) == 0 else {
+            throw ConfigError(description: "cannot move \(tmp) to \(path): \(String(cString: strerror(errno)))")
+        }
+    }
+}
