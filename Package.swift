@@ -30,7 +30,6 @@ let package = Package(
         .package(url: "https://github.com/hummingbird-project/hummingbird", exact: "2.28.1"),
         // The trait exposes response trailers: kubo reports errors in a stream through X-Stream-Error.
         .package(url: "https://github.com/swift-server/async-http-client", exact: "1.37.0", traits: ["UnstableHTTPAPIsSupport"]),
-        .package(url: "https://github.com/vapor/multipart-kit", exact: "4.7.1"),
     ],
     targets: [
         // MARK: L0: system libraries and their safe wrappers
@@ -96,7 +95,6 @@ let package = Package(
             dependencies: [
                 "Datastore", "UnixFS", "Ingest", "Multiformats", "CodedError", "Sodium", "ClusterModel",
                 .product(name: "Hummingbird", package: "hummingbird"),
-                .product(name: "MultipartKit", package: "multipart-kit"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "Crypto", package: "swift-crypto"),
@@ -143,8 +141,11 @@ let package = Package(
             name: "pinmesh-bench",
             dependencies: [
                 "ClusterModel", "Multiformats", "Sodium", "LZ4", "UnixFS", "Ingest", "SecureChannel", "Transport", "Gossip",
-                "ClusterTestKit", "Node", "Pinset", "Datastore",
+                "ClusterTestKit", "Node", "Pinset", "Datastore", "EmbeddedIPFS", "IPFSConnector",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
                 .product(name: "GRDB", package: "GRDB.swift"), .product(name: "GRDBSQLite", package: "GRDB.swift"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),

@@ -115,9 +115,15 @@ public final class FlatfsBlockstore: @unchecked Sendable {
 
     /// Checks `bytes` against `cid` and stores them (nothing is written when the block is
     /// already there). Returns whether a new file was written.
+    /// - Parameter hashed: the caller computed `cid` from these very bytes (an import), so
+    ///   hashing them again would only repeat it; every other caller leaves it false.
     @discardableResult
-    public func put(_ cid: CID, _ bytes: [UInt8], allowBig: Bool = false) throws(RepoError) -> Bool {
-        try Self.check(cid, bytes, allowBig: allowBig)
+    public func put(_ cid: CID, _ bytes: [UInt8], allowBig: Bool = false, hashed: Bool = false) throws(RepoError) -> Bool {
+        if hashed {
+            try Self.checkSize(bytes.count, allowBig: allowBig)
+        } else {
+            try Self.check(cid, bytes, allowBig: allowBig)
+        }
         if cid.multihash.code == .identity { return false }
         let target = path(cid.multihash)
         if access(target, F_OK) == 0 { return false }
@@ -147,18 +153,22 @@ public final class FlatfsBlockstore: @unchecked Sendable {
 
     /// Checks a block against its CID and the size limits without storing it.
     public static func check(_ cid: CID, _ bytes: [UInt8], allowBig: Bool) throws(RepoError) {
-        if bytes.count > hardBlockLimit {
-            throw RepoError(.tooLarge, "block of \(bytes.count) bytes is over the hard limit of \(hardBlockLimit) bytes. Chunk the data with UnixFS (`add`)")
-        }
-        if !allowBig && bytes.count > softBlockLimit {
-            throw RepoError(
-                .tooLarge,
-                "produced block is over 1MiB: big blocks can't be exchanged with other peers. consider using UnixFS for automatic chunking of bigger files, or pass --allow-big-block to override")
-        }
+        try checkSize(bytes.count, allowBig: allowBig)
         switch cid.multihash.verifies(bytes) {
         case true: break
         case false: throw RepoError(.hashMismatch, "the bytes given for \(cid) do not hash to it")
         case nil: throw RepoError(.unsupportedHash, "\(cid) uses hash \(cid.multihash.code), which PinMesh cannot verify; use sha2-256 or blake2b-256")
+        }
+    }
+
+    static func checkSize(_ count: Int, allowBig: Bool) throws(RepoError) {
+        if count > hardBlockLimit {
+            throw RepoError(.tooLarge, "block of \(count) bytes is over the hard limit of \(hardBlockLimit) bytes. Chunk the data with UnixFS (`add`)")
+        }
+        if !allowBig && count > softBlockLimit {
+            throw RepoError(
+                .tooLarge,
+                "produced block is over 1MiB: big blocks can't be exchanged with other peers. consider using UnixFS for automatic chunking of bigger files, or pass --allow-big-block to override")
         }
     }
 

@@ -78,7 +78,8 @@ final class AddSink: PartSink, @unchecked Sendable {
 
     private func store(_ blocks: [Block]) throws {
         guard let op else { return }
-        for b in blocks { try op.put(b) }
+        // The importer computed every CID from these bytes just now.
+        for b in blocks { try op.put(b, hashed: true) }
     }
 
     func begin(_ headers: PartHeaders) throws {
@@ -156,16 +157,22 @@ final class AddSink: PartSink, @unchecked Sendable {
         "{\"Name\":\(JSONText.string(name)),\"Hash\":\"\(node.cid)\",\"Size\":\"\(node.cumulativeSize)\"}"
     }
 
-    /// Builds the directories (children before parents) and returns the top-level entries.
+    /// Builds the directories and returns the top-level entries. Directories are reported as
+    /// kubo reports them: after every file, each directory after its subdirectories, siblings by
+    /// name (a post-order walk of each top-level directory).
     func finishDirectories() throws -> [DirectoryEntry] {
-        // Deepest first, so every child directory exists before its parent is encoded.
-        for path in directoryOrder.sorted(by: { $0.split(separator: "/").count > $1.split(separator: "/").count || ($0.split(separator: "/").count == $1.split(separator: "/").count && $0 < $1) }) {
+        var subdirectories: [String: [String]] = [:]
+        for path in directoryOrder { subdirectories[parent(path), default: []].append(path) }
+        func build(_ path: String) throws {
+            for child in (subdirectories[path] ?? []).sorted(by: { $0.utf8.lexicographicallyPrecedes($1.utf8) }) { try build(child) }
+            guard !path.isEmpty else { return }
             var out: [Block] = []
             let node = try DirectoryEncoder(encoder: encoder).directory(directories[path] ?? [], blocks: &out)
             try store(out)
             if !quieter { lines.append(Self.line(path, node)) }
             directories[parent(path), default: []].append(DirectoryEntry(name: base(path), node: node))
         }
+        try build("")
         return directories[""] ?? []
     }
 

@@ -108,8 +108,9 @@ public final class IPFSRepo: BlockGetter, @unchecked Sendable {
     public func block(_ cid: CID) throws -> [UInt8] { try blocks.get(cid) }
 
     /// Stores a block (checked against its CID) and wakes pins waiting for it.
-    public func put(_ block: Block, allowBig: Bool = false) throws(RepoError) {
-        try blocks.put(block.cid, block.bytes, allowBig: allowBig)
+    /// `hashed`: the caller computed the CID from these bytes (see ``FlatfsBlockstore/put(_:_:allowBig:hashed:)``).
+    public func put(_ block: Block, allowBig: Bool = false, hashed: Bool = false) throws(RepoError) {
+        try blocks.put(block.cid, block.bytes, allowBig: allowBig, hashed: hashed)
         arrivals.arrived(block.cid.multihash)
     }
 
@@ -120,9 +121,9 @@ public final class IPFSRepo: BlockGetter, @unchecked Sendable {
         let token: UInt64
 
         /// Stores a block on behalf of this operation.
-        public func put(_ block: Block, allowBig: Bool = false) throws(RepoError) {
+        public func put(_ block: Block, allowBig: Bool = false, hashed: Bool = false) throws(RepoError) {
             repo.inFlight.insert(token, block.cid.multihash)
-            try repo.put(block, allowBig: allowBig)
+            try repo.put(block, allowBig: allowBig, hashed: hashed)
         }
 
         /// Protects a block this operation relies on (one it found already stored).

@@ -106,6 +106,8 @@ public struct RPCCall: Sendable {
             }
             total += n * scale
         }
+        // Go's durations stop at about 292 years; past that (or not finite) is not a duration.
+        guard total.isFinite, total < 9.223372036e9 else { return nil }
         return .nanoseconds(Int64(total * 1e9))
     }
 

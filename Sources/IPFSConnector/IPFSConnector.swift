@@ -74,8 +74,9 @@ public protocol IPFSConnector: Sendable {
     func unpin(_ cid: CID) async throws
     /// The pin of one CID, or nil when it is not pinned.
     func pinStatus(_ cid: CID) async throws -> IPFSPinInfo?
-    /// Every recursive (or direct) pin, streamed.
-    func pins(recursiveOnly: Bool) -> AsyncThrowingStream<IPFSPinInfo, any Error>
+    /// Calls `body` with every recursive pin (or every pin), as the listing streams in: the
+    /// next is read only once `body` returned, so memory does not grow with the pin count.
+    func forEachPin(recursiveOnly: Bool, _ body: @Sendable (IPFSPinInfo) async throws -> Void) async throws
     func pinUpdate(from: CID, to: CID, unpin: Bool) async throws
     /// Stores blocks in as few requests as their formats allow, streaming the bodies; returns
     /// how many were stored.

@@ -224,23 +224,10 @@ public struct KuboConnector: IPFSConnector {
         return IPFSPinInfo(cid: cid, type: t, name: o["Name"] as? String ?? "")
     }
 
-    public func pins(recursiveOnly: Bool) -> AsyncThrowingStream<IPFSPinInfo, any Error> {
+    public func forEachPin(recursiveOnly: Bool, _ body: @Sendable (IPFSPinInfo) async throws -> Void) async throws {
         let r = request("pin/ls", [], [("type", recursiveOnly ? "recursive" : "all"), ("stream", "true"), ("names", "true")])
-        let (stream, cont) = AsyncThrowingStream<IPFSPinInfo, any Error>.makeStream(bufferingPolicy: .unbounded)
-        let task = Task {
-            do {
-                let response = try await send(r, deadline: nil)
-                try await lines(response) { o in
-                    let info = try Self.pinInfo(cid: Self.cid(o["Cid"], what: "a pin"), o)
-                    cont.yield(info)
-                }
-                cont.finish()
-            } catch {
-                cont.finish(throwing: error)
-            }
-        }
-        cont.onTermination = { _ in task.cancel() }
-        return stream
+        let response = try await send(r, deadline: nil)
+        try await lines(response) { o in try await body(Self.pinInfo(cid: Self.cid(o["Cid"], what: "a pin"), o)) }
     }
 
     public func pinUpdate(from: CID, to: CID, unpin: Bool) async throws {

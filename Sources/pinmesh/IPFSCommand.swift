@@ -70,7 +70,8 @@ struct IPFSDaemon: AsyncParsableCommand {
         guard let host, let port else { throw ValidationError("\(address) needs an ip4 or ip6 host and a tcp port") }
         var logger = Logger(label: "pinmesh.ipfs")
         logger.logLevel = .info
-        let server = KuboRPCServer(repo: r, addresses: [address], logger: logger)
+        // No libp2p swarm: `id` lists no swarm addresses.
+        let server = KuboRPCServer(repo: r, logger: logger)
         let app = server.application(host: host, port: port) { bound in
             // Scripts and tests wait for this line to learn the port.
             let line = "RPC API server listening on /ip4/\(host)/tcp/\(bound)\npeer identity: \(r.peerID)\n"

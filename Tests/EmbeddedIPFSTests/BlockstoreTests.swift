@@ -1,3 +1,4 @@
+import ClusterTestKit
 import Datastore
 import Foundation
 import Multiformats
@@ -24,6 +25,29 @@ import UnixFS
         #expect(try store.get(b.cid) == b.bytes)
         // The same multihash under another codec is the same file.
         #expect(store.has(.v1(codec: .dagPB, b.cid.multihash)))
+    }
+
+    struct FlatfsVectors: Decodable {
+        struct Entry: Decodable {
+            let cid: String
+            let key: String
+            let path: String
+        }
+        let sharding: String
+        let blocks: [Entry]
+    }
+
+    /// Keys and paths computed independently (Specs/vectors/embedded-ipfs.json).
+    @Test func flatfsKeysMatchTheVectors() throws {
+        let v = try Vectors.json("embedded-ipfs.json", as: FlatfsVectors.self)
+        #expect(v.sharding == FlatfsBlockstore.shardingSpec)
+        let dir = TempDir()
+        let store = try FlatfsBlockstore(directory: dir.path)
+        for e in v.blocks {
+            let cid = try CID(e.cid)
+            #expect(FlatfsBlockstore.key(cid.multihash) == e.key)
+            #expect(store.path(cid.multihash) == dir.path + "/" + e.path)
+        }
     }
 
     @Test func refusesBytesThatDoNotMatchTheCID() throws {

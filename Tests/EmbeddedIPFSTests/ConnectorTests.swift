@@ -1,7 +1,10 @@
 import Datastore
 import EmbeddedIPFS
 import Foundation
+import Hummingbird
 import IPFSConnector
+import Logging
+import NIOCore
 import Multiformats
 import Testing
 import UnixFS
@@ -46,10 +49,10 @@ import UnixFS
         let child = try PBNode(decoding: dag.blocks.last!.bytes).links[0].hash
         #expect(try await conn.pinStatus(child)?.type == .indirect(through: dag.root))
         #expect(try await conn.pinStatus(.v1(codec: .raw, .sha256([7]))) == nil)
-        var listed: [IPFSPinInfo] = []
-        for try await p in conn.pins(recursiveOnly: true) { listed.append(p) }
-        #expect(listed.map(\.cid) == [dag.root])
-        #expect(listed.first?.name == "sample")
+        let listed = PinList()
+        try await conn.forEachPin(recursiveOnly: true) { listed.append($0) }
+        #expect(listed.all.map(\.cid) == [dag.root])
+        #expect(listed.all.first?.name == "sample")
 
         let other = try sampleDAG(seed: 4, leaves: 3)
         _ = try await conn.blockPut(AsyncStreamOf(other.blocks))
@@ -111,4 +114,85 @@ struct AsyncStreamOf: AsyncSequence, Sendable {
         mutating func next() async -> Block? { rest.popFirst() }
     }
     func makeAsyncIterator() -> AsyncIterator { AsyncIterator(rest: items[...]) }
+}
+
+final class PinList: @unchecked Sendable {
+    private let lock = NSLock()
+    private var items: [IPFSPinInfo] = []
+    func append(_ p: IPFSPinInfo) { lock.withLock { items.append(p) } }
+    var all: [IPFSPinInfo] { lock.withLock { items } }
+}
+
+/// The connector's requests, recorded by a stand-in daemon that answers as kubo's RPC reference
+/// documents (not by PinMesh's server), so the request shapes are checked against kubo's API.
+@Suite struct ConnectorRequestShapeTests {
+    final class Recorder: @unchecked Sendable {
+        private let lock = NSLock()
+        private var seen: [String] = []
+        func add(_ s: String) { lock.withLock { seen.append(s) } }
+        var all: [String] { lock.withLock { seen } }
+    }
+
+    static let hello = "QmT78zSuBmuS4z925WZfrqQ1qHaJ56DQaTfyMUF7F8ff5o"
+
+    static func start(_ recorder: Recorder) async throws -> (Int, Task<Void, any Error>) {
+        let responder = CallbackResponder<BasicRequestContext> { request, _ in
+            recorder.add("\(request.method) \(request.uri.path)?\(request.uri.query ?? "")")
+            var headers = HTTPFields()
+            headers[.contentType] = "application/json"
+            let body: String
+            switch request.uri.path {
+            case "/api/v0/id": body = "{\"ID\":\"12D3KooWD3eckifWpRn9wQpMG9R9hX3sD158z7EqHWmweQAJU5SA\",\"PublicKey\":\"\",\"Addresses\":[\"/ip4/1.2.3.4/tcp/4001\"],\"AgentVersion\":\"kubo/0.38.0/\",\"Protocols\":[]}"
+            case "/api/v0/pin/add": body = "{\"Progress\":1}\n{\"Pins\":[\"\(hello)\"],\"Progress\":1}"
+            case "/api/v0/pin/ls":
+                body = request.uri.query?.contains("stream=true") == true
+                    ? "{\"Cid\":\"\(hello)\",\"Type\":\"recursive\"}\n{\"Cid\":\"bafkqaaa\",\"Type\":\"direct\",\"Name\":\"n\"}"
+                    : "{\"Keys\":{\"\(hello)\":{\"Type\":\"recursive\"}}}"
+            case "/api/v0/pin/rm": body = "{\"Pins\":[\"\(hello)\"]}"
+            case "/api/v0/repo/stat": body = "{\"RepoSize\":10,\"StorageMax\":100,\"NumObjects\":1,\"RepoPath\":\"/x\",\"Version\":\"fs-repo@16\"}"
+            case "/api/v0/repo/gc": body = "{\"Key\":{\"/\":\"bafkqaaa\"}}\n{\"Error\":\"\"}"
+            default: body = "{}"
+            }
+            return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(string: body + "\n")))
+        }
+        var logger = Logger(label: "test.recorder")
+        logger.logLevel = .critical
+        let (ports, cont) = AsyncStream<Int>.makeStream()
+        let app = Application(
+            responder: responder, configuration: .init(address: .hostname("127.0.0.1", port: 0)),
+            onServerRunning: { cont.yield($0.localAddress?.port ?? 0) }, logger: logger)
+        let task = Task { try await app.runService() }
+        var it = ports.makeAsyncIterator()
+        return (await it.next() ?? 0, task)
+    }
+
+    @Test func requestsFollowKubosRPCReference() async throws {
+        let recorder = Recorder()
+        let (port, task) = try await Self.start(recorder)
+        defer { task.cancel() }
+        let conn = try KuboConnector(nodeMultiaddress: "/ip4/127.0.0.1/tcp/\(port)")
+        let cid = try CID(Self.hello)
+        #expect(try await conn.id().addresses == ["/ip4/1.2.3.4/tcp/4001"])
+        try await conn.pin(cid, maxDepth: nil, name: "my pin", inactivityTimeout: .seconds(5)) { _ in }
+        try await conn.pin(cid, maxDepth: 0, name: "", inactivityTimeout: .seconds(5)) { _ in }
+        try await conn.pin(cid, maxDepth: 3, name: "", inactivityTimeout: .seconds(5)) { _ in }
+        #expect(try await conn.pinStatus(cid)?.type == .recursive(maxDepth: nil))
+        let listed = PinList()
+        try await conn.forEachPin(recursiveOnly: true) { listed.append($0) }
+        #expect(listed.all.map(\.type) == [.recursive(maxDepth: nil), .direct])
+        try await conn.unpin(cid)
+        #expect(try await conn.repoStat().freeSpace == 90)
+        #expect(try await conn.repoGC() == 1)
+        #expect(recorder.all == [
+            "POST /api/v0/id?",
+            "POST /api/v0/pin/add?arg=\(Self.hello)&recursive=true&progress=true&name=my%20pin",
+            "POST /api/v0/pin/add?arg=\(Self.hello)&recursive=false&progress=true",
+            "POST /api/v0/pin/add?arg=\(Self.hello)&recursive=true&progress=true&max-depth=3",
+            "POST /api/v0/pin/ls?arg=\(Self.hello)&type=all",
+            "POST /api/v0/pin/ls?type=recursive&stream=true&names=true",
+            "POST /api/v0/pin/rm?arg=\(Self.hello)",
+            "POST /api/v0/repo/stat?size-only=false",
+            "POST /api/v0/repo/gc?",
+        ])
+    }
 }

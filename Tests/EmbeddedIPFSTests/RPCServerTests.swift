@@ -67,6 +67,20 @@ import UnixFS
         #expect(old.lines.first?["Name"].string == "x.txt")
     }
 
+    @Test func directoriesAreReportedInKubosPostOrder() async throws {
+        let node = try await LiveNode.start()
+        let parts: [LiveNode.Part] = [
+            .init(name: "d", type: "application/x-directory"),
+            .init(name: "d/b", type: "application/x-directory"),
+            .init(name: "d/b/deep", type: "application/x-directory"),
+            .init(name: "d/b/deep/g", bytes: [1]),
+            .init(name: "d/a", type: "application/x-directory"),
+            .init(name: "d/a/f", bytes: [2]),
+        ]
+        let r = try await node.call("add", parts: parts)
+        #expect(r.lines.compactMap { $0["Name"].string } == ["d/b/deep/g", "d/a/f", "d/a", "d/b/deep", "d/b", "d"])
+    }
+
     @Test func addOptions() async throws {
         let node = try await LiveNode.start()
         let data = Array("only a hash".utf8)
@@ -248,6 +262,42 @@ import UnixFS
         #expect(missingArg.status == 400)
         let twice = try await node.call("pin/ls", "type=all&type=direct")
         #expect(twice.status == 400)
+    }
+
+    @Test func clientGoneMidUploadLeavesNothingPinnedOrHeld() async throws {
+        let node = try await LiveNode.start()
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        var addr = sockaddr_in()
+        addr.sin_family = sa_family_t(AF_INET)
+        addr.sin_port = in_port_t(UInt16(node.port).bigEndian)
+        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+        let rc = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
+        #expect(rc == 0)
+        // Promise 10 MB, send 600 KB of one file, then vanish.
+        var request = Array(
+            ("POST /api/v0/add HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: multipart/form-data; boundary=b\r\nContent-Length: 10000000\r\n\r\n"
+                + "--b\r\nContent-Disposition: form-data; name=\"file\"; filename=\"f\"\r\n\r\n").utf8)
+        request += (0..<600_000).map { UInt8(truncatingIfNeeded: $0 &* 11 &+ $0 >> 8 &+ $0 >> 16) }  // no two 256 KiB chunks alike
+        var sent = 0
+        while sent < request.count {
+            let n = request[sent...].withUnsafeBytes { send(fd, $0.baseAddress, $0.count, 0) }
+            if n <= 0 { break }
+            sent += n
+        }
+        #expect(sent == request.count)
+        #expect(await eventually { node.repo.stat().numObjects >= 2 })
+        close(fd)
+        // The import ends with the connection: nothing pinned, and GC may take its blocks.
+        let repo = node.repo
+        let emptied = try await eventually {
+            try backdate(repo)
+            _ = try await repo.collectGarbage(removed: { _ in })
+            return repo.stat().numObjects == 0
+        }
+        #expect(emptied)
+        #expect(try node.repo.pins.count() == 0)
+        let after = try await node.call("version")
+        #expect(after.status == 200)
     }
 
     @Test func malformedMultipartBodies() async throws {
