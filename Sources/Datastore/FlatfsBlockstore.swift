@@ -227,7 +227,7 @@ public final class FlatfsBlockstore: @unchecked Sendable {
         let p = path(cid.multihash)
         let fd = open(p, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else {
-            if errno == ENOENT { throw RepoError(.notFound, "block \(cid) is not in the store") }
+            if errno == ENOENT { throw RepoError.blockNotFound(cid) }
             throw Self.ioError("open", p)
         }
         defer { close(fd) }

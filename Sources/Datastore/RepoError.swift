@@ -11,6 +11,13 @@ public struct RepoError: CodedError {
     }
 }
 
+extension RepoError {
+    /// A block that is not stored, in kubo's words (clients match on "could not find").
+    public static func blockNotFound(_ cid: some CustomStringConvertible) -> RepoError {
+        RepoError(.notFound, "block was not found locally (offline): ipld: could not find \(cid)")
+    }
+}
+
 extension ErrorCode where Domain == RepoError {
     /// The block is not in the store.
     public static let notFound = Self("notFound")

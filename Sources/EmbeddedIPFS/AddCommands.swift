@@ -358,7 +358,7 @@ extension KuboRPCServer {
                     do {
                         try await repo.pin([root], mode: .recursive(maxDepth: nil), offline: true)
                     } catch let e as RepoError {
-                        message = "block was not found locally (offline): \(e.message)"
+                        message = e.message
                     }
                     if !silent { try await out.line("{\"Root\":{\"Cid\":{\"/\":\"\(root)\"},\"PinErrorMsg\":\(JSONText.string(message))}}") }
                 }

@@ -109,7 +109,7 @@ extension KuboRPCServer {
 
     func blockStat(_ c: RPCCall) throws -> Response {
         let cid = try resolvePath(c.args.first ?? "")
-        guard let size = repo.blocks.size(cid) else { throw RepoError(.notFound, "block \(cid) is not in the store") }
+        guard let size = repo.blocks.size(cid) else { throw RepoError.blockNotFound(cid) }
         return Self.json("{\"Key\":\"\(cid)\",\"Size\":\(size)}")
     }
 
@@ -393,12 +393,7 @@ extension KuboRPCServer {
             var stack = [root]
             while let cid = stack.popLast() {
                 guard seen.insert(cid).inserted else { continue }
-                let bytes: [UInt8]
-                do {
-                    bytes = try repo.blocks.get(cid)
-                } catch let e as RepoError where e.code == .notFound {
-                    throw KuboError.normal("block was not found locally (offline): ipld: could not find \(cid)")
-                }
+                let bytes = try repo.blocks.get(cid)
                 try await out.bytes(CAR.section(Block(cid: cid, bytes: bytes)))
                 stack.append(contentsOf: try IPFSRepo.links(cid, bytes).reversed())
             }

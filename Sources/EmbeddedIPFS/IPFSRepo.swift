@@ -140,7 +140,7 @@ public final class IPFSRepo: BlockGetter, @unchecked Sendable {
         op.protect(cid)
         while true {
             if let bytes = try stored(cid) { return bytes }
-            if offline { throw RepoError(.notFound, "block \(cid) is not in the store") }
+            if offline { throw RepoError.blockNotFound(cid) }
             if let f = currentFetcher, let bytes = try await f.fetch(cid) {
                 try op.put(Block(cid: cid, bytes: bytes), allowBig: true)
                 return bytes
@@ -302,23 +302,35 @@ public final class IPFSRepo: BlockGetter, @unchecked Sendable {
         defer { inFlight.endGC() }
         // Blocks written after this instant are never swept by this run.
         let start = Date().addingTimeInterval(-1)
-        var marked = Set<Multihash>()
+        // Every kept block, with the most levels below it kept so far: a block a depth-limited
+        // pin reached near its limit is walked again when a deeper pin reaches it.
+        var marked: [Multihash: Int] = [:]
         try pins.forEach { p in
-            let depth: Int
+            var stack: [(CID, Int)]
             switch p.mode {
-            case .direct: depth = 0
-            case .recursive(let d): depth = d ?? Int.max
+            case .direct: stack = [(p.cid, 0)]
+            case .recursive(let d): stack = [(p.cid, d ?? Int.max)]
             }
-            try walk(p.cid, maxDepth: depth) { c, _, err, _ in
-                marked.insert(c.multihash)
-                if let err { problem(c, err) }
+            while let (c, remain) = stack.popLast() {
+                if let seen = marked[c.multihash], seen >= remain { continue }
+                marked[c.multihash] = remain
+                // Raw and identity blocks have no links: marked without reading them.
+                guard remain > 0, c.codec != .raw, c.multihash.code != .identity else { continue }
+                let bytes: [UInt8]
+                do throws(RepoError) {
+                    bytes = try blocks.get(c)
+                } catch {
+                    problem(c, error)
+                    continue
+                }
+                for l in try Self.links(c, bytes) { stack.append((l, remain == Int.max ? remain : remain - 1)) }
             }
         }
         var count = 0
         var bytes: UInt64 = 0
         for shard in blocks.shards() {
             for (mh, modified) in blocks.blocks(inShard: shard) {
-                guard !marked.contains(mh), modified < start else { continue }
+                guard marked[mh] == nil, modified < start else { continue }
                 let cid = CID.v1(codec: .raw, mh)
                 let size = blocks.size(cid) ?? 0
                 let store = blocks

@@ -85,11 +85,11 @@ public struct KuboRPCServer: HTTPResponder, Sendable {
         }
     }
 
-    /// kubo's wording for the repository's errors where clients match on it.
+    /// The repository's errors as the API reports them: refused input is the client's error
+    /// (400), the rest the command's (500). Their messages already use kubo's wording where
+    /// clients match on it ("could not find", "not pinned or pinned indirectly").
     static func kubo(_ e: RepoError) -> KuboError {
         switch e.code {
-        case .notPinned: return .normal(e.message)
-        case .notFound: return .normal(e.message.replacingOccurrences(of: "is not in the store", with: "not found").replacingOccurrences(of: "block ", with: "ipld: could not find "))
         case .hashMismatch, .unsupportedHash, .tooLarge: return .client(e.message)
         default: return .normal(e.message)
         }

@@ -67,6 +67,32 @@ func sampleDAG(seed: UInt8 = 1, leaves: Int = 400) throws -> (root: CID, blocks:
         #expect(try repo.pinState(rootLinks[0]) == .indirect(through: dag.root))
     }
 
+    /// A block a depth-limited pin reaches at its limit, and a recursive pin reaches too:
+    /// GC keeps everything below it, whichever pin it marks first (GC walks pins in CID order;
+    /// the smallest and the largest child give both orders).
+    @Test func deeperPinBelowAShallowOneKeepsItsDAG() async throws {
+        var orders = Set<Bool>()
+        for seed in UInt8(1)...3 {
+            for pick in [0, 1] {
+                let dir = TempDir()
+                let repo = try Self.repo(dir)
+                let dag = try sampleDAG(seed: seed)
+                for b in dag.blocks { try repo.put(b) }
+                let children = try PBNode(decoding: try repo.block(dag.root)).links.map(\.hash)
+                let child = pick == 0 ? children.min()! : children.max()!
+                orders.insert(dag.root < child)
+                try await repo.pin([dag.root], mode: .recursive(maxDepth: 1))
+                try await repo.pin([child], mode: .recursive(maxDepth: nil))
+                try backdate(repo)
+                _ = try await repo.collectGarbage(removed: { _ in })
+                for leaf in try PBNode(decoding: try repo.block(child)).links.map(\.hash) {
+                    #expect(repo.blocks.has(leaf), "seed \(seed): a leaf under the recursive pin was collected")
+                }
+            }
+        }
+        #expect(orders.count == 2, "the DAGs should give both orders of the two pins")
+    }
+
     @Test func directPinKeepsTheBlockAlone() async throws {
         let dir = TempDir()
         let repo = try Self.repo(dir)

@@ -106,8 +106,9 @@ final class LiveNode: @unchecked Sendable {
     }
 }
 
-/// Waits for `condition`, polling every 5 ms, for at most `timeout` (never a fixed sleep).
-func eventually(timeout: Duration = .seconds(5), _ condition: @Sendable () async throws -> Bool) async rethrows -> Bool {
+/// Waits for `condition`, polling every 5 ms, for at most `timeout` (a bound, never a fixed
+/// sleep: it returns as soon as the condition holds; generous because the suite runs in parallel).
+func eventually(timeout: Duration = .seconds(20), _ condition: @Sendable () async throws -> Bool) async rethrows -> Bool {
     let deadline = ContinuousClock.now + timeout
     while ContinuousClock.now < deadline {
         if try await condition() { return true }

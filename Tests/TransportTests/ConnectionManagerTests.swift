@@ -54,8 +54,10 @@ import Testing
 @Suite struct ConnectionManagerTests {
     static func settings() -> ConnectionManager.Settings {
         var s = ConnectionManager.Settings()
-        s.keepaliveInterval = .milliseconds(200)
-        s.keepaliveTimeout = .milliseconds(300)
+        // Short enough for a quick test, long enough that a ping delayed by the rest of the suite
+        // (which runs in parallel on 2 cores) is not taken for a wedged peer.
+        s.keepaliveInterval = .milliseconds(300)
+        s.keepaliveTimeout = .seconds(2)
         s.backoff = Backoff(base: .milliseconds(20), max: .milliseconds(200))
         return s
     }
@@ -104,7 +106,7 @@ import Testing
         a.server.register(SecureTransport.pingMethod) { _, _ in
             try await withCheckedThrowingContinuation { (_: CheckedContinuation<[UInt8], any Error>) in }
         }
-        #expect(await eventually(timeout: .seconds(5)) { await mb.keepaliveFailures > 0 })
+        #expect(await eventually { await mb.keepaliveFailures > 0 })
         await ma.stop()
         await mb.stop()
         for t in [a, b] { await t.shutdown() }
@@ -136,7 +138,9 @@ import Testing
 }
 
 /// `eventually` for conditions that need `await`.
-func eventually(timeout: TimeAmount = .seconds(5), _ condition: @Sendable () async -> Bool) async -> Bool {
+/// A bound, not a delay: it returns as soon as the condition holds. 20 s because the whole suite
+/// runs in parallel on 2 cores, where redials and exchanges have taken over 5 s.
+func eventually(timeout: TimeAmount = .seconds(20), _ condition: @Sendable () async -> Bool) async -> Bool {
     let deadline = NIODeadline.now() + timeout
     while NIODeadline.now() < deadline {
         if await condition() { return true }
