@@ -70,6 +70,8 @@ let package = Package(
             dependencies: ["ClusterModel", "Multiformats", "UnixFS", "Sodium", "CodedError"],
             swiftSettings: swiftSettings),
 
+        .target(name: "Allocator", dependencies: ["Multiformats", "CodedError"], swiftSettings: swiftSettings),
+
         // MARK: L2: I/O adapters
         .target(
             name: "Datastore",
@@ -214,7 +216,9 @@ let package = Package(
             ],
             swiftSettings: swiftSettings),
         .testTarget(
-            name: "CLITests", dependencies: ["ClusterModel", "ClusterTestKit", "Datastore"], swiftSettings: swiftSettings),
+            name: "AllocatorTests", dependencies: ["Allocator", "Multiformats", "Sodium"], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "CLITests", dependencies: ["ClusterModel", "ClusterTestKit", "Datastore", "Node"], swiftSettings: swiftSettings),
     ]
 )
 

@@ -1,3 +1,4 @@
+import ClusterModel
 import Foundation
 public import Multiformats
 
@@ -83,33 +84,7 @@ public struct RPCCall: Sendable {
         return d
     }
 
-    static func parseGoDuration(_ text: String) -> Duration? {
-        if text == "0" { return .zero }
-        var rest = Substring(text)
-        var total = 0.0
-        guard !rest.isEmpty else { return nil }
-        while !rest.isEmpty {
-            let num = rest.prefix { $0.isNumber || $0 == "." }
-            guard let n = Double(num) else { return nil }
-            rest = rest.dropFirst(num.count)
-            let unit = rest.prefix { !$0.isNumber && $0 != "." }
-            rest = rest.dropFirst(unit.count)
-            let scale: Double
-            switch unit {
-            case "ns": scale = 1e-9
-            case "us", "µs": scale = 1e-6
-            case "ms": scale = 1e-3
-            case "s": scale = 1
-            case "m": scale = 60
-            case "h": scale = 3600
-            default: return nil
-            }
-            total += n * scale
-        }
-        // Go's durations stop at about 292 years; past that (or not finite) is not a duration.
-        guard total.isFinite, total < 9.223372036e9 else { return nil }
-        return .nanoseconds(Int64(total * 1e9))
-    }
+    static func parseGoDuration(_ text: String) -> Duration? { GoDuration.parse(text) }
 
     /// The `n`th argument as a CID (or `/ipfs/<cid>` path), with kubo's error when it is not.
     public func cid(_ index: Int = 0, what: String = "argument \"cid\"") throws(KuboError) -> CID {

@@ -2,6 +2,7 @@ import ClusterModel
 import ClusterTestKit
 import Datastore
 import Foundation
+import Node
 import Testing
 
 /// The three executables answer `--help`, `--version` and `version` with one version string.
@@ -39,6 +40,34 @@ import Testing
         #expect(try Self.run(tool, ["version"]).out == PinMeshVersion.string + "\n")
         let bad = try Self.run(tool, ["no-such-command"])
         #expect(bad.status != 0)
+    }
+
+    @Test func initWritesAConfigThatLoadsAndKeepsTheIdentity() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("pinmesh-init-\(getpid())-\(UInt32.random(in: 0...UInt32.max))").path
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let first = try Self.run("pinmesh", ["init", "--config", dir, "--randomports", "--peername", "alpha"])
+        #expect(first.status == 0, "\(first.err)")
+        let service = try ServiceConfig.load(Data(contentsOf: URL(fileURLWithPath: dir + "/service.json")), environment: [:])
+        #expect(service.cluster.peername == "alpha")
+        #expect(service.api.restapi.httpListenMultiaddress != "/ip4/127.0.0.1/tcp/9094")
+        let mode = try FileManager.default.attributesOfItem(atPath: dir + "/identity.json")[.posixPermissions] as? Int
+        #expect(mode == 0o600)
+        let identity = try String(contentsOfFile: dir + "/identity.json", encoding: .utf8)
+        // A second init refuses to overwrite; with --force it rewrites service.json and keeps
+        // the identity and, given --secret, uses that secret.
+        let again = try Self.run("pinmesh", ["init", "--config", dir])
+        #expect(again.status != 0)
+        #expect(again.err.contains("--force"))
+        let secret = String(repeating: "0f", count: 32)
+        let forced = try Self.run("pinmesh", ["init", "--config", dir, "--force", "--secret", secret, "--peers", "/ip4/10.0.0.1/tcp/9096/p2p/12D3KooWD3eckifWpRn9wQpMG9R9hX3sD158z7EqHWmweQAJU5SA"])
+        #expect(forced.status == 0, "\(forced.err)")
+        #expect(try String(contentsOfFile: dir + "/identity.json", encoding: .utf8) == identity)
+        let reloaded = try ServiceConfig.load(Data(contentsOf: URL(fileURLWithPath: dir + "/service.json")), environment: [:])
+        #expect(reloaded.cluster.secret == secret)
+        #expect(reloaded.cluster.peerAddresses.count == 1)
+        let bad = try Self.run("pinmesh", ["init", "--config", dir, "--force", "--secret", "short"])
+        #expect(bad.status != 0)
+        #expect(bad.err.contains("cluster.secret"))
     }
 
     @Test func keyGenerationAndPeerIDForms() throws {

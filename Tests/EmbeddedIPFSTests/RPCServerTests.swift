@@ -266,25 +266,9 @@ import UnixFS
 
     @Test func clientGoneMidUploadLeavesNothingPinnedOrHeld() async throws {
         let node = try await LiveNode.start()
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        var addr = sockaddr_in()
-        addr.sin_family = sa_family_t(AF_INET)
-        addr.sin_port = in_port_t(UInt16(node.port).bigEndian)
-        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
-        let rc = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
-        #expect(rc == 0)
         // Promise 10 MB, send 600 KB of one file, then vanish.
-        var request = Array(
-            ("POST /api/v0/add HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: multipart/form-data; boundary=b\r\nContent-Length: 10000000\r\n\r\n"
-                + "--b\r\nContent-Disposition: form-data; name=\"file\"; filename=\"f\"\r\n\r\n").utf8)
-        request += (0..<600_000).map { UInt8(truncatingIfNeeded: $0 &* 11 &+ $0 >> 8 &+ $0 >> 16) }  // no two 256 KiB chunks alike
-        var sent = 0
-        while sent < request.count {
-            let n = request[sent...].withUnsafeBytes { send(fd, $0.baseAddress, $0.count, 0) }
-            if n <= 0 { break }
-            sent += n
-        }
-        #expect(sent == request.count)
+        let data = (0..<600_000).map { UInt8(truncatingIfNeeded: $0 &* 11 &+ $0 >> 8 &+ $0 >> 16) }  // no two 256 KiB chunks alike
+        let fd = try #require(openUpload(port: node.port, path: "/api/v0/add", promised: 10_000_000, file: data))
         #expect(await eventually { node.repo.stat().numObjects >= 2 })
         close(fd)
         // The import ends with the connection: nothing pinned, and GC may take its blocks.

@@ -133,3 +133,33 @@ struct J: @unchecked Sendable {
     var strings: [String]? { v as? [String] }
     var exists: Bool { v != nil && !(v is NSNull) }
 }
+
+/// Starts a multipart upload of one file over a raw socket, promising `promised` body bytes
+/// and sending only the part header and `file`; returns the socket (the caller closes it, or
+/// keeps it open to hold the upload in flight). Nil when the connection failed.
+func openUpload(port: Int, path: String, promised: Int, file: [UInt8]) -> Int32? {
+    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    var addr = sockaddr_in()
+    addr.sin_family = sa_family_t(AF_INET)
+    addr.sin_port = in_port_t(UInt16(port).bigEndian)
+    addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+    let rc = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
+    guard rc == 0 else {
+        close(fd)
+        return nil
+    }
+    var request = Array(
+        ("POST \(path) HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: multipart/form-data; boundary=b\r\nContent-Length: \(promised)\r\n\r\n"
+            + "--b\r\nContent-Disposition: form-data; name=\"file\"; filename=\"f\"\r\n\r\n").utf8)
+    request += file
+    var sent = 0
+    while sent < request.count {
+        let n = request[sent...].withUnsafeBytes { send(fd, $0.baseAddress, $0.count, 0) }
+        if n <= 0 {
+            close(fd)
+            return nil
+        }
+        sent += n
+    }
+    return fd
+}

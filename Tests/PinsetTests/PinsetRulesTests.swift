@@ -169,7 +169,7 @@ func replica(_ seed: UInt64, trust: TrustPolicy = .everyone) -> Replica { Replic
             }
         }
         var full = rs[0]
-        for r in rs.dropFirst() { try full.receive(try r.missing(for: try full.store.heads())) }
+        for r in rs.dropFirst() { try full.receive(try r.missing(for: full.store.heads())) }
         let store = full.store
         func ancestors(_ roots: [CID]) -> Set<CID> {
             var seen = Set<CID>(), stack = roots

@@ -1,0 +1,96 @@
+import ArgumentParser
+import Foundation
+import Multiformats
+import Node
+import Sodium
+
+/// `pinmesh init`: writes `service.json` (every default, a new cluster secret unless given)
+/// and `identity.json` (a new Ed25519 identity, kept when it exists), as
+/// `ipfs-cluster-service init` does.
+struct InitCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "init",
+        abstract: "Write a peer's service.json and identity.json.",
+        discussion: """
+            The IPFS side defaults to the embedded node; set ipfs_connector.ipfshttp.node_multiaddress \
+            (and embedded: false) to use kubo. Every peer of a cluster needs the same secret: pass \
+            --secret on the others, or copy service.json.
+            """)
+
+    @OptionGroup var config: ConfigOptions
+
+    @Option(help: "The cluster secret (64 hex characters); default: a new random one.")
+    var secret: String?
+
+    @Option(help: "Peers to bootstrap from, comma-separated multiaddrs (…/p2p/12D3KooW…).")
+    var peers: String?
+
+    @Option(help: "The peer's name (default: the host name).")
+    var peername: String?
+
+    @Flag(help: "Pick free ports for the cluster, REST API, embedded IPFS and metrics listeners.")
+    var randomports = false
+
+    @Flag(name: .shortAndLong, help: "Overwrite an existing service.json (identity.json is never overwritten).")
+    var force = false
+
+    func run() throws {
+        let dir = config.path
+        let servicePath = (dir as NSString).appendingPathComponent("service.json")
+        if FileManager.default.fileExists(atPath: servicePath) && !force {
+            throw ValidationError("\(servicePath) exists; pass --force to overwrite it (identity.json is kept either way)")
+        }
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        let secretHex = secret ?? SodiumRandom.bytes(32).map { String(format: "%02x", $0) }.joined()
+        var c = ServiceConfig.defaults(peername: peername ?? ProcessInfo.processInfo.hostName, secret: secretHex)
+        if let peers {
+            c.cluster.peerAddresses = peers.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+        }
+        if randomports {
+            let cluster = try Self.freePort()
+            c.cluster.listenMultiaddress = ["/ip4/0.0.0.0/tcp/\(cluster)", "/ip4/0.0.0.0/udp/\(cluster)"]
+            c.api.restapi.httpListenMultiaddress = "/ip4/127.0.0.1/tcp/\(try Self.freePort())"
+            c.ipfsConnector.ipfshttp.nodeMultiaddress = "/ip4/127.0.0.1/tcp/\(try Self.freePort())"
+            c.metrics.prometheusEndpoint = "/ip4/127.0.0.1/tcp/\(try Self.freePort())"
+        }
+        do {
+            try c.validate()
+        } catch {
+            throw ValidationError("\(error)")
+        }
+        let data = try c.json()
+        let tmp = servicePath + ".tmp"
+        guard FileManager.default.createFile(atPath: tmp, contents: data, attributes: [.posixPermissions: 0o600]) else {
+            throw ValidationError("cannot write \(tmp): check the directory's permissions")
+        }
+        guard rename(tmp, servicePath) == 0 else { throw ValidationError("cannot move \(tmp) to \(servicePath)") }
+        let identityPath = config.identityPath
+        let identity: IdentityFile
+        if FileManager.default.fileExists(atPath: identityPath) {
+            identity = try IdentityFile.load(identityPath)
+            print("kept the existing identity in \(identityPath)")
+        } else {
+            identity = try IdentityFile(key: .generate())
+            try identity.write(identityPath)
+            print("wrote a new identity to \(identityPath)")
+        }
+        print("wrote \(servicePath)")
+        print("peer ID: \(identity.id)")
+        if secret == nil { print("cluster secret (give it to the other peers with --secret): \(secretHex)") }
+    }
+
+    /// A TCP port that was free a moment ago (bound to port 0, then released).
+    static func freePort() throws -> Int {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(fd) }
+        var addr = sockaddr_in()
+        addr.sin_family = sa_family_t(AF_INET)
+        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+        var len = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let ok = withUnsafeMutablePointer(to: &addr) { p in
+            p.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, len) == 0 && getsockname(fd, $0, &len) == 0 }
+        }
+        guard ok else { throw ValidationError("cannot find a free port: \(String(cString: strerror(errno)))") }
+        return Int(UInt16(bigEndian: addr.sin_port))
+    }
+}
