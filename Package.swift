@@ -71,6 +71,7 @@ let package = Package(
             swiftSettings: swiftSettings),
 
         .target(name: "Allocator", dependencies: ["Multiformats", "CodedError"], swiftSettings: swiftSettings),
+        .target(name: "PeerMonitor", dependencies: ["ClusterModel", "Multiformats"], swiftSettings: swiftSettings),
 
         // MARK: L2: I/O adapters
         .target(
@@ -214,6 +215,9 @@ let package = Package(
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
             ],
+            swiftSettings: swiftSettings),
+        .testTarget(
+            name: "PeerMonitorTests", dependencies: ["PeerMonitor", "ClusterModel", "Multiformats", "Sodium"],
             swiftSettings: swiftSettings),
         .testTarget(
             name: "AllocatorTests", dependencies: ["Allocator", "Multiformats", "Sodium"], swiftSettings: swiftSettings),
