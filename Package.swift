@@ -118,6 +118,7 @@ let package = Package(
             name: "Node",
             dependencies: [
                 "Gossip", "Transport", "SecureChannel", "Multiformats", "Sodium", "Pinset", "Datastore", "ClusterModel",
+                "PeerMonitor", "Allocator",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
             ],
@@ -196,6 +197,7 @@ let package = Package(
             name: "NodeTests",
             dependencies: [
                 "Node", "Pinset", "Datastore", "ClusterModel", "Gossip", "Transport", "SecureChannel", "Sodium", "Multiformats", "ClusterTestKit",
+                "PeerMonitor",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
