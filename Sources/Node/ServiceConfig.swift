@@ -307,7 +307,9 @@ public struct ServiceConfig: Codable, Equatable, Sendable {
             let wanted = rest.dropFirst(section.count + 1).replacingOccurrences(of: "_", with: "")
             var node = tree
             for p in path { node = node[p] as? [String: Any] ?? [:] }
-            guard let key = node.keys.first(where: { $0.replacingOccurrences(of: "_", with: "").uppercased() == wanted }) else {
+            // Keys whose default is null are absent from the defaults' JSON; name them too.
+            let optional = section == "RESTAPI" ? ["basic_auth_credentials"] : []
+            guard let key = (Array(node.keys) + optional).first(where: { $0.replacingOccurrences(of: "_", with: "").uppercased() == wanted }) else {
                 // PINMESH_PATH and the like are not configuration keys.
                 continue
             }

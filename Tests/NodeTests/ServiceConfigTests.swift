@@ -70,6 +70,7 @@ import Testing
             "PINMESH_CRDT_TRUSTED_PEERS": "*, 12D3KooWD3eckifWpRn9wQpMG9R9hX3sD158z7EqHWmweQAJU5SA",
             "PINMESH_IPFSHTTP_NODE_MULTIADDRESS": "/ip4/127.0.0.1/tcp/5001",
             "PINMESH_TAGS_TAGS": #"{"group": "edge"}"#,
+            "PINMESH_RESTAPI_BASIC_AUTH_CREDENTIALS": #"{"admin": "s3cret"}"#,
             "PINMESH_PATH": "/not/a/key",
         ]
         let c = try Self.load(#"{"cluster": {"peername": "from-file", "replication_factor_min": 1}}"#, env: env)
@@ -79,6 +80,7 @@ import Testing
         #expect(c.consensus.crdt.trustedPeers.count == 2)
         #expect(c.ipfsConnector.ipfshttp.nodeMultiaddress == "/ip4/127.0.0.1/tcp/5001")
         #expect(c.informer.tags.tags == ["group": "edge"])
+        #expect(c.api.restapi.basicAuthCredentials == ["admin": "s3cret"])
         #expect(throws: ServiceConfig.ConfigError.self) {
             _ = try Self.load("{}", env: ["PINMESH_CLUSTER_SECRET": Self.secret, "PINMESH_CLUSTER_LEAVE_ON_SHUTDOWN": "maybe"])
         }
