@@ -120,7 +120,6 @@ public struct KuboRPCServer: HTTPResponder, Sendable {
     static func json(_ text: String) -> Response {
         var headers = HTTPFields()
         headers[.contentType] = "application/json"
-        headers[trailerName] = nil
         return Response(status: .ok, headers: headers, body: ResponseBody(byteBuffer: ByteBuffer(string: text + "\n")))
     }
 
