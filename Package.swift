@@ -72,6 +72,7 @@ let package = Package(
 
         .target(name: "Allocator", dependencies: ["Multiformats", "CodedError"], swiftSettings: swiftSettings),
         .target(name: "PeerMonitor", dependencies: ["ClusterModel", "Multiformats"], swiftSettings: swiftSettings),
+        .target(name: "PinTracker", dependencies: ["ClusterModel", "Multiformats", "CodedError"], swiftSettings: swiftSettings),
 
         // MARK: L2: I/O adapters
         .target(
@@ -118,8 +119,9 @@ let package = Package(
             name: "Node",
             dependencies: [
                 "Gossip", "Transport", "SecureChannel", "Multiformats", "Sodium", "Pinset", "Datastore", "ClusterModel",
-                "PeerMonitor", "Allocator",
+                "PeerMonitor", "Allocator", "PinTracker", "IPFSConnector", "EmbeddedIPFS",
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
             ],
             swiftSettings: swiftSettings),
@@ -160,7 +162,14 @@ let package = Package(
 
         // MARK: test support
         .target(
-            name: "ClusterTestKit", dependencies: ["ClusterModel", "Gossip", "Pinset", "Multiformats", "Sodium"],
+            name: "ClusterTestKit",
+            dependencies: [
+                "ClusterModel", "Gossip", "Pinset", "Multiformats", "Sodium", "Node", "EmbeddedIPFS", "IPFSConnector", "UnixFS",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ],
             swiftSettings: swiftSettings),
 
         // MARK: tests
@@ -197,7 +206,7 @@ let package = Package(
             name: "NodeTests",
             dependencies: [
                 "Node", "Pinset", "Datastore", "ClusterModel", "Gossip", "Transport", "SecureChannel", "Sodium", "Multiformats", "ClusterTestKit",
-                "PeerMonitor",
+                "PeerMonitor", "EmbeddedIPFS", "UnixFS",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
@@ -220,6 +229,9 @@ let package = Package(
             swiftSettings: swiftSettings),
         .testTarget(
             name: "PeerMonitorTests", dependencies: ["PeerMonitor", "ClusterModel", "Multiformats", "Sodium"],
+            swiftSettings: swiftSettings),
+        .testTarget(
+            name: "PinTrackerTests", dependencies: ["PinTracker", "ClusterModel", "Multiformats", "Sodium"],
             swiftSettings: swiftSettings),
         .testTarget(
             name: "AllocatorTests", dependencies: ["Allocator", "Multiformats", "Sodium"], swiftSettings: swiftSettings),

@@ -107,6 +107,16 @@ public final class PinsetDatabase: Sendable {
         }
     }
 
+    /// Up to `limit` pins in key order, starting after `after` (nil: from the first).
+    public func pins(after: CID?, limit: Int) throws -> [Pin] {
+        try pool.read { db in
+            try Row.fetchAll(
+                db, sql: "SELECT key, value FROM pins WHERE key > ? ORDER BY key LIMIT ?",
+                arguments: [Data(after?.bytes ?? []), limit])
+                .map { row in try SQLitePinsetStore.decodePin(key: row[0], value: row[1]) }
+        }
+    }
+
     /// The CIDs allocated to `peer` (an index lookup, never a scan of the set).
     public func keys(allocatedTo peer: PeerID) throws -> [CID] {
         try pool.read { db in
@@ -114,6 +124,26 @@ public final class PinsetDatabase: Sendable {
                 db,
                 sql: "SELECT p.key FROM allocations a JOIN pins p ON p.rid = a.rid WHERE a.pid = (SELECT pid FROM peers WHERE peer = ?) ORDER BY p.key",
                 arguments: [Data(peer.bytes)])
+                .map { try CID(bytes: [UInt8]($0)) }
+        }
+    }
+
+    /// How many CIDs are allocated to `peer` (an index range count).
+    public func count(allocatedTo peer: PeerID) throws -> Int {
+        try pool.read { db in
+            try Int.fetchOne(
+                db, sql: "SELECT count(*) FROM allocations WHERE pid = (SELECT pid FROM peers WHERE peer = ?)",
+                arguments: [Data(peer.bytes)]) ?? 0
+        }
+    }
+
+    /// Up to `limit` CIDs whose `expire_at` is set and at or before `unixMillis` (from the
+    /// partial index on expire_at, oldest first).
+    public func keys(expiredAt unixMillis: Int64, limit: Int = 1_000) throws -> [CID] {
+        try pool.read { db in
+            try Data.fetchAll(
+                db, sql: "SELECT key FROM pins WHERE expire_at IS NOT NULL AND expire_at > 0 AND expire_at <= ? ORDER BY expire_at LIMIT ?",
+                arguments: [unixMillis, limit])
                 .map { try CID(bytes: [UInt8]($0)) }
         }
     }

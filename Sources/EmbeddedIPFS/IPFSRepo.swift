@@ -46,7 +46,7 @@ public final class IPFSRepo: BlockGetter, @unchecked Sendable {
     let arrivals = BlockArrivals()
     private let lock = NSLock()
     private var fetcher: (any BlockFetcher)?
-    private let lockFD: Int32
+    private var lockFD: Int32
 
     public static let repoVersion = "fs-repo@16"
 
@@ -87,7 +87,17 @@ public final class IPFSRepo: BlockGetter, @unchecked Sendable {
         }
     }
 
-    deinit { close(lockFD) }
+    deinit { if lockFD >= 0 { close(lockFD) } }
+
+    /// Releases `repo.lock` now (another `IPFSRepo` may then open the directory); the
+    /// repository must not be used afterwards.
+    public func releaseLock() {
+        lock.lock()
+        defer { lock.unlock() }
+        guard lockFD >= 0 else { return }
+        _ = Glibc.close(lockFD)
+        lockFD = -1
+    }
 
     /// Plugs in (or removes) where missing blocks come from.
     public func setFetcher(_ f: (any BlockFetcher)?) {

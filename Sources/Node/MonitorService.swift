@@ -22,6 +22,9 @@ public actor MonitorService {
         public var informerTTL: Duration = .seconds(3)
         /// `informer.tags.tags`, published as `tag:<name>`.
         public var tags: [String: String] = ["group": "default"]
+        /// The ping's value: the peer's name and its IPFS daemon's ID (`PingValue` JSON), so
+        /// status listings name peers without another round trip.
+        public var pingValue = ""
         public var monitor = PeerMonitorInstance.Settings()
         public init() {}
     }
@@ -131,7 +134,7 @@ public actor MonitorService {
     func publishMetrics() async {
         let now = Self.nowNanos
         let pingTTL = PeerMonitor.pingTTL(interval: settings.pingInterval)
-        var out = [Metric(name: "ping", peer: me, value: "", expire: now + Self.nanos(pingTTL))]
+        var out = [Metric(name: "ping", peer: me, value: settings.pingValue, expire: now + Self.nanos(pingTTL))]
         let ttl = Self.nanos(settings.informerTTL)
         for (k, v) in settings.tags.sorted(by: { $0.key < $1.key }) {
             out.append(Metric(name: "tag:\(k)", peer: me, value: v, expire: now + ttl, partitionable: true))

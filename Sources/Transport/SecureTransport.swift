@@ -300,7 +300,7 @@ public final class SecureTransport: Sendable {
         connections.withLockedValue { $0 = [:] }
     }
 
-    static func hostAndPort(_ address: Multiaddr) -> (String, Int)? {
+    public static func hostAndPort(_ address: Multiaddr) -> (String, Int)? {
         guard address.components.count >= 2, case .tcp(let port) = address.components[1] else { return nil }
         switch address.components[0] {
         case .ip4(let a): return (a.description, Int(port))

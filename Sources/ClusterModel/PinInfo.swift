@@ -1,0 +1,194 @@
+public import Multiformats
+
+/// Where a CID stands on one peer: ipfs-cluster's `TrackerStatus` names, exactly as its API
+/// writes them.
+public enum TrackerStatus: String, Hashable, Sendable, CaseIterable, Codable {
+    case undefined
+    /// The peer did not answer a status request.
+    case clusterError = "cluster_error"
+    case pinError = "pin_error"
+    case unpinError = "unpin_error"
+    case pinned
+    case pinning
+    case unpinning
+    case unpinned
+    /// Pinned in the cluster, allocated to other peers.
+    case remote
+    case pinQueued = "pin_queued"
+    case unpinQueued = "unpin_queued"
+    case sharded
+    /// Allocated here and not in progress, yet the IPFS daemon does not have it pinned.
+    case unexpectedlyUnpinned = "unexpectedly_unpinned"
+
+    /// Whether a status filter word (`?filter=`) selects this status: the names themselves plus
+    /// `error` (every error) and `queued` (both queues).
+    public func matches(filter: String) -> Bool {
+        switch filter {
+        case "error": self == .pinError || self == .unpinError || self == .clusterError || self == .unexpectedlyUnpinned
+        case "queued": self == .pinQueued || self == .unpinQueued
+        default: rawValue == filter
+        }
+    }
+
+    public static let filterWords: Set<String> = Set(allCases.map(\.rawValue)).union(["error", "queued"])
+
+    public var isError: Bool { matches(filter: "error") }
+}
+
+/// One peer's view of one CID (ipfs-cluster's `PinInfoShort`).
+public struct PinInfoShort: Codable, Hashable, Sendable {
+    public var peername: String
+    public var ipfsPeerID: String?
+    public var ipfsPeerAddresses: [String]?
+    public var status: TrackerStatus
+    public var timestamp: Timestamp
+    public var error: String
+    public var attemptCount: Int
+    public var priorityPin: Bool
+
+    public init(
+        peername: String, status: TrackerStatus, timestamp: Timestamp, error: String = "", attemptCount: Int = 0,
+        priorityPin: Bool = false, ipfsPeerID: String? = nil, ipfsPeerAddresses: [String]? = nil
+    ) {
+        self.peername = peername
+        self.status = status
+        self.timestamp = timestamp
+        self.error = error
+        self.attemptCount = attemptCount
+        self.priorityPin = priorityPin
+        self.ipfsPeerID = ipfsPeerID
+        self.ipfsPeerAddresses = ipfsPeerAddresses
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case peername, status, timestamp, error
+        case ipfsPeerID = "ipfs_peer_id", ipfsPeerAddresses = "ipfs_peer_addresses"
+        case attemptCount = "attempt_count", priorityPin = "priority_pin"
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        peername = try c.decodeIfPresent(String.self, forKey: .peername) ?? ""
+        ipfsPeerID = try c.decodeIfPresent(String.self, forKey: .ipfsPeerID)
+        ipfsPeerAddresses = try c.decodeIfPresent([String].self, forKey: .ipfsPeerAddresses)
+        let s = try c.decodeIfPresent(String.self, forKey: .status) ?? "undefined"
+        guard let status = TrackerStatus(rawValue: s) else {
+            throw DecodingError.dataCorruptedError(forKey: .status, in: c, debugDescription: "\(s.debugDescription) is not a tracker status")
+        }
+        self.status = status
+        let t = try c.decodeIfPresent(String.self, forKey: .timestamp) ?? Timestamp.goZero
+        timestamp = t == Timestamp.goZero ? Timestamp(unixMillis: 0) : (Timestamp(rfc3339: t) ?? Timestamp(unixMillis: 0))
+        error = try c.decodeIfPresent(String.self, forKey: .error) ?? ""
+        attemptCount = try c.decodeIfPresent(Int.self, forKey: .attemptCount) ?? 0
+        priorityPin = try c.decodeIfPresent(Bool.self, forKey: .priorityPin) ?? false
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(peername, forKey: .peername)
+        try c.encodeIfPresent(ipfsPeerID, forKey: .ipfsPeerID)
+        try c.encodeIfPresent(ipfsPeerAddresses, forKey: .ipfsPeerAddresses)
+        try c.encode(status, forKey: .status)
+        try c.encode(timestamp.unixMillis == 0 ? Timestamp.goZero : timestamp.rfc3339, forKey: .timestamp)
+        try c.encode(error, forKey: .error)
+        try c.encode(attemptCount, forKey: .attemptCount)
+        try c.encode(priorityPin, forKey: .priorityPin)
+    }
+}
+
+/// One peer's status of one CID with the pin's details (ipfs-cluster's `PinInfo`: the
+/// `PinInfoShort` fields inline, plus `peer`).
+public struct PinInfo: Codable, Hashable, Sendable {
+    public var cid: CID
+    public var name: String
+    public var allocations: [PeerID]
+    public var origins: [Multiaddr]
+    public var created: Timestamp
+    public var metadata: [String: String]
+    public var peer: PeerID
+    public var short: PinInfoShort
+
+    public init(cid: CID, pin: Pin?, peer: PeerID, short: PinInfoShort) {
+        self.cid = cid
+        name = pin?.name ?? ""
+        allocations = pin?.allocations ?? []
+        origins = pin?.options.origins ?? []
+        created = pin?.timestamp ?? Timestamp(unixMillis: 0)
+        metadata = pin?.options.metadata ?? [:]
+        self.peer = peer
+        self.short = short
+    }
+
+    enum CodingKeys: String, CodingKey { case cid, name, allocations, origins, created, metadata, peer }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        cid = try c.decode(CID.self, forKey: .cid)
+        name = try c.decodeIfPresent(String.self, forKey: .name) ?? ""
+        allocations = try c.decodeIfPresent([PeerID].self, forKey: .allocations) ?? []
+        origins = try c.decodeIfPresent([Multiaddr].self, forKey: .origins) ?? []
+        let t = try c.decodeIfPresent(String.self, forKey: .created) ?? Timestamp.goZero
+        created = t == Timestamp.goZero ? Timestamp(unixMillis: 0) : (Timestamp(rfc3339: t) ?? Timestamp(unixMillis: 0))
+        metadata = try c.decodeIfPresent([String: String].self, forKey: .metadata) ?? [:]
+        peer = try c.decode(PeerID.self, forKey: .peer)
+        short = try PinInfoShort(from: decoder)
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(cid, forKey: .cid)
+        try c.encode(name, forKey: .name)
+        try c.encode(allocations, forKey: .allocations)
+        try c.encode(origins, forKey: .origins)
+        try c.encode(created.unixMillis == 0 ? Timestamp.goZero : created.rfc3339, forKey: .created)
+        if metadata.isEmpty { try c.encodeNil(forKey: .metadata) } else { try c.encode(metadata, forKey: .metadata) }
+        try c.encode(peer, forKey: .peer)
+        try short.encode(to: encoder)
+    }
+}
+
+/// Every peer's status of one CID (ipfs-cluster's `GlobalPinInfo`, `peer_map` keyed by peer ID).
+public struct GlobalPinInfo: Codable, Hashable, Sendable {
+    public var cid: CID
+    public var name: String
+    public var allocations: [PeerID]
+    public var origins: [Multiaddr]
+    public var created: Timestamp
+    public var metadata: [String: String]
+    public var peerMap: [String: PinInfoShort]
+
+    public init(cid: CID, pin: Pin?) {
+        self.cid = cid
+        name = pin?.name ?? ""
+        allocations = pin?.allocations ?? []
+        origins = pin?.options.origins ?? []
+        created = pin?.timestamp ?? Timestamp(unixMillis: 0)
+        metadata = pin?.options.metadata ?? [:]
+        peerMap = [:]
+    }
+
+    enum CodingKeys: String, CodingKey { case cid, name, allocations, origins, created, metadata, peerMap = "peer_map" }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        cid = try c.decode(CID.self, forKey: .cid)
+        name = try c.decodeIfPresent(String.self, forKey: .name) ?? ""
+        allocations = try c.decodeIfPresent([PeerID].self, forKey: .allocations) ?? []
+        origins = try c.decodeIfPresent([Multiaddr].self, forKey: .origins) ?? []
+        let t = try c.decodeIfPresent(String.self, forKey: .created) ?? Timestamp.goZero
+        created = t == Timestamp.goZero ? Timestamp(unixMillis: 0) : (Timestamp(rfc3339: t) ?? Timestamp(unixMillis: 0))
+        metadata = try c.decodeIfPresent([String: String].self, forKey: .metadata) ?? [:]
+        peerMap = try c.decodeIfPresent([String: PinInfoShort].self, forKey: .peerMap) ?? [:]
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(cid, forKey: .cid)
+        try c.encode(name, forKey: .name)
+        try c.encode(allocations, forKey: .allocations)
+        try c.encode(origins, forKey: .origins)
+        try c.encode(created.unixMillis == 0 ? Timestamp.goZero : created.rfc3339, forKey: .created)
+        if metadata.isEmpty { try c.encodeNil(forKey: .metadata) } else { try c.encode(metadata, forKey: .metadata) }
+        try c.encode(peerMap, forKey: .peerMap)
+    }
+}

@@ -1,0 +1,577 @@
+public import Allocator
+public import ClusterModel
+public import Datastore
+public import Gossip
+import Foundation
+public import IPFSConnector
+public import Logging
+public import Multiformats
+public import NIOCore
+import PeerMonitor
+public import Pinset
+import PinTracker
+public import SecureChannel
+public import Sodium
+public import Transport
+
+/// Why the peer refused a request: what was wrong and what to do.
+public struct ClusterError: Error, CustomStringConvertible, Sendable, Equatable {
+    public enum Kind: String, Sendable { case notFound, badRequest, unavailable }
+    public let kind: Kind
+    public let message: String
+    public var description: String { message }
+    public init(_ kind: Kind, _ message: String) {
+        self.kind = kind
+        self.message = message
+    }
+}
+
+/// What peers publish in their `ping` metric's value (compact JSON).
+public struct PingValue: Codable, Sendable, Equatable {
+    public var peername: String
+    public var ipfsID: String?
+    enum CodingKeys: String, CodingKey { case peername, ipfsID = "ipfs_id" }
+    public init(peername: String, ipfsID: String?) {
+        self.peername = peername
+        self.ipfsID = ipfsID
+    }
+}
+
+/// One cluster peer: the transport and its connections, pubsub, the shared pinset, the
+/// monitor and its informers, the stateless pin tracker against the IPFS daemon, allocation,
+/// repinning when a peer dies, expiry, and the RPC other peers call (status, blocks).
+public actor ClusterPeer {
+    public struct Settings: Sendable {
+        public var peername = "peer"
+        public var clusterName = "pinmesh"
+        public var trust = TrustPolicy.everyone
+        public var pinOnlyOnTrustedPeers = false
+        public var replicationMin = -1
+        public var replicationMax = -1
+        public var allocateBy = ["tag:group", "freespace"]
+        public var listenHost = "127.0.0.1"
+        public var listenPort = 0
+        public var bootstrap: [Multiaddr] = []
+        /// Where `pinset.sqlite` and `peerstore.json` live.
+        public var dataDirectory: String
+        public var disableRepinning = false
+        /// A peer down this long has its pins re-allocated.
+        public var repinningDelay: Duration = .seconds(10)
+        /// Expired pins are looked for this often.
+        public var expiryInterval: Duration = .seconds(1)
+        /// Pins allocated here that the daemon lacks are re-queued this often.
+        public var recoverInterval: Duration = .seconds(12 * 60)
+        /// Peers that do not answer a status request within this are reported as `cluster_error`.
+        public var statusTimeout: Duration = .seconds(10)
+        public var pinset = PinsetService.Settings()
+        public var monitor = MonitorService.Settings()
+        public var tracker = PinTrackerService.Settings()
+        public var connections = ConnectionManager.Settings()
+        public var gossip = GossipSettings()
+
+        public init(dataDirectory: String) { self.dataDirectory = dataDirectory }
+
+        /// The settings `service.json` describes (bootstrap peers from `peer_addresses`).
+        public init(config c: ServiceConfig, dataDirectory: String) throws {
+            self.dataDirectory = dataDirectory
+            peername = c.cluster.peername
+            clusterName = c.consensus.crdt.clusterName
+            let trusted = c.consensus.crdt.trustedPeers
+            trust = trusted.contains("*") ? .everyone : .peers(Set(try trusted.map { try PeerID($0) }))
+            pinOnlyOnTrustedPeers = c.cluster.pinOnlyOnTrustedPeers
+            replicationMin = c.cluster.replicationFactorMin
+            replicationMax = c.cluster.replicationFactorMax
+            allocateBy = c.allocator.balanced.allocateBy
+            let listen = try c.cluster.listenMultiaddress.map { try Multiaddr($0) }
+            guard let (host, port) = listen.lazy.compactMap(SecureTransport.hostAndPort).first else {
+                throw ServiceConfig.ConfigError(key: "cluster.listen_multiaddress", problem: "needs a /ip4|ip6/<host>/tcp/<port> address")
+            }
+            listenHost = host
+            listenPort = port
+            bootstrap = try c.cluster.peerAddresses.map { try Multiaddr($0) }
+            disableRepinning = c.cluster.disableRepinning
+            repinningDelay = c.duration(c.cluster.repinningDelay)
+            recoverInterval = c.duration(c.cluster.pinRecoverInterval)
+            pinset.clusterName = clusterName
+            pinset.trust = trust
+            pinset.batching.maxItems = c.consensus.crdt.batching.maxBatchSize
+            pinset.batching.maxQueue = c.consensus.crdt.batching.maxQueueSize
+            pinset.batching.maxAgeMillis = Int64(c.duration(c.consensus.crdt.batching.maxBatchAge).components.seconds * 1000
+                + c.duration(c.consensus.crdt.batching.maxBatchAge).components.attoseconds / 1_000_000_000_000_000)
+            monitor.clusterName = clusterName
+            monitor.pingInterval = c.duration(c.cluster.monitorPingInterval)
+            monitor.checkInterval = c.duration(c.monitor.pubsubmon.checkInterval)
+            monitor.informerTTL = c.duration(c.informer.disk.metricTtl)
+            monitor.tags = c.informer.tags.tags
+            tracker.concurrentPins = c.pinTracker.stateless.concurrentPins
+            tracker.pinTimeout = c.duration(c.ipfsConnector.ipfshttp.pinTimeout)
+            tracker.unpinTimeout = c.duration(c.ipfsConnector.ipfshttp.unpinTimeout)
+            tracker.instance.priorityMaxRetries = c.pinTracker.stateless.priorityPinMaxRetries
+            let age = c.duration(c.pinTracker.stateless.priorityPinMaxAge).components
+            tracker.instance.priorityMaxAgeMillis = age.seconds * 1000
+            connections.peerstorePath = URL(fileURLWithPath: dataDirectory).appendingPathComponent("peerstore.json")
+        }
+    }
+
+    public static let statusMethod = "tracker/status"
+    public static let recoverMethod = "tracker/recover"
+    /// CIDs per status request (an answer must fit one RPC frame).
+    static let statusPage = 100
+
+    public let settings: Settings
+    public nonisolated let me: PeerID
+    public nonisolated let transport: SecureTransport
+    public let database: PinsetDatabase
+    public let pubsub: PubSubService
+    public let connections: ConnectionManager
+    public let pinset: PinsetService
+    public let monitor: MonitorService
+    public let tracker: PinTrackerService
+    private let connector: any IPFSConnector
+    private let localBlocks: PeerBlocks.LocalBlocks
+    private let allocator: BalancedAllocator
+    private var downPeers: DownPeers
+    private var tasks: [Task<Void, Never>] = []
+    private var logger: Logger
+    public private(set) var listenPort = 0
+    public private(set) var repinned = 0
+    public private(set) var expired = 0
+    private var started = false
+
+    /// - Parameter localBlocks: where this peer's blocks are read for other peers; default:
+    ///   the IPFS daemon's `block/stat` and `block/get`.
+    public init(
+        settings: Settings, identity: Ed25519.PrivateKey, secret: SecureBytes, connector: any IPFSConnector, group: any EventLoopGroup,
+        localBlocks: PeerBlocks.LocalBlocks? = nil, logger: Logger = Logger(label: "pinmesh.peer")
+    ) throws {
+        self.settings = settings
+        self.connector = connector
+        me = try PeerID(ed25519PublicKey: identity.publicKey.bytes)
+        var logger = logger
+        logger[metadataKey: "peer"] = "\(settings.peername)"
+        self.logger = logger
+        try FileManager.default.createDirectory(atPath: settings.dataDirectory, withIntermediateDirectories: true)
+        transport = SecureTransport(settings: HandshakeSettings(clusterSecret: secret, identity: identity), group: group, logger: logger)
+        database = try PinsetDatabase(path: settings.dataDirectory + "/pinset.sqlite")
+        pubsub = try PubSubService(transport: transport, identity: identity, settings: settings.gossip, logger: logger)
+        connections = try ConnectionManager(transport: transport, settings: settings.connections, logger: logger)
+        pinset = try PinsetService(database: database, transport: transport, pubsub: pubsub, identity: identity, settings: settings.pinset, logger: logger)
+        var monitorSettings = settings.monitor
+        monitorSettings.clusterName = settings.clusterName
+        monitorSettings.pingValue = String(decoding: try JSONEncoder().encode(PingValue(peername: settings.peername, ipfsID: nil)), as: UTF8.self)
+        monitor = MonitorService(pubsub: pubsub, me: me, settings: monitorSettings)
+        tracker = PinTrackerService(connector: connector, state: database, me: me, peername: settings.peername, settings: settings.tracker, logger: logger)
+        allocator = BalancedAllocator(allocateBy: settings.allocateBy)
+        downPeers = DownPeers(delay: settings.repinningDelay)
+        self.localBlocks = localBlocks ?? { [connector] cid in
+            guard try await connector.blockStat(cid) != nil else { return nil }
+            return try await connector.blockGet(cid)
+        }
+    }
+
+    // MARK: lifecycle
+
+    /// Listens, joins the cluster through the bootstrap peers, and starts every component.
+    /// Returns the cluster port.
+    @discardableResult
+    public func start() async throws -> Int {
+        precondition(!started, "a ClusterPeer starts once")
+        started = true
+        let server = transport.server
+        PeerBlocks.serve(on: server, local: localBlocks)
+        server.register(Self.statusMethod) { [tracker] _, payload in
+            let cids = try JSONDecoder().decode([CID].self, from: Data(payload))
+            guard cids.count <= Self.statusPage else { throw ClusterError(.badRequest, "at most \(Self.statusPage) CIDs per status request") }
+            return try JSONEncoder().encode(await tracker.statuses(cids)).bytes
+        }
+        server.register(Self.recoverMethod) { [tracker] _, payload in
+            let cid = try JSONDecoder().decode(CID.self, from: Data(payload))
+            return try JSONEncoder().encode(await tracker.recover(cid)).bytes
+        }
+        await pubsub.start()
+        await pubsub.dialExchangedPeers(through: connections)
+        listenPort = try await transport.listen(host: settings.listenHost, port: settings.listenPort)
+        let advertised = settings.listenHost == "0.0.0.0" ? "127.0.0.1" : settings.listenHost
+        let family = advertised.contains(":") ? "ip6" : "ip4"
+        await connections.start(listenAddresses: [try Multiaddr("/\(family)/\(advertised)/tcp/\(listenPort)")])
+        try await pinset.start()
+        // The IPFS daemon's ID goes in the ping (a daemon that is not up yet is retried by the
+        // recover loop; the ping carries the name meanwhile).
+        if let id = try? await connector.id() {
+            await tracker.setIPFSID(id.id)
+        }
+        await configureMonitor()
+        await monitor.start()
+        let changes = await pinset.changes()
+        tasks.append(Task { [tracker] in
+            for await keys in changes { await tracker.changed(keys) }
+        })
+        let alerts = await monitor.alerts()
+        tasks.append(Task { [weak self] in
+            for await a in alerts where a.metric.name == "ping" { await self?.peerAlerted(a.metric.peer) }
+        })
+        tasks.append(Task { [weak self, settings] in
+            while !Task.isCancelled {
+                try? await Task.sleep(for: settings.monitor.checkInterval)
+                await self?.checkDownPeers()
+            }
+        })
+        tasks.append(Task { [weak self, settings] in
+            while !Task.isCancelled {
+                try? await Task.sleep(for: settings.expiryInterval)
+                await self?.expirePins()
+            }
+        })
+        tasks.append(Task { [weak self, settings, tracker, logger] in
+            // At start, then every recover interval: pins allocated here that the daemon lacks.
+            while !Task.isCancelled {
+                do {
+                    try await tracker.reconcile()
+                } catch {
+                    logger.warning("cannot compare the state with the IPFS daemon's pins; retrying", metadata: ["error": "\(error)"])
+                    try? await Task.sleep(for: .seconds(5))
+                    continue
+                }
+                guard self != nil else { return }
+                try? await Task.sleep(for: settings.recoverInterval)
+            }
+        })
+        if !settings.bootstrap.isEmpty {
+            let reached = await connections.bootstrap(settings.bootstrap)
+            if reached > 0, let first = transport.connectedPeers.first {
+                try? await pinset.sync(from: first)
+            }
+        }
+        logger.info("peer ready", metadata: ["id": "\(me)", "port": "\(listenPort)", "peers": "\(transport.connectedPeers.count)"])
+        return listenPort
+    }
+
+    private func configureMonitor() async {
+        let tracker = self.tracker
+        let database = self.database
+        let connector = self.connector
+        let me = self.me
+        await monitor.addInformer {
+            guard let stat = try? await connector.repoStat() else { return nil }
+            return ("freespace", String(stat.freeSpace), Int64(clamping: stat.freeSpace))
+        }
+        await monitor.addInformer {
+            let n = await tracker.queued + tracker.inProgress
+            return ("pinqueue", String(n), -Int64(n))
+        }
+        await monitor.addInformer {
+            guard let n = try? database.count(allocatedTo: me) else { return nil }
+            return ("numpin", String(n), -Int64(n))
+        }
+    }
+
+    /// Stops everything: commits queued pinset writes, cancels running pins, closes connections.
+    public func stop() async {
+        for t in tasks { t.cancel() }
+        tasks = []
+        await monitor.stop()
+        await pinset.stop()
+        await tracker.stop()
+        await connections.stop()
+        await pubsub.stop()
+        await transport.shutdown()
+        try? database.close()
+        logger.info("peer stopped")
+    }
+
+    // MARK: pinning
+
+    /// Pins `cid` in the cluster: allocates it (keeping current holders), commits it to the
+    /// shared state, and returns the pin. Replication 0/0 takes the configured defaults.
+    public func pin(_ cid: CID, options: PinOptions = PinOptions(), mode: PinMode? = nil) async throws -> Pin {
+        var o = options
+        if o.replicationFactorMin == 0 { o.replicationFactorMin = settings.replicationMin }
+        if o.replicationFactorMax == 0 { o.replicationFactorMax = settings.replicationMax }
+        if o.replicationFactorMin == -1 || o.replicationFactorMax == -1 {
+            // -1 on either side means everywhere, as ipfs-cluster reads it.
+            o.replicationFactorMin = -1
+            o.replicationFactorMax = -1
+        }
+        if let mode { o.mode = mode }
+        var current = try database.pin(cid)?.allocations ?? []
+        if let from = o.pinUpdate {
+            guard let old = try database.pin(from) else {
+                throw ClusterError(.notFound, "pin update from \(from): that CID is not pinned in the cluster; pin \(cid) without pin-update instead")
+            }
+            current = old.allocations
+        }
+        var pin = Pin(cid: cid, type: .data, allocations: [], maxDepth: o.mode == .direct ? 0 : -1, timestamp: .now(), options: o)
+        if !pin.isPinEverywhere {
+            pin.allocations = try await allocate(cid, min: o.replicationFactorMin, max: o.replicationFactorMax, current: current, user: o.userAllocations, excluding: [])
+        }
+        try await pinset.pin([pin])
+        logger.info("pinned", metadata: ["cid": "\(cid)", "allocations": "\(pin.allocations.map(\.description))"])
+        return pin
+    }
+
+    /// Removes `cid` from the cluster's pinset.
+    @discardableResult
+    public func unpin(_ cid: CID) async throws -> Pin {
+        guard let pin = try database.pin(cid) else {
+            throw ClusterError(.notFound, "\(cid) is not pinned in the cluster (nothing to unpin)")
+        }
+        try await pinset.unpin([cid])
+        return pin
+    }
+
+    public func pinned(_ cid: CID) throws -> Pin? { try database.pin(cid) }
+
+    /// Candidates: live peers (trusted only when configured so), with their metrics.
+    private func candidates(excluding: Set<PeerID>) async -> [Candidate] {
+        var out: [Candidate] = []
+        for p in await monitor.peers() where !excluding.contains(p) {
+            if settings.pinOnlyOnTrustedPeers && !settings.trust.trusts(p) { continue }
+            out.append(Candidate(peer: p, metrics: await monitor.values(of: p)))
+        }
+        return out
+    }
+
+    private func allocate(_ cid: CID, min: Int, max: Int, current: [PeerID], user: [PeerID], excluding: Set<PeerID>) async throws -> [PeerID] {
+        let c = await candidates(excluding: excluding)
+        return try allocator.allocate(
+            cid: cid, replicationMin: min, replicationMax: max, current: current.filter { !excluding.contains($0) },
+            userAllocations: user, candidates: c)
+    }
+
+    // MARK: repinning
+
+    private func peerAlerted(_ peer: PeerID) {
+        guard peer != me else { return }
+        downPeers.alerted(peer, at: .now)
+    }
+
+    private func checkDownPeers() async {
+        for p in downPeers.missingPeers where await monitor.isAlive(p) { downPeers.alive(p) }
+        guard !settings.disableRepinning else { return }
+        for dead in downPeers.due(at: .now) { await repin(away: dead) }
+    }
+
+    /// Re-allocates the pins allocated to `dead` for which this peer is responsible
+    /// (rendezvous hashing over the live trusted peers; every peer computes the same owner).
+    func repin(away dead: PeerID) async {
+        let keys: [CID]
+        do {
+            keys = try database.keys(allocatedTo: dead)
+        } catch {
+            logger.error("cannot read the allocation index", metadata: ["error": "\(error)"])
+            return
+        }
+        let live = await monitor.peers().filter { $0 != dead && settings.trust.trusts($0) }
+        var moved: [Pin] = []
+        for cid in keys where responsiblePeer(for: cid, among: live) == me {
+            guard var pin = try? database.pin(cid), pin.allocations.contains(dead) else { continue }
+            do {
+                pin.allocations = try await allocate(
+                    cid, min: pin.options.replicationFactorMin, max: pin.options.replicationFactorMax, current: pin.allocations,
+                    user: pin.options.userAllocations, excluding: [dead])
+            } catch {
+                logger.warning("cannot re-allocate a dead peer's pin", metadata: ["cid": "\(cid)", "dead": "\(dead)", "error": "\(error)"])
+                continue
+            }
+            moved.append(pin)
+        }
+        guard !moved.isEmpty else { return }
+        do {
+            try await pinset.pin(moved)
+            repinned += moved.count
+            logger.info("re-allocated a dead peer's pins", metadata: ["dead": "\(dead)", "pins": "\(moved.count)"])
+        } catch {
+            logger.error("cannot commit re-allocated pins", metadata: ["error": "\(error)"])
+        }
+    }
+
+    // MARK: expiry
+
+    private func expirePins() async {
+        guard let due = try? database.keys(expiredAt: Timestamp.now().unixMillis), !due.isEmpty else { return }
+        let live = await monitor.peers().filter { settings.trust.trusts($0) }
+        let mine = due.filter { responsiblePeer(for: $0, among: live.isEmpty ? [me] : live) == me }
+        guard !mine.isEmpty else { return }
+        do {
+            try await pinset.unpin(mine)
+            expired += mine.count
+            logger.info("unpinned expired pins", metadata: ["count": "\(mine.count)"])
+        } catch {
+            logger.warning("cannot unpin expired pins", metadata: ["error": "\(error)"])
+        }
+    }
+
+    // MARK: status
+
+    /// Peer names from the ping metrics (peers without a live ping are left out).
+    public func peerNames() async -> [PeerID: String] {
+        var out: [PeerID: String] = [me: settings.peername]
+        for m in await monitor.metrics("ping") {
+            if let v = try? JSONDecoder().decode(PingValue.self, from: Data(m.value.utf8)) { out[m.peer] = v.peername }
+        }
+        return out
+    }
+
+    /// The peers a cluster-wide status asks: live peers, this one, and any allocation.
+    private func statusPeers(_ extra: [PeerID] = []) async -> [PeerID] {
+        var set = Set(await monitor.peers())
+        set.insert(me)
+        for p in extra { set.insert(p) }
+        return set.sorted()
+    }
+
+    /// Every peer's status of `cid` (local: this peer's only).
+    public func status(_ cid: CID, local: Bool = false) async -> GlobalPinInfo {
+        let pin = try? database.pin(cid)
+        var out = GlobalPinInfo(cid: cid, pin: pin)
+        if local {
+            let mine = await tracker.status(cid)
+            out.peerMap[me.description] = mine.short
+            return out
+        }
+        let page = await statusPage([cid], peers: await statusPeers(pin?.allocations ?? []))
+        for info in page[cid] ?? [] { out.peerMap[info.peer.description] = info.short }
+        return out
+    }
+
+    /// Asks every peer in `peers` for the status of `cids` (in parallel); a peer that does
+    /// not answer gets `cluster_error` entries.
+    private func statusPage(_ cids: [CID], peers: [PeerID]) async -> [CID: [PinInfo]] {
+        let names = await peerNames()
+        let payload = (try? JSONEncoder().encode(cids).bytes) ?? []
+        let timeout = settings.statusTimeout
+        let results = await withTaskGroup(of: (PeerID, Result<[PinInfo], any Error>).self) { g in
+            for p in peers {
+                g.addTask { [tracker, transport, me] in
+                    if p == me { return (p, .success(await tracker.statuses(cids))) }
+                    do {
+                        guard let c = transport.connection(to: p) else {
+                            throw ClusterError(.unavailable, "not connected")
+                        }
+                        let answer = try await c.call(Self.statusMethod, payload, timeout: timeout)
+                        return (p, .success(try JSONDecoder().decode([PinInfo].self, from: Data(answer))))
+                    } catch {
+                        return (p, .failure(error))
+                    }
+                }
+            }
+            var all: [(PeerID, Result<[PinInfo], any Error>)] = []
+            for await r in g { all.append(r) }
+            return all
+        }
+        var out: [CID: [PinInfo]] = [:]
+        for (peer, result) in results {
+            switch result {
+            case .success(let infos):
+                for i in infos { out[i.cid, default: []].append(i) }
+            case .failure(let error):
+                for cid in cids {
+                    let short = PinInfoShort(peername: names[peer] ?? peer.description, status: .clusterError, timestamp: .now(), error: "\(error)")
+                    out[cid, default: []].append(PinInfo(cid: cid, pin: nil, peer: peer, short: short))
+                }
+            }
+        }
+        return out
+    }
+
+    /// Every pin's status, cluster-wide (or this peer's with `local`), streamed to `body` in
+    /// pages of the state: the whole set is never held.
+    public func statusAll(local: Bool = false, filter: Set<TrackerStatus>? = nil, _ body: @Sendable (GlobalPinInfo) async throws -> Void) async throws {
+        if local {
+            let me = self.me
+            try await tracker.statusAll(filter: filter) { info in
+                var g = GlobalPinInfo(cid: info.cid, pin: nil)
+                g.name = info.name
+                g.allocations = info.allocations
+                g.origins = info.origins
+                g.created = info.created
+                g.metadata = info.metadata
+                g.peerMap[me.description] = info.short
+                try await body(g)
+            }
+            return
+        }
+        let peers = await statusPeers()
+        var after: CID?
+        while true {
+            let pins = try database.pins(after: after, limit: Self.statusPage)
+            let page = await statusPage(pins.map(\.cid), peers: peers)
+            for pin in pins {
+                var g = GlobalPinInfo(cid: pin.cid, pin: pin)
+                for i in page[pin.cid] ?? [] { g.peerMap[i.peer.description] = i.short }
+                if let filter, !g.peerMap.values.contains(where: { filter.contains($0.status) }) { continue }
+                try await body(g)
+            }
+            guard pins.count == Self.statusPage, let last = pins.last else { return }
+            after = last.cid
+        }
+    }
+
+    /// Re-queues `cid` where it failed: on this peer (local) or on every peer.
+    public func recover(_ cid: CID, local: Bool = false) async throws -> GlobalPinInfo {
+        if local {
+            let info = try await tracker.recover(cid)
+            var g = GlobalPinInfo(cid: cid, pin: try database.pin(cid))
+            g.peerMap[me.description] = info.short
+            return g
+        }
+        let pin = try database.pin(cid)
+        var g = GlobalPinInfo(cid: cid, pin: pin)
+        let names = await peerNames()
+        let payload = try JSONEncoder().encode(cid).bytes
+        for p in await statusPeers(pin?.allocations ?? []) {
+            if p == me {
+                g.peerMap[p.description] = try await tracker.recover(cid).short
+                continue
+            }
+            do {
+                guard let c = transport.connection(to: p) else { throw ClusterError(.unavailable, "not connected") }
+                let answer = try await c.call(Self.recoverMethod, payload, timeout: settings.statusTimeout)
+                g.peerMap[p.description] = try JSONDecoder().decode(PinInfo.self, from: Data(answer)).short
+            } catch {
+                g.peerMap[p.description] = PinInfoShort(peername: names[p] ?? p.description, status: .clusterError, timestamp: .now(), error: "\(error)")
+            }
+        }
+        return g
+    }
+
+    // MARK: peers
+
+    /// This peer's identity for the API (ipfs-cluster's `ID`, the fields PinMesh has).
+    public struct ID: Codable, Sendable, Equatable {
+        public var id: String
+        public var peername: String
+        public var addresses: [String]
+        public var clusterPeers: [String]
+        public var version: String
+        public var ipfs: IPFSInfo?
+        public var error: String
+        public struct IPFSInfo: Codable, Sendable, Equatable {
+            public var id: String
+            public var addresses: [String]
+        }
+        enum CodingKeys: String, CodingKey {
+            case id, peername, addresses, version, ipfs, error
+            case clusterPeers = "cluster_peers"
+        }
+    }
+
+    public func id() async -> ID {
+        let ipfs = try? await connector.id()
+        return ID(
+            id: me.description, peername: settings.peername,
+            addresses: ["/ip4/\(settings.listenHost == "0.0.0.0" ? "127.0.0.1" : settings.listenHost)/tcp/\(listenPort)/p2p/\(me)"],
+            clusterPeers: await monitor.peers().map(\.description), version: PinMeshVersion.string,
+            ipfs: ipfs.map { ID.IPFSInfo(id: $0.id, addresses: $0.addresses) }, error: ipfs == nil ? "the IPFS daemon does not answer" : "")
+    }
+
+    /// Every live peer with its name (from its ping).
+    public func peers() async -> [(PeerID, String)] {
+        let names = await peerNames()
+        return await monitor.peers().map { ($0, names[$0] ?? "") }
+    }
+}
+
+extension Data {
+    var bytes: [UInt8] { [UInt8](self) }
+}

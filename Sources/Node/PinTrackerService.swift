@@ -1,0 +1,282 @@
+public import ClusterModel
+public import Datastore
+import Foundation
+public import IPFSConnector
+public import Logging
+public import Multiformats
+public import PinTracker
+
+/// The stateless pin tracker on a running peer: it keeps no copy of the pinset. Operations
+/// (pin, unpin) run on at most `concurrentPins` workers against the IPFS daemon; a pin is
+/// cancelled after `pinTimeout` without progress (never for being long). Status comes from
+/// the operation in flight, else from the shared state and the daemon's `pin/ls`.
+public actor PinTrackerService {
+    public struct Settings: Sendable {
+        public var concurrentPins = 10
+        /// A pin with no progress for this long is cancelled and counted as failed.
+        public var pinTimeout: Duration = .seconds(120)
+        public var unpinTimeout: Duration = .seconds(3 * 3600)
+        public var instance = PinTrackerInstance.Settings()
+        public init() {}
+    }
+
+    public let settings: Settings
+    private let connector: any IPFSConnector
+    private let state: PinsetDatabase
+    private let me: PeerID
+    private let peername: String
+    private var instance: PinTrackerInstance
+    private var running: [UInt64: Task<Void, Never>] = [:]
+    private var stopped = false
+    private var logger: Logger
+    /// The IPFS daemon's ID, for status entries.
+    public var ipfsID: String?
+
+    public private(set) var pinsDone = 0
+    public private(set) var pinsFailed = 0
+
+    public init(
+        connector: any IPFSConnector, state: PinsetDatabase, me: PeerID, peername: String, settings: Settings = Settings(),
+        logger: Logger = Logger(label: "pinmesh.tracker")
+    ) {
+        self.connector = connector
+        self.state = state
+        self.me = me
+        self.peername = peername
+        self.settings = settings
+        instance = PinTrackerInstance(settings: settings.instance)
+        var logger = logger
+        logger[metadataKey: "peer"] = "\(peername)"
+        self.logger = logger
+    }
+
+    /// Cancels every running operation; queued ones are dropped (the next start re-derives
+    /// them from the shared state and the daemon).
+    public func stop() async {
+        stopped = true
+        let tasks = running.values
+        running = [:]
+        for t in tasks { t.cancel() }
+        for t in tasks { await t.value }
+    }
+
+    public func setIPFSID(_ id: String) { ipfsID = id }
+
+    /// Operations queued (the `pinqueue` metric).
+    public var queued: Int { instance.queuedCount }
+
+    /// Operations running now.
+    public var inProgress: Int { running.count }
+
+    // MARK: changes
+
+    /// Reacts to a change of the shared state on `cids`: pins allocated here are queued for
+    /// pinning, the others for unpinning (a no-op when the daemon does not have them).
+    public func changed(_ cids: [CID]) {
+        for cid in cids {
+            let pin: Pin?
+            do {
+                pin = try state.pin(cid)
+            } catch {
+                logger.error("cannot read the shared state", metadata: ["cid": "\(cid)", "error": "\(error)"])
+                continue
+            }
+            if let pin, PinTrackerInstance.isAllocated(pin, to: me) {
+                if pin.type == .meta { continue }
+                enqueue(.pin, pin)
+            } else {
+                enqueue(.unpin, pin ?? Pin(cid: cid))
+            }
+        }
+        pump()
+    }
+
+    /// Queues every pin allocated here that the daemon lacks (at start, and after the daemon
+    /// was unreachable). Reads the daemon's recursive pins once, then walks the state.
+    public func reconcile() async throws {
+        let pinned = try await pinnedInIPFS()
+        var missing: [Pin] = []
+        try state.forEachPin { pin in
+            if PinTrackerInstance.isAllocated(pin, to: me), pin.type != .meta, !pinned.contains(pin.cid.bytes),
+                instance.operation(pin.cid) == nil
+            {
+                missing.append(pin)
+            }
+        }
+        for pin in missing { enqueue(.pin, pin) }
+        if !missing.isEmpty { logger.info("queued pins the IPFS daemon lacks", metadata: ["count": "\(missing.count)"]) }
+        pump()
+    }
+
+    private func enqueue(_ kind: TrackedOperation.Kind, _ pin: Pin) {
+        do {
+            if let replaced = try instance.enqueue(kind, pin, now: .now()) {
+                running.removeValue(forKey: replaced)?.cancel()
+            }
+        } catch {
+            logger.error("cannot queue an operation", metadata: ["cid": "\(pin.cid)", "error": "\(error)"])
+        }
+    }
+
+    // MARK: workers
+
+    private func pump() {
+        while !stopped, running.count < settings.concurrentPins, let op = instance.next(now: .now()) {
+            running[op.id] = Task { [weak self] in
+                let error = await self?.perform(op)
+                await self?.finished(op, error: error)
+            }
+        }
+    }
+
+    private func finished(_ op: TrackedOperation, error: String?) {
+        // A cancelled operation (replaced, or the tracker stopped) was removed already.
+        guard running.removeValue(forKey: op.id) != nil else { return }
+        instance.finish(op.pin.cid, id: op.id, error: error, now: .now())
+        if let error {
+            pinsFailed += 1
+            logger.warning("\(op.kind.rawValue) failed", metadata: ["cid": "\(op.pin.cid)", "error": "\(error)"])
+        } else {
+            pinsDone += 1
+            logger.debug("\(op.kind.rawValue) done", metadata: ["cid": "\(op.pin.cid)"])
+        }
+        pump()
+    }
+
+    /// Runs one operation against the daemon; nil on success, else what went wrong.
+    private nonisolated func perform(_ op: TrackedOperation) async -> String? {
+        do {
+            switch op.kind {
+            case .pin:
+                let depth = op.pin.maxDepth < 0 ? nil : op.pin.maxDepth
+                try await connector.pin(op.pin.cid, maxDepth: depth, name: op.pin.name, inactivityTimeout: settings.pinTimeout) { _ in }
+            case .unpin:
+                do {
+                    try await connector.unpin(op.pin.cid)
+                } catch let e as IPFSConnectorError where e.code == .notPinned {
+                    // Nothing to undo.
+                }
+            }
+            return nil
+        } catch is CancellationError {
+            return "cancelled"
+        } catch {
+            return "\(error)"
+        }
+    }
+
+    // MARK: status
+
+    /// This peer's status of `cid`.
+    public func status(_ cid: CID) async -> PinInfo {
+        let pin = try? state.pin(cid)
+        let op = instance.operation(cid)
+        var pinned = false
+        var error = op?.error ?? ""
+        if op == nil, let pin, PinTrackerInstance.isAllocated(pin, to: me) {
+            do {
+                pinned = try await isPinnedInIPFS(cid)
+            } catch {
+                return info(cid, pin, status: .clusterError, error: "the IPFS daemon did not answer: \(error)")
+            }
+        }
+        let status = PinTrackerInstance.status(pin: pin, me: me, operation: op, pinnedInIPFS: pinned)
+        if status == .unexpectedlyUnpinned { error = "allocated here but not pinned in the IPFS daemon; recover it with `pinmeshctl recover`" }
+        return info(cid, pin, status: status, error: error, op: op)
+    }
+
+    private func isPinnedInIPFS(_ cid: CID) async throws -> Bool {
+        guard let p = try await connector.pinStatus(cid) else { return false }
+        if case .indirect = p.type { return false }
+        return true
+    }
+
+    /// The status of each of `cids` on this peer (pins the daemon holds are looked up once).
+    public func statuses(_ cids: [CID]) async -> [PinInfo] {
+        var out: [PinInfo] = []
+        out.reserveCapacity(cids.count)
+        for cid in cids { out.append(await status(cid)) }
+        return out
+    }
+
+    /// Every CID of the shared state (and every failed or running operation on a CID no
+    /// longer in it), as this peer sees it, to `body` in key order. The daemon's recursive
+    /// pins are read once into a set of CIDs; the state is streamed in pages, never held.
+    public func statusAll(filter: Set<TrackerStatus>? = nil, _ body: @Sendable (PinInfo) async throws -> Void) async throws {
+        let pinned = try await pinnedInIPFS()
+        var seen = Set<CID>()
+        var after: CID?
+        while true {
+            let page = try state.pins(after: after, limit: 1_000)
+            for pin in page {
+                let op = instance.operation(pin.cid)
+                if op != nil { seen.insert(pin.cid) }
+                var isPinned = pinned.contains(pin.cid.bytes)
+                // Direct pins are not in the recursive listing: asked for one by one.
+                if !isPinned, op == nil, pin.maxDepth == 0, PinTrackerInstance.isAllocated(pin, to: me) {
+                    isPinned = (try? await isPinnedInIPFS(pin.cid)) ?? false
+                }
+                let status = PinTrackerInstance.status(pin: pin, me: me, operation: op, pinnedInIPFS: isPinned)
+                if let filter, !filter.contains(status) { continue }
+                try await body(info(pin.cid, pin, status: status, error: op?.error ?? "", op: op))
+            }
+            guard page.count == 1_000, let last = page.last else { break }
+            after = last.cid
+        }
+        // Operations on CIDs the state no longer has (an unpin running or failed).
+        for op in instance.all where !seen.contains(op.pin.cid) {
+            guard (try? state.pin(op.pin.cid)) == nil else { continue }
+            let status = PinTrackerInstance.status(pin: nil, me: me, operation: op, pinnedInIPFS: false)
+            if let filter, !filter.contains(status) { continue }
+            try await body(info(op.pin.cid, nil, status: status, error: op.error, op: op))
+        }
+    }
+
+    private func pinnedInIPFS() async throws -> Set<[UInt8]> {
+        let box = CIDSet()
+        try await connector.forEachPin(recursiveOnly: true) { p in box.insert(p.cid.bytes) }
+        return box.take()
+    }
+
+    private func info(_ cid: CID, _ pin: Pin?, status: TrackerStatus, error: String, op: TrackedOperation? = nil) -> PinInfo {
+        let short = PinInfoShort(
+            peername: peername, status: status, timestamp: op?.updated ?? .now(), error: error, attemptCount: op?.attempts ?? 0,
+            priorityPin: op?.priority ?? false, ipfsPeerID: ipfsID)
+        return PinInfo(cid: cid, pin: pin, peer: me, short: short)
+    }
+
+    // MARK: recover
+
+    /// Retries a failed operation on `cid`, or re-pins a CID allocated here that the daemon
+    /// lost; returns the status after queuing.
+    public func recover(_ cid: CID) async throws -> PinInfo {
+        if try instance.retry(cid, now: .now()) {
+            pump()
+        } else if let pin = try state.pin(cid), PinTrackerInstance.isAllocated(pin, to: me), pin.type != .meta,
+            !(try await isPinnedInIPFS(cid))
+        {
+            enqueue(.pin, pin)
+            pump()
+        }
+        return await status(cid)
+    }
+
+    /// Recovers every CID in error here (failed operations and pins the daemon lost).
+    public func recoverAll() async throws -> Int {
+        var n = 0
+        for cid in instance.failed where try instance.retry(cid, now: .now()) { n += 1 }
+        let before = instance.queuedCount
+        try await reconcile()
+        n += instance.queuedCount - before
+        pump()
+        return n
+    }
+}
+
+/// Collects CIDs from a `@Sendable` callback.
+final class CIDSet: @unchecked Sendable {
+    private var set = Set<[UInt8]>()
+    private let lock = NSLock()
+    func insert(_ b: [UInt8]) { lock.withLock { _ = set.insert(b) } }
+    func take() -> Set<[UInt8]> { lock.withLock { set } }
+}

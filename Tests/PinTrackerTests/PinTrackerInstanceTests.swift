@@ -1,0 +1,137 @@
+import ClusterModel
+import Multiformats
+import PinTracker
+import Sodium
+import Testing
+
+@Suite struct PinTrackerInstanceTests {
+    static func cid(_ n: Int) -> CID { CID.v1(codec: .raw, .sha256(Array("block \(n)".utf8))) }
+    static let me = try! PeerID(ed25519PublicKey: Ed25519.PrivateKey.generate().publicKey.bytes)
+    static let other = try! PeerID(ed25519PublicKey: Ed25519.PrivateKey.generate().publicKey.bytes)
+    let now = Timestamp(unixMillis: 1_700_000_000_000)
+
+    func pin(_ n: Int, submittedMillisAgo: Int64 = 0, allocations: [PeerID] = [me]) -> Pin {
+        Pin(cid: Self.cid(n), allocations: allocations, timestamp: Timestamp(unixMillis: now.unixMillis - submittedMillisAgo))
+    }
+
+    @Test func newPinsRunBeforeRetriesAndOldPins() throws {
+        var t = PinTrackerInstance()
+        let old = pin(1, submittedMillisAgo: 48 * 3_600_000)
+        try t.enqueue(.pin, old, now: now)
+        try t.enqueue(.pin, pin(2), now: now)
+        try t.enqueue(.pin, pin(3), now: now)
+        #expect(t.queuedCount == 3)
+        // Young pins first (in order), then the old one.
+        let first = t.next(now: now)
+        #expect(first?.pin.cid == Self.cid(2))
+        let second = t.next(now: now)
+        #expect(second?.pin.cid == Self.cid(3))
+        let lastNext = t.next(now: now)
+        let last = try #require(lastNext)
+        #expect(last.pin.cid == Self.cid(1) && !last.priority)
+        let none = t.next(now: now)
+        #expect(none == nil)
+        #expect(t.queuedCount == 0)
+    }
+
+    @Test func failuresKeepTheErrorAndCountAttemptsAndLosePriorityPastTheLimit() throws {
+        var s = PinTrackerInstance.Settings()
+        s.priorityMaxRetries = 2
+        var t = PinTrackerInstance(settings: s)
+        let p = pin(1)
+        for attempt in 1...3 {
+            if attempt == 1 { try t.enqueue(.pin, p, now: now) } else { #expect(try t.retry(p.cid, now: now)) }
+            let opNext = t.next(now: now)
+        let op = try #require(opNext)
+            #expect(op.priority == (attempt <= 3))
+            #expect(PinTrackerInstance.status(pin: p, me: Self.me, operation: t.operation(p.cid), pinnedInIPFS: false) == .pinning)
+            t.finish(p.cid, id: op.id, error: "daemon down", now: now)
+            let failed = try #require(t.operation(p.cid))
+            #expect(failed.phase == .error && failed.attempts == attempt && failed.error == "daemon down")
+            #expect(PinTrackerInstance.status(pin: p, me: Self.me, operation: failed, pinnedInIPFS: false) == .pinError)
+        }
+        // Three failures exceed priorityMaxRetries 2: the retry goes to the normal queue.
+        #expect(try t.retry(p.cid, now: now))
+        #expect(t.operation(p.cid)?.priority == false)
+        #expect(t.failed.isEmpty)
+        let opNext = t.next(now: now)
+        let op = try #require(opNext)
+        t.finish(p.cid, id: op.id, error: nil, now: now)
+        #expect(t.operation(p.cid) == nil)
+        #expect(try t.retry(p.cid, now: now) == false)
+    }
+
+    @Test func anUnpinReplacesARunningPinWhoseResultIsThenIgnored() throws {
+        var t = PinTrackerInstance()
+        let p = pin(1)
+        try t.enqueue(.pin, p, now: now)
+        let runningNext = t.next(now: now)
+        let running = try #require(runningNext)
+        // The same pin again is left alone.
+        #expect(try t.enqueue(.pin, p, now: now) == nil)
+        #expect(t.queuedCount == 0)
+        let replaced = try t.enqueue(.unpin, Pin(cid: p.cid), now: now)
+        #expect(replaced == running.id)
+        #expect(PinTrackerInstance.status(pin: nil, me: Self.me, operation: t.operation(p.cid), pinnedInIPFS: false) == .unpinQueued)
+        // The cancelled pin's late result changes nothing.
+        t.finish(p.cid, id: running.id, error: nil, now: now)
+        #expect(t.operation(p.cid)?.kind == .unpin)
+        let unpinNext = t.next(now: now)
+        let unpin = try #require(unpinNext)
+        #expect(unpin.kind == .unpin)
+        let none = t.next(now: now)
+        #expect(none == nil)
+    }
+
+    @Test func theQueueRefusesPastItsLimitAndKeepsWhatItHas() throws {
+        var s = PinTrackerInstance.Settings()
+        s.maxQueued = 3
+        var t = PinTrackerInstance(settings: s)
+        for n in 0..<3 { try t.enqueue(.pin, pin(n), now: now) }
+        #expect(t.queuedCount == 3)
+        #expect(throws: PinTrackerError.self) { try t.enqueue(.pin, pin(9), now: now) }
+        // Replacing a queued operation at the limit is allowed (it frees its own slot).
+        #expect(try t.enqueue(.unpin, Pin(cid: Self.cid(0)), now: now) == nil)
+        #expect(t.queuedCount == 3)
+        #expect(t.operation(Self.cid(9)) == nil)
+        // Draining one makes room.
+        _ = t.next(now: now)
+        try t.enqueue(.pin, pin(9), now: now)
+        #expect(t.queuedCount == 3)
+        // Cancelling a queued operation frees its slot; the stale queue entry is skipped.
+        #expect(t.cancel(Self.cid(9)) == nil)
+        #expect(t.queuedCount == 2)
+        var seen: [CID] = []
+        while let op = t.next(now: now) { seen.append(op.pin.cid) }
+        #expect(!seen.contains(Self.cid(9)))
+        #expect(seen.count == 2)
+    }
+
+    @Test func statusWithoutAnOperationComesFromTheStateAndTheDaemon() {
+        typealias T = PinTrackerInstance
+        let mine = pin(1)
+        let remote = pin(2, allocations: [Self.other])
+        var everywhere = Pin(cid: Self.cid(3))
+        everywhere.options.replicationFactorMin = -1
+        everywhere.options.replicationFactorMax = -1
+        var meta = pin(4)
+        meta.type = .meta
+        #expect(T.status(pin: mine, me: Self.me, operation: nil, pinnedInIPFS: true) == .pinned)
+        #expect(T.status(pin: mine, me: Self.me, operation: nil, pinnedInIPFS: false) == .unexpectedlyUnpinned)
+        #expect(T.status(pin: remote, me: Self.me, operation: nil, pinnedInIPFS: false) == .remote)
+        #expect(T.status(pin: everywhere, me: Self.me, operation: nil, pinnedInIPFS: true) == .pinned)
+        #expect(T.isAllocated(everywhere, to: Self.other))
+        #expect(T.status(pin: meta, me: Self.me, operation: nil, pinnedInIPFS: false) == .sharded)
+        #expect(T.status(pin: nil, me: Self.me, operation: nil, pinnedInIPFS: false) == .unpinned)
+    }
+
+    @Test func filterWordsSelectStatusesAsIpfsClusterDoes() {
+        #expect(TrackerStatus.pinError.matches(filter: "error"))
+        #expect(TrackerStatus.unexpectedlyUnpinned.matches(filter: "error"))
+        #expect(TrackerStatus.unpinQueued.matches(filter: "queued"))
+        #expect(!TrackerStatus.pinned.matches(filter: "queued"))
+        #expect(TrackerStatus.remote.matches(filter: "remote"))
+        #expect(TrackerStatus.filterWords.contains("unexpectedly_unpinned"))
+        #expect(TrackerStatus(rawValue: "cluster_error") == .clusterError)
+    }
+}
