@@ -23,8 +23,12 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", exact: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-async-algorithms", exact: "1.1.4"),
         .package(url: "https://github.com/apple/swift-crypto", exact: "3.12.3"),
         .package(url: "https://github.com/apple/swift-log", exact: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-metrics", exact: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", exact: "2.4.1"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", exact: "2.13.0"),
         .package(url: "https://github.com/apple/swift-nio", exact: "2.101.3"),
         .package(url: "https://github.com/groue/GRDB.swift", exact: "7.10.0"),
         .package(url: "https://github.com/hummingbird-project/hummingbird", exact: "2.28.1"),
@@ -121,8 +125,30 @@ let package = Package(
                 "Gossip", "Transport", "SecureChannel", "Multiformats", "Sodium", "Pinset", "Datastore", "ClusterModel",
                 "PeerMonitor", "Allocator", "PinTracker", "IPFSConnector", "EmbeddedIPFS",
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+            ],
+            swiftSettings: swiftSettings),
+
+        // MARK: L4: edges
+        .target(
+            name: "RESTAPI",
+            dependencies: [
+                "Node", "ClusterModel", "Multiformats",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "AsyncAlgorithms", package: "swift-async-algorithms"),
+            ],
+            swiftSettings: swiftSettings),
+
+        .target(
+            name: "ClusterClient",
+            dependencies: [
+                "ClusterModel", "Multiformats",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
             ],
             swiftSettings: swiftSettings),
 
@@ -130,8 +156,14 @@ let package = Package(
         .executableTarget(
             name: "pinmesh",
             dependencies: [
-                "ClusterModel", "Multiformats", "Sodium", "Pinset", "Datastore", "Node", "EmbeddedIPFS",
+                "ClusterModel", "Multiformats", "Sodium", "Pinset", "Datastore", "Node", "EmbeddedIPFS", "RESTAPI", "IPFSConnector", "Transport",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -139,7 +171,7 @@ let package = Package(
         .executableTarget(
             name: "pinmeshctl",
             dependencies: [
-                "ClusterModel", "Multiformats", "UnixFS", "Ingest",
+                "ClusterModel", "Multiformats", "UnixFS", "Ingest", "ClusterClient",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: swiftSettings),

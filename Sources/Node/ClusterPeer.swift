@@ -115,6 +115,7 @@ public actor ClusterPeer {
 
     public static let statusMethod = "tracker/status"
     public static let recoverMethod = "tracker/recover"
+    public static let idMethod = "cluster/id"
     /// CIDs per status request (an answer must fit one RPC frame).
     static let statusPage = 100
 
@@ -188,6 +189,10 @@ public actor ClusterPeer {
             let cid = try JSONDecoder().decode(CID.self, from: Data(payload))
             return try JSONEncoder().encode(await tracker.recover(cid)).bytes
         }
+        server.register(Self.idMethod) { [weak self] _, _ in
+            guard let self else { throw ClusterError(.unavailable, "the peer is stopping") }
+            return try JSONEncoder().encode(await self.id()).bytes
+        }
         await pubsub.start()
         await pubsub.dialExchangedPeers(through: connections)
         listenPort = try await transport.listen(host: settings.listenHost, port: settings.listenPort)
@@ -236,6 +241,13 @@ public actor ClusterPeer {
                 try? await Task.sleep(for: settings.recoverInterval)
             }
         })
+        tasks.append(Task { [weak self] in
+            let metrics = NodeMetrics()
+            while !Task.isCancelled {
+                await self?.sample(metrics)
+                try? await Task.sleep(for: .seconds(1))
+            }
+        })
         if !settings.bootstrap.isEmpty {
             let reached = await connections.bootstrap(settings.bootstrap)
             if reached > 0, let first = transport.connectedPeers.first {
@@ -263,6 +275,26 @@ public actor ClusterPeer {
             guard let n = try? database.count(allocatedTo: me) else { return nil }
             return ("numpin", String(n), -Int64(n))
         }
+    }
+
+    private func sample(_ m: NodeMetrics) async {
+        m.queued.record(await tracker.queued)
+        m.inProgress.record(await tracker.inProgress)
+        m.pinsDone.record(await tracker.pinsDone)
+        m.pinsFailed.record(await tracker.pinsFailed)
+        m.failedNow.record(await tracker.failedCount)
+        if let n = try? database.count(allocatedTo: me) { m.allocatedHere.record(n) }
+        if let n = try? database.count() { m.statePins.record(n) }
+        m.peers.record(await monitor.peers().count)
+        m.missingHeads.record(await pinset.missingHeads)
+        m.nodesApplied.record(await pinset.stats.nodesApplied)
+        let c = await pubsub.counters
+        m.published.record(c.published)
+        m.delivered.record(c.delivered)
+        m.duplicates.record(c.duplicates)
+        m.droppedFrames.record(pubsub.droppedFrames)
+        m.metricBytes.record(await monitor.bytesPublished)
+        m.repinned.record(repinned)
     }
 
     /// Stops everything: commits queued pinset writes, cancels running pins, closes connections.
@@ -320,6 +352,17 @@ public actor ClusterPeer {
     }
 
     public func pinned(_ cid: CID) throws -> Pin? { try database.pin(cid) }
+
+    /// Every pin of the shared state in key order, read in pages (never all at once).
+    public func forEachPin(_ body: (Pin) async throws -> Void) async throws {
+        var after: CID?
+        while true {
+            let page = try database.pins(after: after, limit: 1_000)
+            for p in page { try await body(p) }
+            guard page.count == 1_000, let last = page.last else { return }
+            after = last.cid
+        }
+    }
 
     /// Candidates: live peers (trusted only when configured so), with their metrics.
     private func candidates(excluding: Set<PeerID>) async -> [Candidate] {
@@ -565,10 +608,30 @@ public actor ClusterPeer {
             ipfs: ipfs.map { ID.IPFSInfo(id: $0.id, addresses: $0.addresses) }, error: ipfs == nil ? "the IPFS daemon does not answer" : "")
     }
 
-    /// Every live peer with its name (from its ping).
-    public func peers() async -> [(PeerID, String)] {
+    /// Every live peer's identity, this one's first, each asked over RPC (in parallel); a peer
+    /// that does not answer is listed with its name and the error.
+    public func peers() async -> [ID] {
         let names = await peerNames()
-        return await monitor.peers().map { ($0, names[$0] ?? "") }
+        let others = await monitor.peers().filter { $0 != me }
+        let timeout = settings.statusTimeout
+        var out = [await id()]
+        let answers = await withTaskGroup(of: ID.self) { g in
+            for p in others {
+                g.addTask { [transport] in
+                    do {
+                        guard let c = transport.connection(to: p) else { throw ClusterError(.unavailable, "not connected") }
+                        return try JSONDecoder().decode(ID.self, from: Data(try await c.call(Self.idMethod, [], timeout: timeout)))
+                    } catch {
+                        return ID(id: p.description, peername: names[p] ?? "", addresses: [], clusterPeers: [], version: "", ipfs: nil, error: "\(error)")
+                    }
+                }
+            }
+            var all: [ID] = []
+            for await a in g { all.append(a) }
+            return all.sorted { $0.id < $1.id }
+        }
+        out += answers
+        return out
     }
 }
 

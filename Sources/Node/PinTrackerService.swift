@@ -65,6 +65,9 @@ public actor PinTrackerService {
     /// Operations queued (the `pinqueue` metric).
     public var queued: Int { instance.queuedCount }
 
+    /// Failed operations waiting for a retry.
+    public var failedCount: Int { instance.failed.count }
+
     /// Operations running now.
     public var inProgress: Int { running.count }
 

@@ -691,6 +691,9 @@ public actor PinsetService {
     /// The current heads.
     public var currentHeads: [CID] { heads }
 
+    /// Heads peers announced that this peer has not applied yet (the sync lag, in heads).
+    public var missingHeads: Int { wanted.values.reduce(0) { $0 + $1.count } }
+
     /// A stream of the keys whose winning pin changed, one element per applied batch.
     public func changes() -> AsyncStream<[CID]> {
         let (stream, c) = AsyncStream.makeStream(of: [CID].self, bufferingPolicy: .bufferingNewest(4096))

@@ -11,7 +11,7 @@ struct PinMeshCommand: AsyncParsableCommand {
             cluster's shared pinset pinned. Drive a running peer with `pinmeshctl`.
             """,
         version: PinMeshVersion.string,
-        subcommands: [VersionCommand.self, InitCommand.self, KeyCommand.self, StateCommand.self, IPFSCommand.self]
+        subcommands: [VersionCommand.self, InitCommand.self, DaemonCommand.self, KeyCommand.self, StateCommand.self, IPFSCommand.self]
     )
 }
 

@@ -7,12 +7,29 @@ struct PinMeshCtl: AsyncParsableCommand {
         commandName: "pinmeshctl",
         abstract: "Control a PinMesh peer through its REST API (ipfs-cluster-ctl compatible).",
         version: PinMeshVersion.string,
-        subcommands: [AddCommand.self, VersionCommand.self]
+        subcommands: [
+            IDCommand.self, PeersCommand.self, AddCommand.self, PinCommand.self, StatusCommand.self, RecoverCommand.self,
+            HealthCommand.self, VersionCommand.self,
+        ]
     )
 
     /// Accepts kubo's `--raw-leaves` with no value (meaning true) as well as `--raw-leaves=false`.
+    /// Global flags written before the command (as ipfs-cluster-ctl users do) move after it.
     static func main() async {
-        let arguments = CommandLine.arguments.dropFirst().map { $0 == "--raw-leaves" ? "--raw-leaves=true" : $0 }
+        var arguments = CommandLine.arguments.dropFirst().map { $0 == "--raw-leaves" ? "--raw-leaves=true" : $0 }
+        var leading: [String] = []
+        while let first = arguments.first, first.hasPrefix("--") {
+            let name = String(first.split(separator: "=", maxSplits: 1)[0])
+            if GlobalOptions.flags.contains(name) || (GlobalOptions.names.contains(name) && first.contains("=")) {
+                leading.append(arguments.removeFirst())
+            } else if GlobalOptions.names.contains(name), arguments.count >= 2 {
+                leading += arguments.prefix(2)
+                arguments.removeFirst(2)
+            } else {
+                break
+            }
+        }
+        arguments += leading
         do {
             var command = try parseAsRoot(Array(arguments))
             if var asyncCommand = command as? any AsyncParsableCommand {

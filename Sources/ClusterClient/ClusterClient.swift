@@ -1,0 +1,121 @@
+public import AsyncHTTPClient
+public import ClusterModel
+import Foundation
+public import Multiformats
+import NIOCore
+public import NIOHTTP1
+
+/// A client of PinMesh's (and ipfs-cluster's) REST API. Several hosts fail over: a host that
+/// cannot be reached is skipped for the next; an HTTP error answer is not retried.
+public struct ClusterClient: Sendable {
+    public let hosts: [String]
+    public let basicAuth: (user: String, password: String)?
+    public let timeout: Duration
+    let client: HTTPClient
+
+    /// What went wrong: the API's own message, or why no host answered.
+    public struct ClientError: Error, CustomStringConvertible, Sendable {
+        public let status: Int?
+        public let message: String
+        public var description: String { status.map { "\(message) (HTTP \($0))" } ?? message }
+    }
+
+    /// - Parameter hosts: URLs (`http://127.0.0.1:9094`) or multiaddrs (`/ip4/127.0.0.1/tcp/9094`).
+    public init(hosts: [String], basicAuth: (String, String)? = nil, https: Bool = false, timeout: Duration = .seconds(60), client: HTTPClient = .shared) throws {
+        self.hosts = try hosts.map { try Self.baseURL($0, https: https) }
+        guard !self.hosts.isEmpty else { throw ClientError(status: nil, message: "no --host given") }
+        self.basicAuth = basicAuth
+        self.timeout = timeout
+        self.client = client
+    }
+
+    static func baseURL(_ text: String, https: Bool) throws -> String {
+        if text.hasPrefix("http://") || text.hasPrefix("https://") { return text.hasSuffix("/") ? String(text.dropLast()) : text }
+        guard let ma = try? Multiaddr(text) else {
+            throw ClientError(status: nil, message: "--host \(text.debugDescription) is neither a URL (http://127.0.0.1:9094) nor a multiaddr (/ip4/127.0.0.1/tcp/9094)")
+        }
+        var host: String?
+        var port: Int?
+        for c in ma.components {
+            switch c {
+            case .ip4(let a): host = a.description
+            case .ip6(let a): host = "[\(a)]"
+            case .dns(let n), .dns4(let n), .dns6(let n): host = n
+            case .tcp(let p): port = Int(p)
+            default: break
+            }
+        }
+        guard let host, let port else { throw ClientError(status: nil, message: "--host \(text): needs a host and a tcp port") }
+        return "\(https ? "https" : "http")://\(host):\(port)"
+    }
+
+    /// Sends a request to the first host that answers; returns the response (status not checked).
+    func send(_ method: HTTPMethod, _ path: String, query: [(String, String)] = []) async throws -> HTTPClientResponse {
+        var lastError: (any Error)?
+        for base in hosts {
+            var url = base + path
+            if !query.isEmpty {
+                var allowed = CharacterSet.urlQueryAllowed
+                allowed.remove(charactersIn: "&=+,")
+                url += "?" + query.map { "\($0.0)=\($0.1.addingPercentEncoding(withAllowedCharacters: allowed) ?? $0.1)" }.joined(separator: "&")
+            }
+            var request = HTTPClientRequest(url: url)
+            request.method = method
+            if let (u, p) = basicAuth { request.headers.add(name: "Authorization", value: "Basic " + Data("\(u):\(p)".utf8).base64EncodedString()) }
+            do {
+                let (s, atto) = timeout.components
+                return try await client.execute(request, timeout: .nanoseconds(s * 1_000_000_000 + atto / 1_000_000_000))
+            } catch {
+                lastError = error
+            }
+        }
+        throw ClientError(status: nil, message: "no API host answered (\(hosts.joined(separator: ", "))): \(lastError.map { "\($0)" } ?? "")")
+    }
+
+    /// The body of a successful answer, or the API's error.
+    func body(_ response: HTTPClientResponse) async throws -> [UInt8] {
+        let buffer = try await response.body.collect(upTo: 64 << 20)
+        let bytes = Array(buffer: buffer)
+        guard (200..<300).contains(Int(response.status.code)) else {
+            struct E: Decodable { let message: String }
+            let message = (try? JSONDecoder().decode(E.self, from: Data(bytes)))?.message ?? String(decoding: bytes, as: UTF8.self)
+            throw ClientError(status: Int(response.status.code), message: message)
+        }
+        return bytes
+    }
+
+    public func call(_ method: HTTPMethod, _ path: String, query: [(String, String)] = []) async throws -> [UInt8] {
+        try await body(try await send(method, path, query: query))
+    }
+
+    public func decode<T: Decodable>(_ type: T.Type, _ method: HTTPMethod, _ path: String, query: [(String, String)] = []) async throws -> T {
+        try JSONDecoder().decode(T.self, from: Data(try await call(method, path, query: query)))
+    }
+
+    /// A streamed answer line by line (204: none); each line goes to `body` as it arrives.
+    public func lines(_ method: HTTPMethod, _ path: String, query: [(String, String)] = [], _ body: ([UInt8]) async throws -> Void) async throws {
+        let response = try await send(method, path, query: query)
+        if response.status == .noContent { return }
+        guard response.status == .ok else {
+            _ = try await self.body(response)
+            return
+        }
+        var pending: [UInt8] = []
+        for try await chunk in response.body {
+            pending += chunk.readableBytesView
+            while let nl = pending.firstIndex(of: 0x0A) {
+                let line = Array(pending[..<nl])
+                pending.removeSubrange(...nl)
+                if !line.isEmpty { try await body(line) }
+            }
+        }
+        if !pending.isEmpty { try await body(pending) }
+        if let error = response.body.trailers?.first(name: "X-Stream-Error"), !error.isEmpty {
+            throw ClientError(status: nil, message: "the stream ended with an error: \(error)")
+        }
+    }
+
+    public func each<T: Decodable>(_ type: T.Type, _ method: HTTPMethod, _ path: String, query: [(String, String)] = [], _ body: (T) async throws -> Void) async throws {
+        try await lines(method, path, query: query) { line in try await body(try JSONDecoder().decode(T.self, from: Data(line))) }
+    }
+}

@@ -1,0 +1,360 @@
+import AsyncAlgorithms
+public import ClusterModel
+import Foundation
+public import Hummingbird
+public import Logging
+public import Multiformats
+public import Node
+
+/// ipfs-cluster's REST API (1.x routes and JSON) over a `ClusterPeer` (`Specs/rest-api.md`).
+/// Streams are newline-delimited JSON (`X-Chunked-Output: 1`), with an error after the first
+/// item reported in the `X-Stream-Error` trailer; an empty stream is 204. Errors are
+/// `{"code": N, "message": "…"}`.
+public struct RESTAPIServer: Sendable {
+    public let peer: ClusterPeer
+    /// user → password; nil: no authentication.
+    public let credentials: [String: String]?
+    public let logger: Logger
+
+    public init(peer: ClusterPeer, credentials: [String: String]? = nil, logger: Logger = Logger(label: "pinmesh.restapi")) {
+        self.peer = peer
+        self.credentials = credentials
+        self.logger = logger
+    }
+
+    /// An error with its HTTP status, rendered as ipfs-cluster's error JSON.
+    public struct APIError: Error, Sendable {
+        public let status: HTTPResponse.Status
+        public let message: String
+        public init(_ status: HTTPResponse.Status, _ message: String) {
+            self.status = status
+            self.message = message
+        }
+    }
+
+    public func router() -> Router<BasicRequestContext> {
+        let router = Router()
+        router.add(middleware: AuthMiddleware(credentials: credentials))
+        let peer = self.peer
+        router.get("/health") { _, _ in Response(status: .noContent) }
+        router.get("/version") { _, _ in Self.json(["version": PinMeshVersion.string]) }
+        router.get("/id") { _, _ in Self.json(await peer.id()) }
+        router.get("/peers") { _, _ in
+            let ids = await peer.peers()
+            return await Self.stream { emit in for id in ids { try await emit(id) } }
+        }
+        router.get("/pins") { request, _ in
+            try await Self.handle {
+                let q = request.uri.queryParameters
+                let local = try Self.bool(q.get("local"), "local")
+                let filter = try Self.filter(q.get("filter"))
+                if let list = q.get("cids"), !list.isEmpty {
+                    let cids = try list.split(separator: ",").map { try Self.cid(String($0)) }
+                    return await Self.stream { emit in
+                        for cid in cids {
+                            let g = await peer.status(cid, local: local)
+                            if let filter, !g.peerMap.values.contains(where: { filter.contains($0.status) }) { continue }
+                            try await emit(g)
+                        }
+                    }
+                }
+                return await Self.stream { emit in try await peer.statusAll(local: local, filter: filter) { try await emit($0) } }
+            }
+        }
+        router.get("/pins/:cid") { request, context in
+            try await Self.handle {
+                let cid = try Self.cid(context.parameters.get("cid") ?? "")
+                let local = try Self.bool(request.uri.queryParameters.get("local"), "local")
+                return Self.json(await peer.status(cid, local: local))
+            }
+        }
+        router.post("/pins/:cid") { request, context in
+            try await Self.handle {
+                let cid = try Self.cid(context.parameters.get("cid") ?? "")
+                let (options, mode) = try Self.pinOptions(request.uri.queryParameters)
+                do {
+                    return Self.json(try await peer.pin(cid, options: options, mode: mode))
+                } catch let e as ClusterError {
+                    throw APIError(e.kind == .notFound ? .notFound : .badRequest, e.message)
+                }
+            }
+        }
+        router.delete("/pins/:cid") { _, context in
+            try await Self.handle {
+                let cid = try Self.cid(context.parameters.get("cid") ?? "")
+                do {
+                    return Self.json(try await peer.unpin(cid))
+                } catch let e as ClusterError where e.kind == .notFound {
+                    throw APIError(.notFound, e.message)
+                }
+            }
+        }
+        router.post("/pins/:cid/recover") { request, context in
+            try await Self.handle {
+                let cid = try Self.cid(context.parameters.get("cid") ?? "")
+                let local = try Self.bool(request.uri.queryParameters.get("local"), "local")
+                return Self.json(try await peer.recover(cid, local: local))
+            }
+        }
+        router.post("/pins/recover") { request, _ in
+            try await Self.handle {
+                let local = try Self.bool(request.uri.queryParameters.get("local"), "local")
+                return await Self.stream { emit in
+                    // Recover every CID in error on this peer (local) or anywhere.
+                    let failed = NIOLockedList<CID>()
+                    try await peer.statusAll(local: local, filter: [.pinError, .unpinError, .unexpectedlyUnpinned, .clusterError]) { g in failed.append(g.cid) }
+                    for cid in failed.items { try await emit(try await peer.recover(cid, local: local)) }
+                }
+            }
+        }
+        router.get("/allocations") { request, _ in
+            try await Self.handle {
+                let words = (request.uri.queryParameters.get("filter") ?? "all").split(separator: ",").map(String.init)
+                var wanted = Set<PinType>()
+                for w in words {
+                    if w == "all" { wanted.formUnion(PinType.allCases); continue }
+                    guard let t = PinType(name: w) else {
+                        throw APIError(.badRequest, "filter \(w.debugDescription) is not a pin type: use pin, meta-pin, clusterdag-pin, shard-pin or all")
+                    }
+                    wanted.insert(t)
+                }
+                let types = wanted
+                return await Self.stream { emit in
+                    try await peer.forEachPin { pin in if types.contains(pin.type) { try await emit(pin) } }
+                }
+            }
+        }
+        router.get("/allocations/:cid") { _, context in
+            try await Self.handle {
+                let cid = try Self.cid(context.parameters.get("cid") ?? "")
+                guard let pin = try await peer.pinned(cid) else { throw APIError(.notFound, "\(cid) is not pinned in the cluster") }
+                return Self.json(pin)
+            }
+        }
+        router.get("/health/alerts") { _, _ in Self.json(await peer.monitor.recentAlerts) }
+        router.get("/monitor/metrics") { _, _ in Self.json(await peer.monitor.metricNames) }
+        router.get("/monitor/metrics/:name") { _, context in
+            Self.json(await peer.monitor.metrics(context.parameters.get("name") ?? ""))
+        }
+        return router
+    }
+
+    /// The application on `host:port` (port 0: one the OS picks; `onRunning` gets it).
+    public func application(host: String, port: Int, onRunning: @escaping @Sendable (Int) async -> Void = { _ in }) -> some ApplicationProtocol {
+        Application(
+            router: router(), configuration: ApplicationConfiguration(address: .hostname(host, port: port), serverName: nil),
+            onServerRunning: { channel in await onRunning(channel.localAddress?.port ?? port) }, logger: logger)
+    }
+
+    // MARK: helpers
+
+    static let encoder: JSONEncoder = {
+        let e = JSONEncoder()
+        e.outputFormatting = [.withoutEscapingSlashes, .sortedKeys]
+        return e
+    }()
+
+    static func json(_ value: some Encodable, status: HTTPResponse.Status = .ok) -> Response {
+        let data = (try? encoder.encode(value)) ?? Data("null".utf8)
+        var headers = HTTPFields()
+        headers[.contentType] = "application/json"
+        return Response(status: status, headers: headers, body: ResponseBody(byteBuffer: ByteBuffer(bytes: data)))
+    }
+
+    static func error(_ status: HTTPResponse.Status, _ message: String) -> Response {
+        struct E: Encodable {
+            let code: Int
+            let message: String
+        }
+        return json(E(code: status.code, message: message), status: status)
+    }
+
+    /// Runs a handler, turning thrown errors into ipfs-cluster's error JSON.
+    static func handle(_ body: () async throws -> Response) async -> Response {
+        do {
+            return try await body()
+        } catch let e as APIError {
+            return error(e.status, e.message)
+        } catch {
+            return Self.error(.internalServerError, "\(error)")
+        }
+    }
+
+    static func cid(_ text: String) throws -> CID {
+        do {
+            return try CID(text)
+        } catch {
+            throw APIError(.badRequest, "\(text.debugDescription) is not a CID: \(error)")
+        }
+    }
+
+    static func bool(_ text: String?, _ name: String) throws -> Bool {
+        guard let text, !text.isEmpty else { return false }
+        switch text {
+        case "1", "t", "T", "true", "TRUE", "True": return true
+        case "0", "f", "F", "false", "FALSE", "False": return false
+        default: throw APIError(.badRequest, "parameter \(name)=\(text.debugDescription) is not a boolean (true or false)")
+        }
+    }
+
+    static func filter(_ text: String?) throws -> Set<TrackerStatus>? {
+        guard let text, !text.isEmpty else { return nil }
+        var out = Set<TrackerStatus>()
+        for w in text.split(separator: ",").map(String.init) {
+            guard TrackerStatus.filterWords.contains(w) else {
+                throw APIError(.badRequest, "filter \(w.debugDescription) is not a status; use one of \(TrackerStatus.filterWords.sorted().joined(separator: ", "))")
+            }
+            out.formUnion(TrackerStatus.allCases.filter { $0.matches(filter: w) })
+        }
+        return out
+    }
+
+    /// ipfs-cluster's pin options from a query: `name`, `mode`, `replication-min`,
+    /// `replication-max` (`replication` sets both), `shard-size`, `user-allocations`,
+    /// `expire-at` (RFC 3339) or `expire-in` (Go duration), `pin-update`, `origins`, `meta-<key>`.
+    static func pinOptions(_ q: Parameters) throws -> (PinOptions, PinMode?) {
+        var o = PinOptions()
+        func int(_ key: String) throws -> Int? {
+            guard let v = q.get(key), !v.isEmpty else { return nil }
+            guard let n = Int(v) else { throw APIError(.badRequest, "parameter \(key)=\(v.debugDescription) is not an integer") }
+            return n
+        }
+        if let r = try int("replication") {
+            o.replicationFactorMin = r
+            o.replicationFactorMax = r
+        }
+        if let r = try int("replication-min") { o.replicationFactorMin = r }
+        if let r = try int("replication-max") { o.replicationFactorMax = r }
+        for (k, v) in [("replication-min", o.replicationFactorMin), ("replication-max", o.replicationFactorMax)] where v < -1 {
+            throw APIError(.badRequest, "parameter \(k)=\(v) is invalid: use -1 (every peer), 0 (the cluster's default) or a positive number")
+        }
+        if o.replicationFactorMin > 0, o.replicationFactorMax > 0, o.replicationFactorMin > o.replicationFactorMax {
+            throw APIError(.badRequest, "replication-min \(o.replicationFactorMin) is above replication-max \(o.replicationFactorMax)")
+        }
+        o.name = q.get("name") ?? ""
+        var mode: PinMode?
+        if let m = q.get("mode"), !m.isEmpty {
+            guard let pm = PinMode(rawValue: m) else { throw APIError(.badRequest, "mode \(m.debugDescription) must be recursive or direct") }
+            mode = pm
+        }
+        if let s = q.get("shard-size"), !s.isEmpty {
+            guard let n = UInt64(s) else { throw APIError(.badRequest, "parameter shard-size=\(s.debugDescription) is not a size in bytes") }
+            o.shardSize = n
+        }
+        if let list = q.get("user-allocations"), !list.isEmpty {
+            o.userAllocations = try list.split(separator: ",").map { p in
+                do { return try PeerID(String(p)) } catch { throw APIError(.badRequest, "user-allocations: \(String(p).debugDescription) is not a peer ID") }
+            }
+        }
+        if let t = q.get("expire-at"), !t.isEmpty {
+            guard let ts = Timestamp(rfc3339: t) else { throw APIError(.badRequest, "expire-at \(t.debugDescription) is not an RFC 3339 time") }
+            o.expireAt = ts
+        }
+        if let d = q.get("expire-in"), !d.isEmpty {
+            guard let dur = GoDuration.parse(d), dur > .zero else { throw APIError(.badRequest, "expire-in \(d.debugDescription) is not a positive duration like 1h30m") }
+            let (s, atto) = dur.components
+            o.expireAt = Timestamp(unixMillis: Timestamp.now().unixMillis + s * 1000 + atto / 1_000_000_000_000_000)
+        }
+        if let u = q.get("pin-update"), !u.isEmpty { o.pinUpdate = try cid(u) }
+        if let list = q.get("origins"), !list.isEmpty {
+            o.origins = try list.split(separator: ",").map { a in
+                do { return try Multiaddr(String(a)) } catch { throw APIError(.badRequest, "origins: \(String(a).debugDescription) is not a multiaddr") }
+            }
+        }
+        for (k, v) in q where k.hasPrefix("meta-") { o.metadata[String(k.dropFirst(5))] = String(v) }
+        return (o, mode)
+    }
+
+    /// A streamed NDJSON answer: `produce` emits items as it finds them (each emit waits for
+    /// the client to take the previous one: memory stays bounded). No item: 204. An error
+    /// before the first item: that error's status; after: the `X-Stream-Error` trailer.
+    static func stream(_ produce: @escaping @Sendable (_ emit: @Sendable (any Encodable & Sendable) async throws -> Void) async throws -> Void) async -> Response {
+        let channel = AsyncThrowingChannel<[UInt8], any Error>()
+        let producer = Task {
+            do {
+                try await produce { item in
+                    var line = try encoder.encode(item)
+                    line.append(0x0A)
+                    await channel.send([UInt8](line))
+                }
+                channel.finish()
+            } catch {
+                channel.fail(error)
+            }
+        }
+        var iterator = channel.makeAsyncIterator()
+        let first: [UInt8]?
+        do {
+            first = try await iterator.next()
+        } catch let e as APIError {
+            return error(e.status, e.message)
+        } catch {
+            return Self.error(.internalServerError, "\(error)")
+        }
+        guard let first else { return Response(status: .noContent) }
+        var headers = HTTPFields()
+        headers[.contentType] = "application/json"
+        headers[HTTPFields.Element.Name("X-Chunked-Output")!] = "1"
+        headers[HTTPFields.Element.Name("Trailer")!] = "X-Stream-Error"
+        let rest = UnsafeTransfer(iterator)
+        return Response(
+            status: .ok, headers: headers,
+            body: ResponseBody { writer in
+                var it = rest.value
+                var trailer: HTTPFields?
+                try await writer.write(ByteBuffer(bytes: first))
+                do {
+                    while let line = try await it.next() { try await writer.write(ByteBuffer(bytes: line)) }
+                } catch {
+                    var t = HTTPFields()
+                    t[HTTPFields.Element.Name("X-Stream-Error")!] = "\(error)".replacingOccurrences(of: "\n", with: " ")
+                    trailer = t
+                }
+                producer.cancel()
+                try await writer.finish(trailer)
+            })
+    }
+}
+
+/// Moves a value that is used by one task at a time across an isolation boundary.
+struct UnsafeTransfer<T>: @unchecked Sendable {
+    var value: T
+    init(_ value: T) { self.value = value }
+}
+
+/// A list appended to from `@Sendable` callbacks.
+final class NIOLockedList<T>: @unchecked Sendable {
+    private var storage: [T] = []
+    private let lock = NSLock()
+    func append(_ x: T) { lock.withLock { storage.append(x) } }
+    var items: [T] { lock.withLock { storage } }
+}
+
+/// Basic auth from `basic_auth_credentials`; `GET /health` stays open.
+struct AuthMiddleware: RouterMiddleware {
+    typealias Context = BasicRequestContext
+    let credentials: [String: String]?
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        guard let credentials, !(request.method == .get && request.uri.path == "/health") else { return try await next(request, context) }
+        if let header = request.headers[.authorization], header.hasPrefix("Basic "),
+            let decoded = Data(base64Encoded: String(header.dropFirst(6))).map({ String(decoding: $0, as: UTF8.self) }),
+            let colon = decoded.firstIndex(of: ":"),
+            let password = credentials[String(decoded[..<colon])],
+            constantTimeEquals(Array(password.utf8), Array(decoded[decoded.index(after: colon)...].utf8))
+        {
+            return try await next(request, context)
+        }
+        var response = RESTAPIServer.error(.unauthorized, "unauthorized: this API needs basic auth credentials (--basic-auth user:password)")
+        response.headers[.wwwAuthenticate] = "Basic realm=\"Restricted IPFS Cluster API\""
+        return response
+    }
+}
+
+/// Compares without leaking where the first difference is.
+func constantTimeEquals(_ a: [UInt8], _ b: [UInt8]) -> Bool {
+    guard a.count == b.count else { return false }
+    var diff: UInt8 = 0
+    for i in a.indices { diff |= a[i] ^ b[i] }
+    return diff == 0
+}

@@ -1,0 +1,153 @@
+import ArgumentParser
+import EmbeddedIPFS
+import Foundation
+import Hummingbird
+import IPFSConnector
+import Logging
+import Metrics
+import Multiformats
+import NIOPosix
+import Node
+import Prometheus
+import RESTAPI
+import ServiceLifecycle
+import Sodium
+import Transport
+import UnixSignals
+
+/// `pinmesh daemon`: runs the cluster peer (and the embedded IPFS node unless configured for
+/// kubo), the REST API and the Prometheus endpoint, under swift-service-lifecycle. SIGINT or
+/// SIGTERM shut down gracefully (pinset writes committed, running pins cancelled cleanly); a
+/// second signal exits at once.
+struct DaemonCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "daemon", abstract: "Run the cluster peer.",
+        discussion: "Reads service.json and identity.json from --config (see `pinmesh init`).")
+
+    @OptionGroup var config: ConfigOptions
+
+    @Option(help: "Peers to join through, comma-separated multiaddrs (…/tcp/9096/p2p/12D3KooW…); replaces cluster.peer_addresses.")
+    var bootstrap: String?
+
+    @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error or critical.")
+    var logLevel = "info"
+
+    func run() async throws {
+        let dir = config.path
+        let servicePath = (dir as NSString).appendingPathComponent("service.json")
+        guard let data = FileManager.default.contents(atPath: servicePath) else {
+            throw ValidationError("no configuration at \(servicePath): run `pinmesh init --config \(dir)` first")
+        }
+        let service: ServiceConfig
+        do {
+            service = try ServiceConfig.load(data)
+        } catch {
+            throw ValidationError("\(error)")
+        }
+        let identity = try IdentityFile.load(config.identityPath)
+        guard let level = Logger.Level(rawValue: logLevel) else {
+            throw ValidationError("--log-level \(logLevel): use trace, debug, info, notice, warning, error or critical")
+        }
+        LoggingSystem.bootstrap { label in
+            var h = StreamLogHandler.standardError(label: label)
+            h.logLevel = level
+            return h
+        }
+        let registry = PrometheusCollectorRegistry()
+        if service.metrics.enableStats { MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry)) }
+        var logger = Logger(label: "pinmesh")
+        logger[metadataKey: "peer"] = "\(service.cluster.peername)"
+
+        var settings = try ClusterPeer.Settings(config: service, dataDirectory: dir)
+        if let bootstrap {
+            do {
+                settings.bootstrap = try bootstrap.split(separator: ",").map { try Multiaddr(String($0).trimmingCharacters(in: .whitespaces)) }
+            } catch {
+                throw ValidationError("--bootstrap: \(error); write addresses as /ip4/10.0.0.1/tcp/9096/p2p/12D3KooW…")
+            }
+        }
+        let ipfs = service.ipfsConnector.ipfshttp
+        let (ipfsHost, ipfsPort) = try Self.hostPort(ipfs.nodeMultiaddress, key: "ipfs_connector.ipfshttp.node_multiaddress")
+        let connector = try KuboConnector(nodeMultiaddress: ipfs.nodeMultiaddress, logger: logger)
+        var services: [any Service] = []
+        var repo: IPFSRepo?
+        if ipfs.embedded {
+            let root = (dir as NSString).appendingPathComponent("ipfs")
+            try IPFSRepo.initialize(at: root, api: ipfs.nodeMultiaddress)
+            let r = try IPFSRepo(root: root)
+            repo = r
+            services.append(KuboRPCServer(repo: r, logger: logger).application(host: ipfsHost, port: ipfsPort))
+        }
+        var localBlocks: PeerBlocks.LocalBlocks?
+        if let r = repo { localBlocks = { @Sendable cid in r.blocks.has(cid) ? try r.block(cid) : nil } }
+        let peer = try ClusterPeer(
+            settings: settings, identity: identity.key, secret: SecureBytes(service.secretBytes), connector: connector,
+            group: MultiThreadedEventLoopGroup.singleton, localBlocks: localBlocks, logger: logger)
+        repo?.setFetcher(PeerBlockFetcher(transport: peer.transport, logger: logger))
+
+        let rest = service.api.restapi
+        let (apiHost, apiPort) = try Self.hostPort(rest.httpListenMultiaddress, key: "api.restapi.http_listen_multiaddress")
+        services.append(RESTAPIServer(peer: peer, credentials: rest.basicAuthCredentials, logger: logger).application(host: apiHost, port: apiPort))
+        if service.metrics.enableStats {
+            let (mHost, mPort) = try Self.hostPort(service.metrics.prometheusEndpoint, key: "metrics.prometheus_endpoint")
+            let router = Router()
+            router.get("/metrics") { _, _ in
+                var headers = HTTPFields()
+                headers[.contentType] = "text/plain; version=0.0.4"
+                return Response(status: .ok, headers: headers, body: ResponseBody(byteBuffer: ByteBuffer(bytes: registry.emitToBuffer())))
+            }
+            services.append(Application(router: router, configuration: .init(address: .hostname(mHost, port: mPort), serverName: nil), logger: logger))
+        }
+        let ready = """
+            PinMesh \(service.cluster.peername) ready
+              peer ID    \(identity.id)
+              REST API   http://\(apiHost):\(apiPort)
+              IPFS API   http://\(ipfsHost):\(ipfsPort)/api/v0\(ipfs.embedded ? " (embedded)" : "")
+            """
+        services.append(PeerService(peer: peer, ready: ready, logger: logger))
+        // A second signal does not wait for the graceful shutdown.
+        let forced = Task {
+            var count = 0
+            for await _ in await UnixSignalsSequence(trapping: .sigint, .sigterm) {
+                count += 1
+                if count >= 2 {
+                    FileHandle.standardError.write(Data("second signal: exiting without waiting for the shutdown to finish\n".utf8))
+                    Foundation.exit(130)
+                }
+            }
+        }
+        let group = ServiceGroup(
+            configuration: ServiceGroupConfiguration(
+                services: services.map { ServiceGroupConfiguration.ServiceConfiguration(service: $0) },
+                gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        try await group.run()
+        forced.cancel()
+        repo?.releaseLock()
+    }
+
+    static func hostPort(_ text: String, key: String) throws -> (String, Int) {
+        guard let ma = try? Multiaddr(text), let (h, p) = SecureTransport.hostAndPort(ma) else {
+            throw ValidationError("\(key): \(text.debugDescription) needs an /ip4|ip6/<host>/tcp/<port> address")
+        }
+        return (h, p)
+    }
+}
+
+/// The cluster peer as a service: starts it, waits for the graceful shutdown, stops it.
+struct PeerService: Service {
+    let peer: ClusterPeer
+    let ready: String
+    let logger: Logger
+
+    func run() async throws {
+        let port = try await peer.start()
+        // A wildcard listener is dialled on loopback from this machine.
+        let host = await peer.settings.listenHost
+        let dialable = host == "0.0.0.0" ? "/ip4/127.0.0.1" : host == "::" ? "/ip6/::1" : (host.contains(":") ? "/ip6/\(host)" : "/ip4/\(host)")
+        let line = ready + "\n  cluster    \(dialable)/tcp/\(port)/p2p/\(peer.me)\n"
+        FileHandle.standardOutput.write(Data(line.utf8))
+        try? await gracefulShutdown()
+        logger.info("shutting down: committing pinset writes, cancelling running pins")
+        await peer.stop()
+    }
+}

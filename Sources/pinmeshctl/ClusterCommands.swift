@@ -1,0 +1,375 @@
+import ArgumentParser
+import ClusterClient
+import ClusterModel
+import Foundation
+import Multiformats
+
+/// Options every API command takes (ipfs-cluster-ctl's global flags; they may come before
+/// the command, as ipfs-cluster-ctl users write them).
+struct GlobalOptions: ParsableArguments {
+    @Option(help: "API address(es): multiaddr or URL; a comma list fails over. Default: $PINMESH_API, else /ip4/127.0.0.1/tcp/9094.")
+    var host: String?
+
+    @Option(name: .customLong("basic-auth"), help: "user:password for the API's basic auth.")
+    var basicAuth: String?
+
+    @Flag(help: "Use HTTPS with a multiaddr --host.")
+    var https = false
+
+    @Option(help: "Output: text or json.")
+    var enc: Encoding = .text
+
+    @Option(help: "Seconds before a request is abandoned.")
+    var timeout: Int = 60
+
+    enum Encoding: String, ExpressibleByArgument { case text, json }
+
+    static let names: Set<String> = ["--host", "--basic-auth", "--enc", "--timeout"]
+    static let flags: Set<String> = ["--https"]
+
+    func client() throws -> ClusterClient {
+        let hostList = host ?? ProcessInfo.processInfo.environment["PINMESH_API"] ?? "/ip4/127.0.0.1/tcp/9094"
+        var auth: (String, String)?
+        if let basicAuth {
+            guard let colon = basicAuth.firstIndex(of: ":") else { throw ValidationError("--basic-auth must be user:password") }
+            auth = (String(basicAuth[..<colon]), String(basicAuth[basicAuth.index(after: colon)...]))
+        }
+        do {
+            return try ClusterClient(
+                hosts: hostList.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) }, basicAuth: auth, https: https,
+                timeout: .seconds(timeout))
+        } catch {
+            throw ValidationError("\(error)")
+        }
+    }
+
+    /// Prints one value as JSON (indented) when --enc json.
+    func printJSON(_ value: some Encodable) throws {
+        let e = JSONEncoder()
+        e.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        print(String(decoding: try e.encode(value), as: UTF8.self))
+    }
+}
+
+/// A failed API call: exit code 2 (1 is a local failure, 64 bad usage).
+struct APIFailure: Error, CustomStringConvertible {
+    let description: String
+}
+
+func api<T>(_ body: () async throws -> T) async throws -> T {
+    do {
+        return try await body()
+    } catch let e as ClusterClient.ClientError {
+        throw APIFailure(description: "error: \(e)")
+    }
+}
+
+// MARK: id, peers
+
+struct IDCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "id", abstract: "Show the peer's identity and its IPFS daemon.")
+    @OptionGroup var global: GlobalOptions
+
+    func run() async throws {
+        let c = try global.client()
+        let id = try await api { try await c.decode(PeerIdentity.self, .GET, "/id") }
+        if global.enc == .json { return try global.printJSON(id) }
+        print(Text.peer(id))
+    }
+}
+
+/// ipfs-cluster's `ID` JSON, the fields PinMesh sends.
+struct PeerIdentity: Codable {
+    var id: String
+    var peername: String?
+    var addresses: [String]?
+    var cluster_peers: [String]?
+    var version: String?
+    var ipfs: IPFS?
+    var error: String?
+    struct IPFS: Codable {
+        var id: String?
+        var addresses: [String]?
+    }
+}
+
+struct PeersCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "peers", abstract: "List the cluster's peers.", subcommands: [LS.self])
+
+    struct LS: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(commandName: "ls", abstract: "Every live peer, with its addresses and IPFS daemon.")
+        @OptionGroup var global: GlobalOptions
+
+        func run() async throws {
+            let c = try global.client()
+            try await api {
+                try await c.each(PeerIdentity.self, .GET, "/peers") { id in
+                    if global.enc == .json { try global.printJSON(id) } else { print(Text.peer(id)) }
+                }
+            }
+        }
+    }
+}
+
+// MARK: pin
+
+struct PinCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "pin", abstract: "Pin, unpin and list the cluster's pins.", subcommands: [Add.self, Rm.self, LS.self, Update.self])
+
+    struct PinFlags: ParsableArguments {
+        @Option(name: [.customShort("r"), .long], help: "Replication factor (min and max); -1: every peer; 0: the cluster's default.")
+        var replication: Int = 0
+        @Option(name: [.customLong("replication-min"), .customLong("rmin")], help: "Minimum replication factor.")
+        var replicationMin: Int = 0
+        @Option(name: [.customLong("replication-max"), .customLong("rmax")], help: "Maximum replication factor.")
+        var replicationMax: Int = 0
+        @Option(help: "Peers to allocate to first, comma-separated peer IDs.")
+        var allocations: String?
+        @Option(name: .shortAndLong, help: "A name for the pin.")
+        var name: String?
+        @Option(help: "recursive or direct.")
+        var mode: String = "recursive"
+        @Option(name: .customLong("expire-in"), help: "Unpin after this long (Go duration: 24h, 90m).")
+        var expireIn: String?
+        @Option(help: "key=value metadata; repeat for more.")
+        var metadata: [String] = []
+        @Flag(name: .customLong("no-status"), help: "Do not print the status afterwards.")
+        var noStatus = false
+        @Flag(help: "Wait until the pin is pinned on all its allocations (or fails).")
+        var wait = false
+        @Option(name: .customLong("wait-timeout"), help: "Give up waiting after this long (Go duration; 0: never).")
+        var waitTimeout: String = "0s"
+
+        func query() throws -> [(String, String)] {
+            var q: [(String, String)] = [("mode", mode)]
+            if replication != 0 {
+                q += [("replication-min", String(replication)), ("replication-max", String(replication))]
+            } else {
+                if replicationMin != 0 { q.append(("replication-min", String(replicationMin))) }
+                if replicationMax != 0 { q.append(("replication-max", String(replicationMax))) }
+            }
+            if let allocations { q.append(("user-allocations", allocations)) }
+            if let name { q.append(("name", name)) }
+            if let expireIn { q.append(("expire-in", expireIn)) }
+            for m in metadata {
+                guard let eq = m.firstIndex(of: "="), eq != m.startIndex else { throw ValidationError("--metadata \(m.debugDescription): write key=value") }
+                q.append(("meta-" + m[..<eq], String(m[m.index(after: eq)...])))
+            }
+            return q
+        }
+    }
+
+    struct Add: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "add", abstract: "Pin a CID in the cluster.",
+            discussion: "Exit codes: 0 done, 1 --wait saw an error or timed out, 2 the API refused, 64 bad usage.")
+        @OptionGroup var global: GlobalOptions
+        @OptionGroup var flags: PinFlags
+        @Argument(help: "The CID to pin.") var cid: String
+
+        func run() async throws {
+            let c = try global.client()
+            let pin = try await api { try await c.decode(Pin.self, .POST, "/pins/\(cid)", query: try flags.query()) }
+            try await afterPin(c, pin.cid, global: global, flags: flags)
+        }
+    }
+
+    struct Update: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "update", abstract: "Pin TO in place of FROM, with FROM's allocations (FROM stays pinned until removed).")
+        @OptionGroup var global: GlobalOptions
+        @OptionGroup var flags: PinFlags
+        @Argument(help: "The pinned CID.") var from: String
+        @Argument(help: "The new CID.") var to: String
+
+        func run() async throws {
+            let c = try global.client()
+            let pin = try await api { try await c.decode(Pin.self, .POST, "/pins/\(to)", query: try flags.query() + [("pin-update", from)]) }
+            try await afterPin(c, pin.cid, global: global, flags: flags)
+        }
+    }
+
+    struct Rm: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(commandName: "rm", abstract: "Unpin a CID from the cluster.")
+        @OptionGroup var global: GlobalOptions
+        @Argument(help: "The CID to unpin.") var cid: String
+        @Flag(name: .customLong("no-status"), help: "Do not print the status afterwards.") var noStatus = false
+        @Flag(help: "Wait until every peer unpinned it.") var wait = false
+
+        func run() async throws {
+            let c = try global.client()
+            _ = try await api { try await c.decode(Pin.self, .DELETE, "/pins/\(cid)") }
+            guard !noStatus else { return }
+            var status = try await api { try await c.decode(GlobalPinInfo.self, .GET, "/pins/\(cid)") }
+            if wait {
+                while !status.peerMap.values.allSatisfy({ $0.status == .unpinned || $0.status == .remote || $0.status.isError }) {
+                    try await Task.sleep(for: .milliseconds(250))
+                    status = try await api { try await c.decode(GlobalPinInfo.self, .GET, "/pins/\(cid)") }
+                }
+            }
+            if global.enc == .json { try global.printJSON(status) } else { print(Text.status(status)) }
+        }
+    }
+
+    struct LS: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(commandName: "ls", abstract: "List the cluster's pins (the shared state), or one.")
+        @OptionGroup var global: GlobalOptions
+        @Argument(help: "A CID (default: every pin).") var cid: String?
+        @Option(help: "Pin types: pin, meta-pin, clusterdag-pin, shard-pin or all (comma-separated).") var filter = "pin"
+
+        func run() async throws {
+            let c = try global.client()
+            let show: (Pin) throws -> Void = { p in
+                if global.enc == .json { try global.printJSON(p) } else { print(Text.pin(p)) }
+            }
+            if let cid {
+                try show(try await api { try await c.decode(Pin.self, .GET, "/allocations/\(cid)") })
+                return
+            }
+            try await api { try await c.each(Pin.self, .GET, "/allocations", query: [("filter", filter)]) { try show($0) } }
+        }
+    }
+}
+
+/// After a pin: its status (unless --no-status), waiting for it with --wait.
+func afterPin(_ c: ClusterClient, _ cid: CID, global: GlobalOptions, flags: PinCommand.PinFlags) async throws {
+    guard !flags.noStatus else { return }
+    var status = try await api { try await c.decode(GlobalPinInfo.self, .GET, "/pins/\(cid)") }
+    if flags.wait {
+        guard let limit = GoDuration.parse(flags.waitTimeout) else { throw ValidationError("--wait-timeout \(flags.waitTimeout): write a duration like 30s") }
+        let deadline = ContinuousClock.now + (limit == .zero ? .seconds(365 * 86400) : limit)
+        func settled(_ g: GlobalPinInfo) -> Bool {
+            let mine = g.allocations.isEmpty ? Array(g.peerMap.values) : g.allocations.compactMap { g.peerMap[$0.description] }
+            return !mine.isEmpty && mine.allSatisfy { $0.status == .pinned || $0.status.isError }
+        }
+        while !settled(status) {
+            guard ContinuousClock.now < deadline else {
+                print(Text.status(status))
+                throw APIFailure(description: "error: not pinned on every allocation after \(flags.waitTimeout)")
+            }
+            try await Task.sleep(for: .milliseconds(250))
+            status = try await api { try await c.decode(GlobalPinInfo.self, .GET, "/pins/\(cid)") }
+        }
+    }
+    if global.enc == .json { try global.printJSON(status) } else { print(Text.status(status)) }
+    if flags.wait, status.peerMap.values.contains(where: { $0.status.isError }) {
+        throw APIFailure(description: "error: the pin failed on some peers (see above); `pinmeshctl recover \(cid)` retries")
+    }
+}
+
+// MARK: status, recover
+
+struct StatusCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "status", abstract: "Show where CIDs stand on every peer (or only this one with --local).")
+    @OptionGroup var global: GlobalOptions
+    @Argument(help: "CIDs (default: every pin).") var cids: [String] = []
+    @Flag(help: "Only the peer the API belongs to.") var local = false
+    @Option(help: "Only these statuses, comma-separated (pinned, pin_error, error, queued, …).") var filter: String?
+
+    func run() async throws {
+        let c = try global.client()
+        var q: [(String, String)] = []
+        if local { q.append(("local", "true")) }
+        if let filter { q.append(("filter", filter)) }
+        if !cids.isEmpty { q.append(("cids", cids.joined(separator: ","))) }
+        try await api {
+            try await c.each(GlobalPinInfo.self, .GET, "/pins", query: q) { g in
+                if global.enc == .json { try global.printJSON(g) } else { print(Text.status(g)) }
+            }
+        }
+    }
+}
+
+struct RecoverCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "recover", abstract: "Retry failed pins and unpins: one CID, or every one in error.")
+    @OptionGroup var global: GlobalOptions
+    @Argument(help: "A CID (default: everything in error).") var cid: String?
+    @Flag(help: "Only on the peer the API belongs to.") var local = false
+
+    func run() async throws {
+        let c = try global.client()
+        let q: [(String, String)] = local ? [("local", "true")] : []
+        let show: (GlobalPinInfo) throws -> Void = { g in
+            if global.enc == .json { try global.printJSON(g) } else { print(Text.status(g)) }
+        }
+        if let cid {
+            try show(try await api { try await c.decode(GlobalPinInfo.self, .POST, "/pins/\(cid)/recover", query: q) })
+        } else {
+            try await api { try await c.each(GlobalPinInfo.self, .POST, "/pins/recover", query: q) { try show($0) } }
+        }
+    }
+}
+
+// MARK: health
+
+struct HealthCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "health", abstract: "The monitor's metrics and alerts.", subcommands: [Metrics.self, Alerts.self])
+
+    struct Metrics: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(commandName: "metrics", abstract: "Metric names, or every peer's latest value of one.")
+        @OptionGroup var global: GlobalOptions
+        @Argument(help: "A metric name (ping, freespace, tag:group, pinqueue, numpin).") var name: String?
+
+        func run() async throws {
+            let c = try global.client()
+            guard let name else {
+                let names = try await api { try await c.decode([String].self, .GET, "/monitor/metrics") }
+                if global.enc == .json { return try global.printJSON(names) }
+                for n in names { print(n) }
+                return
+            }
+            let metrics = try await api { try await c.decode([Metric].self, .GET, "/monitor/metrics/\(name)") }
+            if global.enc == .json { return try global.printJSON(metrics) }
+            for m in metrics {
+                let expires = Date(timeIntervalSince1970: Double(m.expire) / 1e9)
+                print("\(m.peer) | \(m.name): \(m.value.isEmpty ? "-" : m.value) | Expires in: \(Int(expires.timeIntervalSinceNow.rounded()))s")
+            }
+        }
+    }
+
+    struct Alerts: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(commandName: "alerts", abstract: "Recent alerts (metrics that expired), newest first.")
+        @OptionGroup var global: GlobalOptions
+
+        func run() async throws {
+            let c = try global.client()
+            let alerts = try await api { try await c.decode([Alert].self, .GET, "/health/alerts") }
+            if global.enc == .json { return try global.printJSON(alerts) }
+            for a in alerts { print("\(a.triggeredAt.rfc3339) | \(a.metric.peer) | \(a.metric.name) expired") }
+        }
+    }
+}
+
+// MARK: text output
+
+enum Text {
+    static func peer(_ id: PeerIdentity) -> String {
+        var out = "\(id.id) | \(id.peername ?? "") | Sees \(max(0, (id.cluster_peers?.count ?? 1) - 1)) other peers"
+        if let e = id.error, !e.isEmpty { out += "\n  > Error: \(e)" }
+        if let a = id.addresses, !a.isEmpty { out += "\n  > Addresses:" + a.map { "\n    - \($0)" }.joined() }
+        if let ipfs = id.ipfs, let i = ipfs.id { out += "\n  > IPFS: \(i)" }
+        return out
+    }
+
+    static func pin(_ p: Pin) -> String {
+        let repl = p.isPinEverywhere ? "Repl. Factor: -1" : "Repl. Factor: \(p.options.replicationFactorMin)--\(p.options.replicationFactorMax)"
+        let alloc = p.allocations.isEmpty ? "[everywhere]" : "[" + p.allocations.map(\.description).joined(separator: " ") + "]"
+        let exp = p.options.expireAt.map(\.rfc3339) ?? "∞"
+        return "\(p.cid) | \(p.name) | \(p.type.name.uppercased()) | \(repl) | Allocations: \(alloc) | \(p.options.mode == .direct ? "Direct" : "Recursive") | Metadata: \(p.options.metadata.isEmpty ? "no" : "yes") | Exp: \(exp) | Added: \(p.timestamp.rfc3339)"
+    }
+
+    static func status(_ g: GlobalPinInfo) -> String {
+        var out = g.name.isEmpty ? "\(g.cid):" : "\(g.cid) | \(g.name):"
+        let width = max(10, g.peerMap.values.map(\.peername.count).max() ?? 0)
+        for (peer, s) in g.peerMap.sorted(by: { ($0.value.peername, $0.key) < ($1.value.peername, $1.key) }) {
+            let name = (s.peername.isEmpty ? peer : s.peername).padding(toLength: width, withPad: " ", startingAt: 0)
+            out += "\n    > \(name) : \(s.status.rawValue.uppercased()) | \(s.timestamp.rfc3339) | Attempts: \(s.attemptCount) | Priority: \(s.priorityPin)"
+            if !s.error.isEmpty { out += " | \(s.error)" }
+        }
+        return out
+    }
+}
