@@ -148,6 +148,7 @@ let package = Package(
                 "ClusterModel", "Multiformats",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
             ],
             swiftSettings: swiftSettings),
@@ -261,6 +262,15 @@ let package = Package(
             swiftSettings: swiftSettings),
         .testTarget(
             name: "PeerMonitorTests", dependencies: ["PeerMonitor", "ClusterModel", "Multiformats", "Sodium"],
+            swiftSettings: swiftSettings),
+        .testTarget(
+            name: "RESTAPITests",
+            dependencies: [
+                "RESTAPI", "ClusterClient", "ClusterModel", "ClusterTestKit", "Multiformats", "Node",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ],
             swiftSettings: swiftSettings),
         .testTarget(
             name: "PinTrackerTests", dependencies: ["PinTracker", "ClusterModel", "Multiformats", "Sodium"],

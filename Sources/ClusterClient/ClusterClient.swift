@@ -3,6 +3,7 @@ public import ClusterModel
 import Foundation
 public import Multiformats
 import NIOCore
+import NIOPosix
 public import NIOHTTP1
 
 /// A client of PinMesh's (and ipfs-cluster's) REST API. Several hosts fail over: a host that
@@ -49,10 +50,30 @@ public struct ClusterClient: Sendable {
         return "\(https ? "https" : "http")://\(host):\(port)"
     }
 
+    /// Whether a TCP connection to `base`'s host opens within 2 s. (The HTTP client retries a
+    /// refused connection until the request's deadline; with several hosts, a dead one is
+    /// skipped at once instead.)
+    static func reachable(_ base: String) async -> Bool {
+        guard let url = URL(string: base), let host = url.host else { return false }
+        let port = url.port ?? (url.scheme == "https" ? 443 : 80)
+        do {
+            let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+                .connectTimeout(.seconds(2)).connect(host: host.trimmingCharacters(in: CharacterSet(charactersIn: "[]")), port: port).get()
+            try? await channel.close()
+            return true
+        } catch {
+            return false
+        }
+    }
+
     /// Sends a request to the first host that answers; returns the response (status not checked).
-    func send(_ method: HTTPMethod, _ path: String, query: [(String, String)] = []) async throws -> HTTPClientResponse {
+    public func send(_ method: HTTPMethod, _ path: String, query: [(String, String)] = []) async throws -> HTTPClientResponse {
         var lastError: (any Error)?
         for base in hosts {
+            if hosts.count > 1, !(await Self.reachable(base)) {
+                lastError = ClientError(status: nil, message: "\(base) refused the connection or did not answer within 2 s")
+                continue
+            }
             var url = base + path
             if !query.isEmpty {
                 var allowed = CharacterSet.urlQueryAllowed
@@ -73,7 +94,7 @@ public struct ClusterClient: Sendable {
     }
 
     /// The body of a successful answer, or the API's error.
-    func body(_ response: HTTPClientResponse) async throws -> [UInt8] {
+    public func body(_ response: HTTPClientResponse) async throws -> [UInt8] {
         let buffer = try await response.body.collect(upTo: 64 << 20)
         let bytes = Array(buffer: buffer)
         guard (200..<300).contains(Int(response.status.code)) else {

@@ -88,7 +88,7 @@ struct AddCommand: ParsableCommand {
 
     func run() throws {
         guard onlyHash else {
-            throw RuntimeError("adding to the cluster needs a running peer's REST API, which this build does not have yet; use --only-hash")
+            throw RuntimeError("adding to the cluster through the REST API (/add) is not built yet; use --only-hash, or add through the IPFS API and run `pinmeshctl pin add <cid>`")
         }
         var options = AddOptions(settings: try settings())
         options.recursive = recursive

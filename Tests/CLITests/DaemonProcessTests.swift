@@ -1,0 +1,99 @@
+import ClusterTestKit
+import Foundation
+import Testing
+
+/// Two real `pinmesh daemon` processes on loopback, driven with `pinmeshctl` and curl as a
+/// user would; stopped with SIGTERM and SIGINT. Every wait is bounded.
+@Suite(.serialized) struct DaemonProcessTests {
+    final class Daemon {
+        let process = Process()
+        let out: String
+        let err: String
+
+        init(_ dir: String, _ extra: [String] = []) throws {
+            out = dir + ".out"
+            err = dir + ".log"
+            FileManager.default.createFile(atPath: out, contents: nil)
+            FileManager.default.createFile(atPath: err, contents: nil)
+            process.executableURL = CLITests.binDir.appendingPathComponent("pinmesh")
+            process.arguments = ["daemon", "--config", dir] + extra
+            process.standardOutput = FileHandle(forWritingAtPath: out)
+            process.standardError = FileHandle(forWritingAtPath: err)
+            try process.run()
+        }
+
+        var output: String { (try? String(contentsOfFile: out, encoding: .utf8)) ?? "" }
+        var log: String { (try? String(contentsOfFile: err, encoding: .utf8)) ?? "" }
+
+        /// The value after `label` on the ready lines.
+        func field(_ label: String) -> String? {
+            output.split(separator: "\n").first { $0.hasPrefix("  " + label) }
+                .flatMap { $0.dropFirst(2 + label.count).split(separator: " ").first.map(String.init) }
+        }
+
+        func ready() async -> Bool { await LocalCluster.eventually(timeout: .seconds(60)) { self.field("cluster") != nil } }
+    }
+
+    static func curl(_ args: [String]) throws -> String {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/usr/bin/curl")
+        p.arguments = ["-s"] + args
+        let pipe = Pipe()
+        p.standardOutput = pipe
+        try p.run()
+        let data = pipe.fileHandleForReading.readDataToEndOfFile()
+        p.waitUntilExit()
+        return String(decoding: data, as: UTF8.self)
+    }
+
+    @Test func twoDaemonsPinWithPinmeshctlAndStopOnSignals() async throws {
+        let root = FileManager.default.temporaryDirectory.appendingPathComponent("pinmesh-daemons-\(getpid())-\(UInt32.random(in: 0...UInt32.max))").path
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        let secret = (0..<32).map { _ in String(format: "%02x", UInt8.random(in: 0...255)) }.joined()
+        for i in 1...2 {
+            let r = try CLITests.run("pinmesh", ["init", "--config", "\(root)/p\(i)", "--secret", secret, "--peername", "p\(i)", "--randomports"])
+            #expect(r.status == 0, "\(r.err)")
+        }
+        let d1 = try Daemon("\(root)/p1")
+        defer { if d1.process.isRunning { d1.process.terminate() } }
+        #expect(await d1.ready(), "p1 did not start: \(d1.log)")
+        let d2 = try Daemon("\(root)/p2", ["--bootstrap", try #require(d1.field("cluster"))])
+        defer { if d2.process.isRunning { d2.process.terminate() } }
+        #expect(await d2.ready(), "p2 did not start: \(d2.log)")
+        let api = try #require(d2.field("REST API"))
+        let ipfs = try #require(d1.field("IPFS API"))
+        #expect(await LocalCluster.eventually(timeout: .seconds(30)) {
+            ((try? CLITests.run("pinmeshctl", ["--host", api, "peers", "ls", "--enc", "json"]).out) ?? "").components(separatedBy: "\"peername\"").count == 3
+        })
+
+        // Content in p1's embedded IPFS; pinned through p2's API on both peers.
+        let file = root + "/sample.bin"
+        FileManager.default.createFile(atPath: file, contents: Data((0..<300_000).map { _ in UInt8.random(in: 0...255) }))
+        let added = try Self.curl(["-X", "POST", "-F", "file=@\(file)", "\(ipfs)/add?pin=false"])
+        let parts = added.split(separator: "\"").map(String.init)
+        let hashAt = try #require(parts.firstIndex(of: "Hash"), "\(added)")
+        let cid = parts[hashAt + 2]
+        let pin = try CLITests.run("pinmeshctl", ["--host", api, "pin", "add", "--replication", "2", "--name", "sample", "--wait", "--wait-timeout", "60s", cid])
+        #expect(pin.status == 0, "\(pin.out) \(pin.err)")
+        #expect(pin.out.components(separatedBy: ": PINNED").count == 3, "\(pin.out)")
+        let status = try CLITests.run("pinmeshctl", ["status", "--host", api, "--enc", "json", cid])
+        #expect(status.out.contains("\"status\" : \"pinned\""), "\(status.out)")
+        let ls = try CLITests.run("pinmeshctl", ["--host", api, "pin", "ls"])
+        #expect(ls.out.contains("\(cid) | sample | PIN | Repl. Factor: 2--2"), "\(ls.out)")
+        let badCID = try CLITests.run("pinmeshctl", ["--host", api, "pin", "add", "not-a-cid"])
+        #expect(badCID.status != 0 && badCID.err.contains("is not a CID"), "\(badCID.err)")
+        let metricsPort = try String(contentsOfFile: "\(root)/p1/service.json", encoding: .utf8)
+            .split(separator: "\n").first { $0.contains("prometheus_endpoint") }?.split(separator: "/").last?.filter(\.isNumber)
+        let metrics = try Self.curl(["http://127.0.0.1:\(try #require(metricsPort))/metrics"])
+        #expect(metrics.contains("pinmesh_peers"), "\(metrics.prefix(500))")
+
+        // SIGTERM: a graceful stop with exit status 0; SIGINT likewise.
+        d2.process.terminate()
+        #expect(await LocalCluster.eventually(timeout: .seconds(30)) { !d2.process.isRunning })
+        #expect(d2.process.terminationStatus == 0, "\(d2.log)")
+        #expect(d2.log.contains("shutting down"))
+        d1.process.interrupt()
+        #expect(await LocalCluster.eventually(timeout: .seconds(30)) { !d1.process.isRunning })
+        #expect(d1.process.terminationStatus == 0, "\(d1.log)")
+    }
+}

@@ -1,0 +1,142 @@
+import ClusterClient
+import ClusterModel
+import ClusterTestKit
+import Foundation
+import Hummingbird
+import Multiformats
+import NIOConcurrencyHelpers
+import NIOHTTP1
+import Node
+import RESTAPI
+import Testing
+
+/// The REST API served by a real peer of a two-peer LocalCluster, called over HTTP with
+/// `ClusterClient` (what `pinmeshctl` uses).
+@Suite(.serialized) struct RESTAPITests {
+    struct Served {
+        let cluster: LocalCluster
+        let client: ClusterClient
+        let task: Task<Void, any Error>
+        let port: Int
+    }
+
+    static func serve(credentials: [String: String]? = nil, auth: (String, String)? = nil) async throws -> Served {
+        let c = try await LocalCluster(peers: 2)
+        let (ports, cont) = AsyncStream<Int>.makeStream()
+        let app = RESTAPIServer(peer: c[0].peer, credentials: credentials).application(host: "127.0.0.1", port: 0) { cont.yield($0) }
+        let task = Task { try await app.runService() }
+        var it = ports.makeAsyncIterator()
+        guard let port = await it.next() else { throw CancellationError() }
+        let client = try ClusterClient(hosts: ["/ip4/127.0.0.1/tcp/\(port)"], basicAuth: auth)
+        return Served(cluster: c, client: client, task: task, port: port)
+    }
+
+    static func stop(_ s: Served) async {
+        s.task.cancel()
+        _ = try? await s.task.value
+        await s.cluster.shutdown()
+    }
+
+    static func status(_ s: Served, _ method: HTTPMethod, _ path: String, query: [(String, String)] = []) async -> (Int?, String) {
+        do {
+            let response = try await s.client.send(method, path, query: query)
+            if response.status == .noContent { return (204, "") }
+            return (200, String(decoding: try await s.client.body(response), as: UTF8.self))
+        } catch let e as ClusterClient.ClientError {
+            return (e.status, e.message)
+        } catch {
+            return (nil, "\(error)")
+        }
+    }
+
+    @Test func pinStatusAllocationsAndErrorsAsIpfsClusterAnswers() async throws {
+        let s = try await Self.serve()
+        defer { Task { await Self.stop(s) } }
+        let c = s.cluster
+        #expect(await LocalCluster.eventually { await c[0].peer.monitor.peers().count == 2 })
+        let version = try await s.client.decode([String: String].self, .GET, "/version")
+        #expect(version["version"] == PinMeshVersion.string)
+        struct ID: Decodable { let id: String; let peername: String; let cluster_peers: [String] }
+        let id = try await s.client.decode(ID.self, .GET, "/id")
+        #expect(id.id == c[0].id.description && id.peername == "peer0" && id.cluster_peers.count == 2)
+        let peers = NIOLockedValueBox<[String]>([])
+        try await s.client.each(ID.self, .GET, "/peers") { p in peers.withLockedValue { $0.append(p.peername) } }
+        #expect(peers.withLockedValue { $0 }.sorted() == ["peer0", "peer1"])
+
+        let cid = try await c.addFile(Array(repeating: 7, count: 5_000), to: 1)
+        let pin = try await s.client.decode(
+            Pin.self, .POST, "/pins/\(cid)",
+            query: [("replication-min", "1"), ("replication-max", "1"), ("name", "one copy"), ("meta-owner", "ops"), ("expire-in", "1h")])
+        #expect(pin.cid == cid && pin.allocations.count == 1 && pin.name == "one copy")
+        #expect(pin.options.metadata == ["owner": "ops"])
+        #expect(pin.options.expireAt.map { $0.unixMillis > Timestamp.now().unixMillis + 3_500_000 } == true)
+        #expect(try await LocalCluster.eventually {
+            let g = try await s.client.decode(GlobalPinInfo.self, .GET, "/pins/\(cid)")
+            return g.peerMap.values.map(\.status).sorted { $0.rawValue < $1.rawValue } == [.pinned, .remote]
+        })
+        // Streams: every pin; the local view; a filter that matches nothing is 204.
+        let all = NIOLockedValueBox<[GlobalPinInfo]>([])
+        try await s.client.each(GlobalPinInfo.self, .GET, "/pins") { g in all.withLockedValue { $0.append(g) } }
+        #expect(all.withLockedValue { $0.count == 1 && $0[0].peerMap.count == 2 && $0[0].name == "one copy" })
+        let local = NIOLockedValueBox<[GlobalPinInfo]>([])
+        try await s.client.each(GlobalPinInfo.self, .GET, "/pins", query: [("local", "true")]) { g in local.withLockedValue { $0.append(g) } }
+        #expect(local.withLockedValue { $0.count == 1 && $0[0].peerMap.keys.sorted() == [c[0].id.description] })
+        #expect(await Self.status(s, .GET, "/pins", query: [("filter", "pin_error,queued")]) == (204, ""))
+        let some = NIOLockedValueBox(0)
+        try await s.client.each(GlobalPinInfo.self, .GET, "/pins", query: [("cids", "\(cid)"), ("filter", "pinned")]) { _ in some.withLockedValue { $0 += 1 } }
+        #expect(some.withLockedValue { $0 } == 1)
+        let allocations = try await s.client.decode(Pin.self, .GET, "/allocations/\(cid)")
+        #expect(allocations == pin)
+        let listed = NIOLockedValueBox(0)
+        try await s.client.each(Pin.self, .GET, "/allocations", query: [("filter", "pin")]) { _ in listed.withLockedValue { $0 += 1 } }
+        #expect(listed.withLockedValue { $0 } == 1)
+
+        // Bad input: 400 or 404 with a message that says what to fix; nothing changes.
+        let bad: [(HTTPMethod, String, [(String, String)], Int, String)] = [
+            (.GET, "/pins", [("filter", "bogus")], 400, "is not a status"),
+            (.GET, "/pins/notacid", [], 400, "is not a CID"),
+            (.GET, "/pins", [("local", "maybe")], 400, "not a boolean"),
+            (.POST, "/pins/\(cid)", [("replication-min", "x")], 400, "not an integer"),
+            (.POST, "/pins/\(cid)", [("replication-min", "3"), ("replication-max", "2")], 400, "above replication-max"),
+            (.POST, "/pins/\(cid)", [("mode", "sideways")], 400, "recursive or direct"),
+            (.POST, "/pins/\(cid)", [("expire-at", "tomorrow")], 400, "RFC 3339"),
+            (.POST, "/pins/\(cid)", [("user-allocations", "nobody")], 400, "not a peer ID"),
+            (.GET, "/allocations", [("filter", "nope")], 400, "not a pin type"),
+            (.GET, "/allocations/bafkreihdwdcefgh4dqkjv67uzcmw7ojee6xedzdetojuzjevtenxquvyku", [], 404, "not pinned"),
+            (.DELETE, "/pins/bafkreihdwdcefgh4dqkjv67uzcmw7ojee6xedzdetojuzjevtenxquvyku", [], 404, "not pinned"),
+            (.POST, "/pins/\(cid)", [("replication-min", "3"), ("replication-max", "3")], 500, "not enough peers"),
+        ]
+        for (method, path, query, code, words) in bad {
+            let (got, message) = await Self.status(s, method, path, query: query)
+            #expect(got == code && message.contains(words), "\(method) \(path) \(query): \(String(describing: got)) \(message)")
+        }
+        #expect(try await c[0].peer.pinned(cid) == pin)
+
+        let names = try await s.client.decode([String].self, .GET, "/monitor/metrics")
+        #expect(names.contains("ping") && names.contains("freespace"))
+        let pings = try await s.client.decode([Metric].self, .GET, "/monitor/metrics/ping")
+        #expect(pings.count == 2)
+        _ = try await s.client.decode([Alert].self, .GET, "/health/alerts")
+        #expect(await Self.status(s, .GET, "/health") == (204, ""))
+
+        // Recover (nothing failed: the status comes back), then unpin.
+        let recovered = try await s.client.decode(GlobalPinInfo.self, .POST, "/pins/\(cid)/recover")
+        #expect(recovered.peerMap.count == 2)
+        _ = try await s.client.decode(Pin.self, .DELETE, "/pins/\(cid)")
+        #expect(try await c[0].peer.pinned(cid) == nil)
+    }
+
+    @Test func basicAuthGuardsEverythingButHealth() async throws {
+        let s = try await Self.serve(credentials: ["admin": "s3cret"])
+        defer { Task { await Self.stop(s) } }
+        #expect(await Self.status(s, .GET, "/id").0 == 401)
+        #expect(await Self.status(s, .GET, "/health") == (204, ""))
+        let wrong = try ClusterClient(hosts: ["http://127.0.0.1:\(s.port)"], basicAuth: ("admin", "guess"))
+        await #expect(throws: ClusterClient.ClientError.self) { _ = try await wrong.call(.GET, "/id") }
+        let right = try ClusterClient(hosts: ["http://127.0.0.1:\(s.port)"], basicAuth: ("admin", "s3cret"))
+        #expect(try await right.call(.GET, "/version").isEmpty == false)
+        // A host that does not answer fails over to the next.
+        let failover = try ClusterClient(hosts: ["/ip4/127.0.0.1/tcp/1", "http://127.0.0.1:\(s.port)"], basicAuth: ("admin", "s3cret"))
+        #expect(try await failover.call(.GET, "/version").isEmpty == false)
+    }
+}
