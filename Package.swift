@@ -180,7 +180,7 @@ let package = Package(
             name: "pinmesh-bench",
             dependencies: [
                 "ClusterModel", "Multiformats", "Sodium", "LZ4", "UnixFS", "Ingest", "SecureChannel", "Transport", "Gossip",
-                "ClusterTestKit", "Node", "Pinset", "Datastore", "EmbeddedIPFS", "IPFSConnector",
+                "ClusterTestKit", "Node", "Pinset", "Datastore", "EmbeddedIPFS", "IPFSConnector", "RESTAPI", "ClusterClient",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Hummingbird", package: "hummingbird"),

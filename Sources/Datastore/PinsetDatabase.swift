@@ -128,6 +128,14 @@ public final class PinsetDatabase: Sendable {
         }
     }
 
+    /// Every peer that holds at least one allocation (an index seek per known peer).
+    public func peersWithAllocations() throws -> [PeerID] {
+        try pool.read { db in
+            try Data.fetchAll(db, sql: "SELECT peer FROM peers p WHERE EXISTS (SELECT 1 FROM allocations a WHERE a.pid = p.pid)")
+                .compactMap { try? PeerID(bytes: [UInt8]($0)) }
+        }
+    }
+
     /// How many CIDs are allocated to `peer` (an index range count).
     public func count(allocatedTo peer: PeerID) throws -> Int {
         try pool.read { db in

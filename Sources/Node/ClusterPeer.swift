@@ -132,12 +132,15 @@ public actor ClusterPeer {
     private let localBlocks: PeerBlocks.LocalBlocks
     private let allocator: BalancedAllocator
     private var downPeers: DownPeers
+    /// Dead peers whose pins could not all be re-allocated yet (retried at every check).
+    private var repinAgain: Set<PeerID> = []
     private var tasks: [Task<Void, Never>] = []
     private var logger: Logger
     public private(set) var listenPort = 0
     public private(set) var repinned = 0
     public private(set) var expired = 0
     private var started = false
+    private var startedAt: ContinuousClock.Instant?
 
     /// - Parameter localBlocks: where this peer's blocks are read for other peers; default:
     ///   the IPFS daemon's `block/stat` and `block/get`.
@@ -160,7 +163,7 @@ public actor ClusterPeer {
         var monitorSettings = settings.monitor
         monitorSettings.clusterName = settings.clusterName
         monitorSettings.pingValue = String(decoding: try JSONEncoder().encode(PingValue(peername: settings.peername, ipfsID: nil)), as: UTF8.self)
-        monitor = MonitorService(pubsub: pubsub, me: me, settings: monitorSettings)
+        monitor = MonitorService(pubsub: pubsub, me: me, settings: monitorSettings, logger: logger)
         tracker = PinTrackerService(connector: connector, state: database, me: me, peername: settings.peername, settings: settings.tracker, logger: logger)
         allocator = BalancedAllocator(allocateBy: settings.allocateBy)
         downPeers = DownPeers(delay: settings.repinningDelay)
@@ -254,6 +257,7 @@ public actor ClusterPeer {
                 try? await pinset.sync(from: first)
             }
         }
+        startedAt = .now
         logger.info("peer ready", metadata: ["id": "\(me)", "port": "\(listenPort)", "peers": "\(transport.connectedPeers.count)"])
         return listenPort
     }
@@ -390,13 +394,29 @@ public actor ClusterPeer {
 
     private func checkDownPeers() async {
         for p in downPeers.missingPeers where await monitor.isAlive(p) { downPeers.alive(p) }
+        // Peers holding allocations that this peer never heard from (they died before it
+        // joined, or while the whole cluster was down) count as missing from now; only once
+        // this peer had time to hear every live peer's pings.
+        if let started = startedAt, ContinuousClock.now - started > PeerMonitor.pingTTL(interval: settings.monitor.pingInterval) * 2,
+            let holders = try? database.peersWithAllocations()
+        {
+            for p in holders where p != me && !downPeers.missingPeers.contains(p) {
+                if await !monitor.isAlive(p) { downPeers.alerted(p, at: .now) }
+            }
+        }
         guard !settings.disableRepinning else { return }
-        for dead in downPeers.due(at: .now) { await repin(away: dead) }
+        let retry = repinAgain
+        repinAgain = []
+        for dead in Set(downPeers.due(at: .now)).union(retry).sorted() {
+            // A peer that came back keeps its pins.
+            if await monitor.isAlive(dead) { continue }
+            await repin(away: dead, retry: retry.contains(dead))
+        }
     }
 
     /// Re-allocates the pins allocated to `dead` for which this peer is responsible
     /// (rendezvous hashing over the live trusted peers; every peer computes the same owner).
-    func repin(away dead: PeerID) async {
+    func repin(away dead: PeerID, retry: Bool = false) async {
         let keys: [CID]
         do {
             keys = try database.keys(allocatedTo: dead)
@@ -406,6 +426,7 @@ public actor ClusterPeer {
         }
         let live = await monitor.peers().filter { $0 != dead && settings.trust.trusts($0) }
         var moved: [Pin] = []
+        var failed: (count: Int, first: String) = (0, "")
         for cid in keys where responsiblePeer(for: cid, among: live) == me {
             guard var pin = try? database.pin(cid), pin.allocations.contains(dead) else { continue }
             do {
@@ -413,10 +434,16 @@ public actor ClusterPeer {
                     cid, min: pin.options.replicationFactorMin, max: pin.options.replicationFactorMax, current: pin.allocations,
                     user: pin.options.userAllocations, excluding: [dead])
             } catch {
-                logger.warning("cannot re-allocate a dead peer's pin", metadata: ["cid": "\(cid)", "dead": "\(dead)", "error": "\(error)"])
+                if failed.count == 0 { failed.first = "\(error)" }
+                failed.count += 1
                 continue
             }
             moved.append(pin)
+        }
+        if failed.count > 0 {
+            // Retried at every check until the peer returns or enough peers are live.
+            if !retry { logger.warning("cannot re-allocate some of a dead peer's pins yet; retrying", metadata: ["dead": "\(dead)", "pins": "\(failed.count)", "error": "\(failed.first)"]) }
+            repinAgain.insert(dead)
         }
         guard !moved.isEmpty else { return }
         do {
@@ -424,7 +451,8 @@ public actor ClusterPeer {
             repinned += moved.count
             logger.info("re-allocated a dead peer's pins", metadata: ["dead": "\(dead)", "pins": "\(moved.count)"])
         } catch {
-            logger.error("cannot commit re-allocated pins", metadata: ["error": "\(error)"])
+            logger.error("cannot commit re-allocated pins; retrying", metadata: ["error": "\(error)"])
+            repinAgain.insert(dead)
         }
     }
 

@@ -1,7 +1,7 @@
 public import ClusterModel
 import Foundation
 import Gossip
-import Logging
+public import Logging
 public import Multiformats
 public import PeerMonitor
 
@@ -42,18 +42,19 @@ public actor MonitorService {
     private var tasks: [Task<Void, Never>] = []
     private var listeners: [Int: AsyncStream<Alert>.Continuation] = [:]
     private var nextListener = 0
-    private var logger = Logger(label: "pinmesh.monitor")
+    private var logger: Logger
     /// Bytes of metric messages this peer published (for the bytes-per-second figure).
     public private(set) var bytesPublished = 0
     public private(set) var refused = 0
 
-    public init(pubsub: PubSubService, me: PeerID, settings: Settings = Settings()) {
+    public init(pubsub: PubSubService, me: PeerID, settings: Settings = Settings(), logger: Logger = Logger(label: "pinmesh.monitor")) {
+        self.logger = logger
         self.pubsub = pubsub
         self.me = me
         self.settings = settings
         topic = "metrics/\(settings.clusterName)"
         instance = PeerMonitorInstance(settings: settings.monitor)
-        logger[metadataKey: "peer"] = "\(me)"
+        self.logger[metadataKey: "peer"] = "\(me)"
     }
 
     public func addInformer(_ informer: @escaping Informer) { informers.append(informer) }

@@ -32,6 +32,18 @@ public actor PinTrackerService {
     /// The IPFS daemon's ID, for status entries.
     public var ipfsID: String?
 
+    /// Listeners of finished operations.
+    private var listeners: [Int: AsyncStream<Finished>.Continuation] = [:]
+    private var nextListener = 0
+
+    /// One operation's end, as `finishedOperations()` reports it.
+    public struct Finished: Sendable {
+        public let cid: CID
+        public let kind: TrackedOperation.Kind
+        /// nil on success.
+        public let error: String?
+    }
+
     public private(set) var pinsDone = 0
     public private(set) var pinsFailed = 0
 
@@ -54,6 +66,8 @@ public actor PinTrackerService {
     /// them from the shared state and the daemon).
     public func stop() async {
         stopped = true
+        for (_, c) in listeners { c.finish() }
+        listeners = [:]
         let tasks = running.values
         running = [:]
         for t in tasks { t.cancel() }
@@ -61,6 +75,18 @@ public actor PinTrackerService {
     }
 
     public func setIPFSID(_ id: String) { ipfsID = id }
+
+    /// Every operation that ends from now on (for tests and benchmarks: no polling).
+    public func finishedOperations() -> AsyncStream<Finished> {
+        let (stream, c) = AsyncStream.makeStream(of: Finished.self, bufferingPolicy: .bufferingNewest(100_000))
+        nextListener += 1
+        let id = nextListener
+        listeners[id] = c
+        c.onTermination = { [weak self] _ in Task { await self?.dropListener(id) } }
+        return stream
+    }
+
+    private func dropListener(_ id: Int) { listeners[id] = nil }
 
     /// Operations queued (the `pinqueue` metric).
     public var queued: Int { instance.queuedCount }
@@ -136,6 +162,7 @@ public actor PinTrackerService {
         // A cancelled operation (replaced, or the tracker stopped) was removed already.
         guard running.removeValue(forKey: op.id) != nil else { return }
         instance.finish(op.pin.cid, id: op.id, error: error, now: .now())
+        for (_, c) in listeners { c.yield(Finished(cid: op.pin.cid, kind: op.kind, error: error)) }
         if let error {
             pinsFailed += 1
             logger.warning("\(op.kind.rawValue) failed", metadata: ["cid": "\(op.pin.cid)", "error": "\(error)"])

@@ -132,8 +132,11 @@ public struct PinsetInstance: Sendable {
         while let op = operations.first {
             guard !seen.contains(op.key) else { break }  // a key at most once per node: the rest waits for the next
             let ids = try storage { try store.elements(of: op.key).map(\.id) }
-            var cost = 8 + op.key.bytes.count + ids.count * 40
-            if case .pin(let p) = op { cost += PinCodec.encode(p).count }
+            // Upper bounds of the CBOR each part takes (a head is at most 3 bytes here): the
+            // remove entry [key, [ids…]] and, for a pin, the add entry [key, value] too.
+            let key = op.key.bytes.count
+            var cost = ids.isEmpty ? 0 : 1 + 3 + key + 3 + ids.reduce(0) { $0 + 3 + $1.bytes.count }
+            if case .pin(let p) = op { cost += 1 + 3 + key + PinCodec.encode(p).count }
             if size + cost > DeltaNode.maxBytes {
                 guard !node.adds.isEmpty || !node.removes.isEmpty else {
                     throw PinsetError(.tooLarge, "one operation on \(op.key) needs \(cost) bytes, over the node limit \(DeltaNode.maxBytes)")

@@ -167,6 +167,30 @@ extension Tag {
         })
     }
 
+    @Test func aDeadPeersPinsWaitForEnoughPeersThenMove() async throws {
+        let c = try await LocalCluster(peers: 3)
+        defer { Task { await c.shutdown() } }
+        #expect(await Self.formed(c, 3))
+        let cid = try await c.addFile(Self.file(40, size: 4_000), to: 0)
+        var o = PinOptions()
+        o.replicationFactorMin = 3
+        o.replicationFactorMax = 3
+        let pin = try await c[0].peer.pin(cid, options: o)
+        #expect(pin.allocations.count == 3)
+        #expect(await LocalCluster.eventually { c.members.allSatisfy { Self.ipfsPinned($0, cid) } })
+        // Peer 2 dies: three copies cannot be placed on two peers; the pin stays as it is...
+        let dead = c[2].id
+        await c.kill(2)
+        #expect(await LocalCluster.eventually { await !c[0].peer.monitor.isAlive(dead) })
+        // ...until a new peer joins, then it moves there (retried at every check).
+        let newcomer = try await c.addPeer()
+        #expect(try await LocalCluster.eventually {
+            guard let p = try await c[0].peer.pinned(cid) else { return false }
+            return !p.allocations.contains(dead) && p.allocations.contains(newcomer.id)
+        })
+        #expect(await LocalCluster.eventually { Self.ipfsPinned(newcomer, cid) })
+    }
+
     static func allPinned(_ c: LocalCluster, _ pins: [Pin]) async -> Bool {
         for p in pins {
             for m in c.members where p.allocations.contains(m.id) { if !ipfsPinned(m, p.cid) { return false } }

@@ -120,6 +120,27 @@ func replica(_ seed: UInt64, trust: TrustPolicy = .everyone) -> Replica { Replic
         }
     }
 
+    /// Replacing pins that carry allocations (what repinning a dead peer's pins does: each
+    /// add tombstones the value it replaces) still splits into nodes under the limit, and
+    /// fills them: the size estimate is an upper bound, not a guess.
+    @Test func replacingPinsWithAllocationsSplitsUnderTheLimit() throws {
+        var a = replica(1)
+        let peers = (0..<3).map { _ in try! PeerID(ed25519PublicKey: Ed25519.PrivateKey.generate().publicKey.bytes) }
+        func pin(_ n: Int, _ allocations: [PeerID]) -> Pin {
+            var p = fixturePin(n, name: "pin-\(n)")
+            p.allocations = allocations
+            p.options.replicationFactorMin = 2
+            p.options.replicationFactorMax = 2
+            return p
+        }
+        _ = try a.commit((0..<1_000).map { .pin(pin($0, [peers[0], peers[1]])) })
+        let nodes = try a.commit((0..<1_000).map { .pin(pin($0, [peers[0], peers[2]])) })
+        #expect(nodes.allSatisfy { $0.count <= DeltaNode.maxBytes })
+        #expect(nodes.dropLast().allSatisfy { $0.count > DeltaNode.maxBytes * 9 / 10 }, "\(nodes.map(\.count))")
+        #expect(try nodes.map { try DeltaNode(decoding: $0) }.reduce(0) { $0 + $1.removes.count } == 1_000)
+        #expect(a.store.pins.count == 1_000)
+    }
+
     /// Random operations on four replicas, delivered in random (causal) orders with
     /// duplicates: every replica ends with the same state, whatever the order.
     @Test(arguments: [1, 2, 3, 4, 5] as [UInt64])
