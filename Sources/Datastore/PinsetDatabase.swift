@@ -14,6 +14,9 @@ public import Sodium
 public final class PinsetDatabase: Sendable {
     public let path: String
     private let pool: DatabasePool
+    /// Prepared statements per connection: preparing them for every read cost more than the
+    /// read (a status listing reads once per CID).
+    private let statements = StatementCache()
 
     /// Opens (creating if needed) the database at `path`.
     public init(path: String) throws(PinsetError) {
@@ -68,14 +71,14 @@ public final class PinsetDatabase: Sendable {
     /// Runs `body` in one write transaction; everything it did is rolled back if it throws.
     public func write<T>(_ body: (inout SQLitePinsetStore) throws -> T) throws -> T {
         try pool.write { db in
-            var store = SQLitePinsetStore(db)
+            var store = SQLitePinsetStore(statements.statements(for: db))
             return try body(&store)
         }
     }
 
     /// Runs `body` on a consistent read snapshot (concurrent with writes).
     public func read<T>(_ body: (SQLitePinsetStore) throws -> T) throws -> T {
-        try pool.read { db in try body(SQLitePinsetStore(db)) }
+        try pool.read { db in try body(SQLitePinsetStore(statements.statements(for: db))) }
     }
 
     // MARK: Queries
@@ -180,7 +183,7 @@ public final class PinsetDatabase: Sendable {
     /// What `pinmesh state crdt info` shows.
     public func info() throws -> Info {
         try pool.read { db in
-            let store = SQLitePinsetStore(db)
+            let store = SQLitePinsetStore(statements.statements(for: db))
             let heads = try store.heads()
             var height: UInt64 = 0
             for h in heads { height = max(height, try store.links(of: h)?.height ?? 0) }
@@ -198,7 +201,7 @@ public final class PinsetDatabase: Sendable {
     /// consistent read transaction, so writes may go on meanwhile.
     public func makeSnapshot(author: PeerID, key: Ed25519.PrivateKey, created: Timestamp) throws -> (cid: CID, root: PinsetSnapshot)? {
         let made: (cid: CID, root: PinsetSnapshot, bytes: [UInt8], blocks: [(cid: CID, bytes: [UInt8])])? = try pool.read { db in
-            let store = SQLitePinsetStore(db)
+            let store = SQLitePinsetStore(statements.statements(for: db))
             let heads = try store.heads().map { PinsetSnapshot.Head(cid: $0, height: try store.links(of: $0)?.height ?? 0) }
             guard !heads.isEmpty else { return nil }
             var shadows: [Data: [PinElement]] = [:]
@@ -330,7 +333,10 @@ public final class PinsetDatabase: Sendable {
     }
 
     /// Closes the database (later calls fail).
-    public func close() throws { try pool.close() }
+    public func close() throws {
+        statements.removeAll()
+        try pool.close()
+    }
 }
 
 /// ``PinsetStore`` over one SQLite connection inside a transaction. The winner of each key
@@ -350,7 +356,7 @@ public struct SQLitePinsetStore: PinsetStore {
     }
     private let lastLookup = Lookup()
 
-    init(_ db: Database) { sql = RawStatements(db) }
+    init(_ statements: RawStatements) { sql = statements }
 
     static func decodePin(key: Data, value: Data) throws -> Pin {
         try PinCodec.decode([UInt8](value), cid: try CID(bytes: [UInt8](key)))
@@ -475,4 +481,27 @@ public struct SQLitePinsetStore: PinsetStore {
         }
         return out
     }
+}
+
+/// One `RawStatements` per SQLite connection, kept for the connection's life. GRDB gives a
+/// connection to one transaction at a time, so a connection's statements are never used by
+/// two at once. What a transaction may roll back (the peer-number memo) is cleared per use.
+final class StatementCache: @unchecked Sendable {
+    private var byConnection: [OpaquePointer: RawStatements] = [:]
+    private let lock = NSLock()
+
+    func statements(for db: Database) -> RawStatements {
+        guard let connection = db.sqliteConnection else { return RawStatements(db) }
+        let s = lock.withLock {
+            if let s = byConnection[connection] { return s }
+            let s = RawStatements(db)
+            byConnection[connection] = s
+            return s
+        }
+        s.forgetTransactionState()
+        return s
+    }
+
+    /// Finalizes every statement (before the connections close).
+    func removeAll() { lock.withLock { byConnection = [:] } }
 }

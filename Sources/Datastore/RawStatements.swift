@@ -70,6 +70,9 @@ final class RawStatements {
     /// with the pin's rowid, appended in order rather than scattered.
     private var peerNumbers: [[UInt8]: Int64] = [:]
 
+    /// Forgets what a rolled-back transaction may have made untrue (a peer number inserted in it).
+    func forgetTransactionState() { peerNumbers = [:] }
+
     func peerNumber(_ peer: [UInt8]) throws -> Int64 {
         if let n = peerNumbers[peer] { return n }
         var found: Int64?

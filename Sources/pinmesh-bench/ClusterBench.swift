@@ -25,6 +25,7 @@ struct ClusterBench: AsyncParsableCommand {
     @Option(help: "Replication factor of each pin.") var replication = 2
     @Option(help: "Requests in flight at once.") var concurrency = 16
     @Option(name: .customLong("repin-delay"), help: "cluster.repinning_delay (Go duration).") var repinDelay = "10s"
+    @Option(name: .customLong("batch-age"), help: "consensus.crdt.batching.max_batch_age (Go duration).") var batchAge = "5ms"
     @Flag(help: "Print one JSON object instead of a table.") var json = false
 
     func validate() throws {
@@ -32,10 +33,13 @@ struct ClusterBench: AsyncParsableCommand {
             throw ValidationError("need --peers >= 2, --pins >= 1, 1 <= --replication < --peers (a killed peer's pins need somewhere to go), --concurrency >= 1")
         }
         guard GoDuration.parse(repinDelay) != nil else { throw ValidationError("--repin-delay: a Go duration like 10s") }
+        guard GoDuration.parse(batchAge) != nil else { throw ValidationError("--batch-age: a Go duration like 5ms") }
     }
 
     func run() async throws {
         let delay = GoDuration.parse(repinDelay)!
+        let age = GoDuration.parse(batchAge)!.components
+        let ageMillis = age.seconds * 1000 + age.attoseconds / 1_000_000_000_000_000
         progress("starting \(peers) peers")
         let cluster = try await LocalCluster(peers: peers) { s in
             // What service.json defaults to, except the repinning delay.
@@ -46,6 +50,7 @@ struct ClusterBench: AsyncParsableCommand {
             s.connections.keepaliveInterval = .seconds(5)
             s.connections.keepaliveTimeout = .seconds(5)
             s.repinningDelay = delay
+            s.pinset.batching.maxAgeMillis = ageMillis
         }
         defer { Task { await cluster.shutdown() } }
         guard await LocalCluster.eventually(timeout: .seconds(60), {

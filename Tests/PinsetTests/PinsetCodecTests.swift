@@ -282,3 +282,46 @@ import UnixFS
         #expect(throws: PinsetError.self) { try SnapshotIndex.decode(SnapshotIndex.encode(Self.links(PinsetSnapshot.maxLinks + 1))) }
     }
 }
+
+/// Timestamps as RFC 3339 text, against Foundation's ISO 8601 formatter (what it replaced:
+/// a formatter made per call cost more than the JSON around it).
+@Suite struct TimestampTextTests {
+    static func reference() -> ISO8601DateFormatter {
+        let f = ISO8601DateFormatter()
+        f.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        return f
+    }
+
+    @Test func formatsAndParsesAsFoundationDoes() {
+        let f = Self.reference()
+        var rng = SplitMix64(seed: 7)
+        // From 1900 to 2400, with the edges of days, months and leap years.
+        var samples: [Int64] = [0, -1, 1, 86_399_999, 86_400_000, 951_782_400_000, 4_107_542_399_999, -2_208_988_800_000, 1_795_799_970_179]
+        for _ in 0..<2_000 { samples.append(Int64(rng.next() % 13_569_465_600_000) - 2_208_988_800_000) }
+        for ms in samples {
+            let t = Timestamp(unixMillis: ms)
+            #expect(t.rfc3339 == f.string(from: t.date), "\(ms)")
+            #expect(Timestamp(rfc3339: t.rfc3339) == t, "\(ms)")
+        }
+    }
+
+    @Test func parsesOffsetsFractionsAndRefusesMalformedText() {
+        let base = Timestamp(unixMillis: 1_795_799_970_000)
+        #expect(Timestamp(rfc3339: "2026-11-27T17:19:30Z") == base)
+        #expect(Timestamp(rfc3339: "2026-11-27t17:19:30z") == base)
+        #expect(Timestamp(rfc3339: "2026-11-27T19:19:30+02:00") == base)
+        #expect(Timestamp(rfc3339: "2026-11-27T15:49:30-01:30") == base)
+        #expect(Timestamp(rfc3339: "2026-11-27T17:19:30.5Z")?.unixMillis == base.unixMillis + 500)
+        // Go writes nanoseconds: digits past the millisecond are dropped.
+        #expect(Timestamp(rfc3339: "2026-11-27T17:19:30.123456789Z")?.unixMillis == base.unixMillis + 123)
+        #expect(Timestamp(rfc3339: "2024-02-29T00:00:00Z") != nil)
+        #expect(Timestamp(rfc3339: "0001-01-01T00:00:00Z")?.unixMillis == -62_135_596_800_000)
+        for bad in [
+            "", "2026-11-27", "2026-11-27T14:39:30", "2026-13-01T00:00:00Z", "2026-02-30T00:00:00Z", "2023-02-29T00:00:00Z",
+            "2026-11-27T24:00:00Z", "2026-11-27T14:60:00Z", "2026-11-27T14:39:30.Z", "2026-11-27T14:39:30+0200",
+            "2026-11-27T14:39:30Z ", "2026-11-27 14:39:30Z", "２０２６-11-27T14:39:30Z", "2026-11-27T14:39:30+24:00",
+        ] {
+            #expect(Timestamp(rfc3339: bad) == nil, "\(bad.debugDescription)")
+        }
+    }
+}
