@@ -21,27 +21,62 @@ public enum PeerBlocks {
     /// Where the local blocks come from: the embedded repository, or the IPFS daemon.
     public typealias LocalBlocks = @Sendable (CID) async throws -> [UInt8]?
 
+    // MARK: wire format
+
+    /// A request: the offset (8 bytes, big-endian) and the CID's bytes.
+    public static func request(_ cid: CID, offset: Int) -> [UInt8] {
+        withUnsafeBytes(of: UInt64(offset).bigEndian) { Array($0) } + cid.bytes
+    }
+
+    public static func parseRequest(_ payload: [UInt8]) throws -> (cid: CID, offset: Int) {
+        guard payload.count > 8 else { throw TransportError(.malformed, "ipfs/block request of \(payload.count) bytes: an 8-byte offset and a CID expected") }
+        let offset = payload.prefix(8).reduce(UInt64(0)) { $0 << 8 | UInt64($1) }
+        guard offset <= UInt64(maxBlockBytes) else { throw TransportError(.malformed, "ipfs/block offset \(offset) is past any block (at most \(maxBlockBytes) bytes)") }
+        do {
+            return (try CID(bytes: Array(payload.dropFirst(8))), Int(offset))
+        } catch {
+            throw TransportError(.malformed, "ipfs/block request: \(error)")
+        }
+    }
+
+    /// The answer for `block` (nil: not here) from `offset`: status 1, the block's size
+    /// (4 bytes, big-endian) and as many bytes as fit one answer; or the single byte 0.
+    public static func answer(_ block: [UInt8]?, offset: Int) throws -> [UInt8] {
+        guard let block, block.count <= maxBlockBytes else { return [0] }
+        guard offset <= block.count else { throw TransportError(.malformed, "ipfs/block offset \(offset) is past the block's \(block.count) bytes") }
+        let size = UInt32(block.count)
+        return [1, UInt8(size >> 24), UInt8(size >> 16 & 0xff), UInt8(size >> 8 & 0xff), UInt8(size & 0xff)]
+            + block[offset..<min(block.count, offset + chunkBytes)]
+    }
+
+    /// What an answer says: nil when the peer lacks the block, else the block's size and a chunk.
+    public static func parseAnswer(_ answer: [UInt8]) throws -> (size: Int, chunk: ArraySlice<UInt8>)? {
+        guard let status = answer.first else { throw TransportError(.malformed, "empty ipfs/block answer") }
+        if status == 0, answer.count == 1 { return nil }
+        guard status == 1, answer.count >= 5 else { throw TransportError(.malformed, "ipfs/block answer with status \(status) and \(answer.count) bytes") }
+        let size = answer[1...4].reduce(0) { $0 << 8 | Int($1) }
+        guard size <= maxBlockBytes else { throw TransportError(.malformed, "ipfs/block answer gives a block of \(size) bytes, over the \(maxBlockBytes) limit") }
+        guard answer.count - 5 <= min(size, chunkBytes) else { throw TransportError(.malformed, "ipfs/block answer carries more bytes than the block or a chunk holds") }
+        return (size, answer.dropFirst(5))
+    }
+
+    // MARK: serving and fetching
+
     /// Answers `ipfs/block` from `local`. The block last asked for is kept, so its chunks are
     /// read once.
     public static func serve(on server: RPCServer, local: @escaping LocalBlocks) {
         let last = NIOLockedValueBox<(CID, [UInt8])?>(nil)
         server.register(method) { _, payload in
-            guard payload.count > 8 else { throw TransportError(.malformed, "ipfs/block request too short: offset and CID expected") }
-            let offset = payload.prefix(8).reduce(0) { $0 << 8 | Int($1) }
-            let cid = try CID(bytes: Array(payload.dropFirst(8)))
-            let bytes: [UInt8]
+            let (cid, offset) = try parseRequest(payload)
+            let bytes: [UInt8]?
             if let (c, b) = last.withLockedValue({ $0 }), c == cid {
                 bytes = b
             } else {
-                guard let b = try await local(cid), b.count <= maxBlockBytes else { return [0] }
-                last.withLockedValue { $0 = (cid, b) }
-                bytes = b
+                // Only a present block is kept: one missing now may arrive later.
+                bytes = try await local(cid)
+                if let bytes { last.withLockedValue { $0 = (cid, bytes) } }
             }
-            guard offset >= 0, offset <= bytes.count else { throw TransportError(.malformed, "ipfs/block offset \(offset) is past the block's \(bytes.count) bytes") }
-            let size = UInt32(bytes.count)
-            var out: [UInt8] = [1, UInt8(size >> 24), UInt8(size >> 16 & 0xff), UInt8(size >> 8 & 0xff), UInt8(size & 0xff)]
-            out += bytes[offset..<min(bytes.count, offset + chunkBytes)]
-            return out
+            return try answer(bytes, offset: offset)
         }
     }
 
@@ -50,18 +85,12 @@ public enum PeerBlocks {
         var bytes: [UInt8] = []
         var size = -1
         repeat {
-            var request = withUnsafeBytes(of: UInt64(bytes.count).bigEndian) { Array($0) }
-            request += cid.bytes
-            let answer = try await connection.call(method, request, timeout: timeout)
-            guard let status = answer.first else { throw TransportError(.malformed, "empty ipfs/block answer from \(connection.peer)") }
-            if status == 0 { return nil }
-            guard status == 1, answer.count >= 5 else { throw TransportError(.malformed, "bad ipfs/block answer from \(connection.peer)") }
-            let total = answer[1...4].reduce(0) { $0 << 8 | Int($1) }
-            guard total <= maxBlockBytes, size == -1 || total == size else {
-                throw TransportError(.malformed, "ipfs/block answer from \(connection.peer) gives an inconsistent or oversized block size \(total)")
+            let reply = try await connection.call(method, request(cid, offset: bytes.count), timeout: timeout)
+            guard let (total, chunk) = try parseAnswer(reply) else { return nil }
+            guard size == -1 || total == size else {
+                throw TransportError(.malformed, "\(connection.peer) changed the size of \(cid) between chunks (\(size), then \(total))")
             }
             size = total
-            let chunk = answer.dropFirst(5)
             guard !chunk.isEmpty || bytes.count == size else { throw TransportError(.malformed, "ipfs/block answer from \(connection.peer) made no progress") }
             bytes += chunk
             guard bytes.count <= size else { throw TransportError(.malformed, "ipfs/block answer from \(connection.peer) is longer than the block") }
