@@ -207,6 +207,8 @@ public actor ClusterPeer {
         // recover loop; the ping carries the name meanwhile).
         if let id = try? await connector.id() {
             await tracker.setIPFSID(id.id)
+            let value = PingValue(peername: settings.peername, ipfsID: id.id)
+            await monitor.setPingValue(String(decoding: try JSONEncoder().encode(value), as: UTF8.self))
         }
         await configureMonitor()
         await monitor.start()

@@ -39,6 +39,7 @@ public actor MonitorService {
     private let me: PeerID
     private var instance: PeerMonitorInstance
     private var informers: [Informer] = []
+    private var pingValue: String
     private var tasks: [Task<Void, Never>] = []
     private var listeners: [Int: AsyncStream<Alert>.Continuation] = [:]
     private var nextListener = 0
@@ -52,12 +53,16 @@ public actor MonitorService {
         self.pubsub = pubsub
         self.me = me
         self.settings = settings
+        pingValue = settings.pingValue
         topic = "metrics/\(settings.clusterName)"
         instance = PeerMonitorInstance(settings: settings.monitor)
         self.logger[metadataKey: "peer"] = "\(me)"
     }
 
     public func addInformer(_ informer: @escaping Informer) { informers.append(informer) }
+
+    /// Replaces the ping's value (once the IPFS daemon's ID is known).
+    public func setPingValue(_ value: String) { pingValue = value }
 
     static var nowNanos: Int64 { Int64(Date().timeIntervalSince1970 * 1e9) }
 
@@ -135,7 +140,7 @@ public actor MonitorService {
     func publishMetrics() async {
         let now = Self.nowNanos
         let pingTTL = PeerMonitor.pingTTL(interval: settings.pingInterval)
-        var out = [Metric(name: "ping", peer: me, value: settings.pingValue, expire: now + Self.nanos(pingTTL))]
+        var out = [Metric(name: "ping", peer: me, value: pingValue, expire: now + Self.nanos(pingTTL))]
         let ttl = Self.nanos(settings.informerTTL)
         for (k, v) in settings.tags.sorted(by: { $0.key < $1.key }) {
             out.append(Metric(name: "tag:\(k)", peer: me, value: v, expire: now + ttl, partitionable: true))

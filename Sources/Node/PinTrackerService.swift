@@ -92,7 +92,7 @@ public actor PinTrackerService {
     public var queued: Int { instance.queuedCount }
 
     /// Failed operations waiting for a retry.
-    public var failedCount: Int { instance.failed.count }
+    public var failedCount: Int { instance.failedCount }
 
     /// Operations running now.
     public var inProgress: Int { running.count }

@@ -141,6 +141,9 @@ public struct PinTrackerInstance: Sendable {
     /// The CIDs of failed operations, sorted.
     public var failed: [CID] { operations.values.filter { $0.phase == .error }.map(\.pin.cid).sorted { $0.bytes.lexicographicallyPrecedes($1.bytes) } }
 
+    /// How many operations failed and wait for a retry.
+    public var failedCount: Int { operations.values.reduce(0) { $0 + ($1.phase == .error ? 1 : 0) } }
+
     /// Every operation (queued, running or failed), for listing.
     public var all: [TrackedOperation] { Array(operations.values) }
 
@@ -156,6 +159,9 @@ public struct PinTrackerInstance: Sendable {
     /// shared state and whether the IPFS daemon has it pinned.
     public static func status(pin: Pin?, me: PeerID, operation: TrackedOperation?, pinnedInIPFS: Bool) -> TrackerStatus {
         if let op = operation {
+            // Every peer not allocated a pin unpins it in case it held it before (as
+            // ipfs-cluster's remote operation does); until that ends, the pin is `remote`.
+            if op.kind == .unpin, op.phase != .error, let pin, !isAllocated(pin, to: me), pin.type != .meta { return .remote }
             switch (op.kind, op.phase) {
             case (.pin, .queued): return .pinQueued
             case (.pin, .inProgress): return .pinning

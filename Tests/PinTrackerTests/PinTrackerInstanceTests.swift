@@ -125,6 +125,21 @@ import Testing
         #expect(T.status(pin: nil, me: Self.me, operation: nil, pinnedInIPFS: false) == .unpinned)
     }
 
+    @Test func theHousekeepingUnpinOfARemotePinShowsRemote() throws {
+        var t = PinTrackerInstance()
+        let remote = pin(1, allocations: [Self.other])
+        try t.enqueue(.unpin, remote, now: now)
+        #expect(PinTrackerInstance.status(pin: remote, me: Self.me, operation: t.operation(remote.cid), pinnedInIPFS: false) == .remote)
+        let opNext = t.next(now: now)
+        let op = try #require(opNext)
+        #expect(PinTrackerInstance.status(pin: remote, me: Self.me, operation: t.operation(remote.cid), pinnedInIPFS: false) == .remote)
+        // A failure is shown as one; an unpin of a CID gone from the state shows its phase.
+        t.finish(remote.cid, id: op.id, error: "daemon down", now: now)
+        #expect(PinTrackerInstance.status(pin: remote, me: Self.me, operation: t.operation(remote.cid), pinnedInIPFS: false) == .unpinError)
+        #expect(try t.retry(remote.cid, now: now))
+        #expect(PinTrackerInstance.status(pin: nil, me: Self.me, operation: t.operation(remote.cid), pinnedInIPFS: false) == .unpinQueued)
+    }
+
     @Test func filterWordsSelectStatusesAsIpfsClusterDoes() {
         #expect(TrackerStatus.pinError.matches(filter: "error"))
         #expect(TrackerStatus.unexpectedlyUnpinned.matches(filter: "error"))

@@ -116,6 +116,10 @@ import Testing
         #expect(names.contains("ping") && names.contains("freespace"))
         let pings = try await s.client.decode([Metric].self, .GET, "/monitor/metrics/ping")
         #expect(pings.count == 2)
+        // Each ping names its peer and its IPFS daemon (Specs/monitoring.md).
+        let values = try pings.map { try JSONDecoder().decode(PingValue.self, from: Data($0.value.utf8)) }
+        #expect(Set(values.map(\.peername)) == ["peer0", "peer1"])
+        #expect(values.allSatisfy { $0.ipfsID?.hasPrefix("12D3KooW") == true })
         _ = try await s.client.decode([Alert].self, .GET, "/health/alerts")
         #expect(await Self.status(s, .GET, "/health") == (204, ""))
 
