@@ -96,66 +96,15 @@ public struct PinInfoShort: Codable, Hashable, Sendable {
     }
 }
 
-/// One peer's status of one CID with the pin's details (ipfs-cluster's `PinInfo`: the
-/// `PinInfoShort` fields inline, plus `peer`).
-public struct PinInfo: Codable, Hashable, Sendable {
+/// The pin's details every status entry repeats (`cid`, `name`, `allocations`, `origins`,
+/// `created`, `metadata`), as ipfs-cluster writes them in `PinInfo` and `GlobalPinInfo`.
+public struct PinDetails: Codable, Hashable, Sendable {
     public var cid: CID
     public var name: String
     public var allocations: [PeerID]
     public var origins: [Multiaddr]
     public var created: Timestamp
     public var metadata: [String: String]
-    public var peer: PeerID
-    public var short: PinInfoShort
-
-    public init(cid: CID, pin: Pin?, peer: PeerID, short: PinInfoShort) {
-        self.cid = cid
-        name = pin?.name ?? ""
-        allocations = pin?.allocations ?? []
-        origins = pin?.options.origins ?? []
-        created = pin?.timestamp ?? Timestamp(unixMillis: 0)
-        metadata = pin?.options.metadata ?? [:]
-        self.peer = peer
-        self.short = short
-    }
-
-    enum CodingKeys: String, CodingKey { case cid, name, allocations, origins, created, metadata, peer }
-
-    public init(from decoder: any Decoder) throws {
-        let c = try decoder.container(keyedBy: CodingKeys.self)
-        cid = try c.decode(CID.self, forKey: .cid)
-        name = try c.decodeIfPresent(String.self, forKey: .name) ?? ""
-        allocations = try c.decodeIfPresent([PeerID].self, forKey: .allocations) ?? []
-        origins = try c.decodeIfPresent([Multiaddr].self, forKey: .origins) ?? []
-        let t = try c.decodeIfPresent(String.self, forKey: .created) ?? Timestamp.goZero
-        created = t == Timestamp.goZero ? Timestamp(unixMillis: 0) : (Timestamp(rfc3339: t) ?? Timestamp(unixMillis: 0))
-        metadata = try c.decodeIfPresent([String: String].self, forKey: .metadata) ?? [:]
-        peer = try c.decode(PeerID.self, forKey: .peer)
-        short = try PinInfoShort(from: decoder)
-    }
-
-    public func encode(to encoder: any Encoder) throws {
-        var c = encoder.container(keyedBy: CodingKeys.self)
-        try c.encode(cid, forKey: .cid)
-        try c.encode(name, forKey: .name)
-        try c.encode(allocations, forKey: .allocations)
-        try c.encode(origins, forKey: .origins)
-        try c.encode(created.unixMillis == 0 ? Timestamp.goZero : created.rfc3339, forKey: .created)
-        if metadata.isEmpty { try c.encodeNil(forKey: .metadata) } else { try c.encode(metadata, forKey: .metadata) }
-        try c.encode(peer, forKey: .peer)
-        try short.encode(to: encoder)
-    }
-}
-
-/// Every peer's status of one CID (ipfs-cluster's `GlobalPinInfo`, `peer_map` keyed by peer ID).
-public struct GlobalPinInfo: Codable, Hashable, Sendable {
-    public var cid: CID
-    public var name: String
-    public var allocations: [PeerID]
-    public var origins: [Multiaddr]
-    public var created: Timestamp
-    public var metadata: [String: String]
-    public var peerMap: [String: PinInfoShort]
 
     public init(cid: CID, pin: Pin?) {
         self.cid = cid
@@ -164,10 +113,9 @@ public struct GlobalPinInfo: Codable, Hashable, Sendable {
         origins = pin?.options.origins ?? []
         created = pin?.timestamp ?? Timestamp(unixMillis: 0)
         metadata = pin?.options.metadata ?? [:]
-        peerMap = [:]
     }
 
-    enum CodingKeys: String, CodingKey { case cid, name, allocations, origins, created, metadata, peerMap = "peer_map" }
+    enum CodingKeys: String, CodingKey { case cid, name, allocations, origins, created, metadata }
 
     public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
@@ -178,7 +126,6 @@ public struct GlobalPinInfo: Codable, Hashable, Sendable {
         let t = try c.decodeIfPresent(String.self, forKey: .created) ?? Timestamp.goZero
         created = t == Timestamp.goZero ? Timestamp(unixMillis: 0) : (Timestamp(rfc3339: t) ?? Timestamp(unixMillis: 0))
         metadata = try c.decodeIfPresent([String: String].self, forKey: .metadata) ?? [:]
-        peerMap = try c.decodeIfPresent([String: PinInfoShort].self, forKey: .peerMap) ?? [:]
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -189,6 +136,76 @@ public struct GlobalPinInfo: Codable, Hashable, Sendable {
         try c.encode(origins, forKey: .origins)
         try c.encode(created.unixMillis == 0 ? Timestamp.goZero : created.rfc3339, forKey: .created)
         if metadata.isEmpty { try c.encodeNil(forKey: .metadata) } else { try c.encode(metadata, forKey: .metadata) }
+    }
+}
+
+/// One peer's status of one CID with the pin's details (ipfs-cluster's `PinInfo`: the
+/// details and the `PinInfoShort` fields inline, plus `peer`).
+@dynamicMemberLookup
+public struct PinInfo: Codable, Hashable, Sendable {
+    public var details: PinDetails
+    public var peer: PeerID
+    public var short: PinInfoShort
+
+    public init(cid: CID, pin: Pin?, peer: PeerID, short: PinInfoShort) {
+        details = PinDetails(cid: cid, pin: pin)
+        self.peer = peer
+        self.short = short
+    }
+
+    public subscript<T>(dynamicMember path: WritableKeyPath<PinDetails, T>) -> T {
+        get { details[keyPath: path] }
+        set { details[keyPath: path] = newValue }
+    }
+
+    enum CodingKeys: String, CodingKey { case peer }
+
+    public init(from decoder: any Decoder) throws {
+        details = try PinDetails(from: decoder)
+        peer = try decoder.container(keyedBy: CodingKeys.self).decode(PeerID.self, forKey: .peer)
+        short = try PinInfoShort(from: decoder)
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        try details.encode(to: encoder)
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(peer, forKey: .peer)
+        try short.encode(to: encoder)
+    }
+}
+
+/// Every peer's status of one CID (ipfs-cluster's `GlobalPinInfo`: the details inline and
+/// `peer_map`, keyed by peer ID).
+@dynamicMemberLookup
+public struct GlobalPinInfo: Codable, Hashable, Sendable {
+    public var details: PinDetails
+    public var peerMap: [String: PinInfoShort]
+
+    public init(cid: CID, pin: Pin?) {
+        details = PinDetails(cid: cid, pin: pin)
+        peerMap = [:]
+    }
+
+    public init(details: PinDetails) {
+        self.details = details
+        peerMap = [:]
+    }
+
+    public subscript<T>(dynamicMember path: WritableKeyPath<PinDetails, T>) -> T {
+        get { details[keyPath: path] }
+        set { details[keyPath: path] = newValue }
+    }
+
+    enum CodingKeys: String, CodingKey { case peerMap = "peer_map" }
+
+    public init(from decoder: any Decoder) throws {
+        details = try PinDetails(from: decoder)
+        peerMap = try decoder.container(keyedBy: CodingKeys.self).decodeIfPresent([String: PinInfoShort].self, forKey: .peerMap) ?? [:]
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        try details.encode(to: encoder)
+        var c = encoder.container(keyedBy: CodingKeys.self)
         try c.encode(peerMap, forKey: .peerMap)
     }
 }

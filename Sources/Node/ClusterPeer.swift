@@ -553,12 +553,7 @@ public actor ClusterPeer {
         if local {
             let me = self.me
             try await tracker.statusAll(filter: filter) { info in
-                var g = GlobalPinInfo(cid: info.cid, pin: nil)
-                g.name = info.name
-                g.allocations = info.allocations
-                g.origins = info.origins
-                g.created = info.created
-                g.metadata = info.metadata
+                var g = GlobalPinInfo(details: info.details)
                 g.peerMap[me.description] = info.short
                 try await body(g)
             }

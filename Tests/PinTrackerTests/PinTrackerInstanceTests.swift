@@ -2,6 +2,7 @@ import ClusterModel
 import Multiformats
 import PinTracker
 import Sodium
+import Foundation
 import Testing
 
 @Suite struct PinTrackerInstanceTests {
@@ -148,5 +149,34 @@ import Testing
         #expect(TrackerStatus.remote.matches(filter: "remote"))
         #expect(TrackerStatus.filterWords.contains("unexpectedly_unpinned"))
         #expect(TrackerStatus(rawValue: "cluster_error") == .clusterError)
+    }
+}
+
+/// The status JSON has ipfs-cluster's keys (`PinInfo` flat, `GlobalPinInfo` with `peer_map`)
+/// and reads back what it wrote.
+@Suite struct StatusJSONTests {
+    @Test func keysAndRoundTrip() throws {
+        let me = PinTrackerInstanceTests.me
+        var pin = Pin(cid: PinTrackerInstanceTests.cid(1), allocations: [me], timestamp: Timestamp(unixMillis: 1_700_000_000_123))
+        pin.options.name = "n"
+        pin.options.metadata = ["k": "v"]
+        let short = PinInfoShort(peername: "p", status: .pinError, timestamp: Timestamp(unixMillis: 1_700_000_001_000), error: "boom", attemptCount: 2, ipfsPeerID: "12D3KooWx")
+        let info = PinInfo(cid: pin.cid, pin: pin, peer: me, short: short)
+        let object = try JSONSerialization.jsonObject(with: JSONEncoder().encode(info)) as? [String: Any]
+        #expect(Set(object?.keys.map { $0 } ?? []) == [
+            "cid", "name", "allocations", "origins", "created", "metadata", "peer", "peername", "ipfs_peer_id", "status", "timestamp",
+            "error", "attempt_count", "priority_pin",
+        ])
+        #expect(object?["status"] as? String == "pin_error" && object?["created"] as? String == "2023-11-14T22:13:20.123Z")
+        #expect(try JSONDecoder().decode(PinInfo.self, from: JSONEncoder().encode(info)) == info)
+        var global = GlobalPinInfo(cid: pin.cid, pin: pin)
+        global.peerMap[me.description] = short
+        let g = try JSONSerialization.jsonObject(with: JSONEncoder().encode(global)) as? [String: Any]
+        #expect(Set(g?.keys.map { $0 } ?? []) == ["cid", "name", "allocations", "origins", "created", "metadata", "peer_map"])
+        #expect(try JSONDecoder().decode(GlobalPinInfo.self, from: JSONEncoder().encode(global)) == global)
+        #expect(global.name == "n" && info.allocations == [me])
+        // A status name ipfs-cluster does not have is refused.
+        let bad = Data(#"{"peername":"p","status":"pinnned"}"#.utf8)
+        #expect(throws: DecodingError.self) { try JSONDecoder().decode(PinInfoShort.self, from: bad) }
     }
 }
