@@ -268,6 +268,7 @@ let package = Package(
             dependencies: [
                 "RESTAPI", "ClusterClient", "ClusterModel", "ClusterTestKit", "Multiformats", "Node",
                 .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
             ],

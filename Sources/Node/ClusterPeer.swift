@@ -203,13 +203,9 @@ public actor ClusterPeer {
         let family = advertised.contains(":") ? "ip6" : "ip4"
         await connections.start(listenAddresses: [try Multiaddr("/\(family)/\(advertised)/tcp/\(listenPort)")])
         try await pinset.start()
-        // The IPFS daemon's ID goes in the ping (a daemon that is not up yet is retried by the
-        // recover loop; the ping carries the name meanwhile).
-        if let id = try? await connector.id() {
-            await tracker.setIPFSID(id.id)
-            let value = PingValue(peername: settings.peername, ipfsID: id.id)
-            await monitor.setPingValue(String(decoding: try JSONEncoder().encode(value), as: UTF8.self))
-        }
+        // The IPFS daemon's ID goes in the ping and the status entries; a daemon that is not up
+        // yet (the daemon starts both at once) is asked again by the recover loop below.
+        await learnIPFSID()
         await configureMonitor()
         await monitor.start()
         let changes = await pinset.changes()
@@ -235,6 +231,7 @@ public actor ClusterPeer {
         tasks.append(Task { [weak self, settings, tracker, logger] in
             // At start, then every recover interval: pins allocated here that the daemon lacks.
             while !Task.isCancelled {
+                await self?.learnIPFSID()
                 do {
                     try await tracker.reconcile()
                 } catch {
@@ -248,8 +245,11 @@ public actor ClusterPeer {
         })
         tasks.append(Task { [weak self] in
             let metrics = NodeMetrics()
+            var round = 0
             while !Task.isCancelled {
-                await self?.sample(metrics)
+                // The counts read whole indexes: every 15 s; the rest every second.
+                await self?.sample(metrics, counts: round % 15 == 0)
+                round += 1
                 try? await Task.sleep(for: .seconds(1))
             }
         })
@@ -264,11 +264,30 @@ public actor ClusterPeer {
         return listenPort
     }
 
+    private var ipfsIDKnown = false
+
+    private func learnIPFSID() async {
+        guard !ipfsIDKnown, let id = try? await connector.id() else { return }
+        ipfsIDKnown = true
+        await tracker.setIPFSID(id.id)
+        let value = PingValue(peername: settings.peername, ipfsID: id.id)
+        if let json = try? JSONEncoder().encode(value) { await monitor.setPingValue(String(decoding: json, as: UTF8.self)) }
+    }
+
+    /// Pins allocated here, counted from the allocation index at most every 10 s (a count
+    /// reads every index entry of this peer).
+    private var numPinCache: (value: Int, at: ContinuousClock.Instant)?
+
+    func numPin() -> Int? {
+        if let c = numPinCache, ContinuousClock.now - c.at < .seconds(10) { return c.value }
+        guard let n = try? database.count(allocatedTo: me) else { return nil }
+        numPinCache = (n, .now)
+        return n
+    }
+
     private func configureMonitor() async {
         let tracker = self.tracker
-        let database = self.database
         let connector = self.connector
-        let me = self.me
         await monitor.addInformer {
             guard let stat = try? await connector.repoStat() else { return nil }
             return ("freespace", String(stat.freeSpace), Int64(clamping: stat.freeSpace))
@@ -277,20 +296,22 @@ public actor ClusterPeer {
             let n = await tracker.queued + tracker.inProgress
             return ("pinqueue", String(n), -Int64(n))
         }
-        await monitor.addInformer {
-            guard let n = try? database.count(allocatedTo: me) else { return nil }
+        await monitor.addInformer { [weak self] in
+            guard let n = await self?.numPin() else { return nil }
             return ("numpin", String(n), -Int64(n))
         }
     }
 
-    private func sample(_ m: NodeMetrics) async {
+    private func sample(_ m: NodeMetrics, counts: Bool) async {
         m.queued.record(await tracker.queued)
         m.inProgress.record(await tracker.inProgress)
         m.pinsDone.record(await tracker.pinsDone)
         m.pinsFailed.record(await tracker.pinsFailed)
         m.failedNow.record(await tracker.failedCount)
-        if let n = try? database.count(allocatedTo: me) { m.allocatedHere.record(n) }
-        if let n = try? database.count() { m.statePins.record(n) }
+        if counts {
+            if let n = numPin() { m.allocatedHere.record(n) }
+            if let n = try? database.count() { m.statePins.record(n) }
+        }
         m.peers.record(await monitor.peers().count)
         m.missingHeads.record(await pinset.missingHeads)
         m.nodesApplied.record(await pinset.stats.nodesApplied)

@@ -78,6 +78,11 @@ import Testing
         #expect(pin.out.components(separatedBy: ": PINNED").count == 3, "\(pin.out)")
         let status = try CLITests.run("pinmeshctl", ["status", "--host", api, "--enc", "json", cid])
         #expect(status.out.contains("\"status\" : \"pinned\""), "\(status.out)")
+        // Both peers learnt their IPFS daemon's ID, though each daemon starts beside its peer.
+        #expect(await LocalCluster.eventually(timeout: .seconds(30)) {
+            let out = (try? CLITests.run("pinmeshctl", ["status", "--host", api, "--enc", "json", cid]).out) ?? ""
+            return out.components(separatedBy: "\"ipfs_peer_id\" : \"12D3KooW").count == 3
+        })
         let ls = try CLITests.run("pinmeshctl", ["--host", api, "pin", "ls"])
         #expect(ls.out.contains("\(cid) | sample | PIN | Repl. Factor: 2--2"), "\(ls.out)")
         let badCID = try CLITests.run("pinmeshctl", ["--host", api, "pin", "add", "not-a-cid"])

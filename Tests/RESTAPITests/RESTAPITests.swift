@@ -3,6 +3,7 @@ import ClusterModel
 import ClusterTestKit
 import Foundation
 import Hummingbird
+import Logging
 import Multiformats
 import NIOConcurrencyHelpers
 import NIOHTTP1
@@ -23,7 +24,9 @@ import Testing
     static func serve(credentials: [String: String]? = nil, auth: (String, String)? = nil) async throws -> Served {
         let c = try await LocalCluster(peers: 2)
         let (ports, cont) = AsyncStream<Int>.makeStream()
-        let app = RESTAPIServer(peer: c[0].peer, credentials: credentials).application(host: "127.0.0.1", port: 0) { cont.yield($0) }
+        var quiet = Logger(label: "test.restapi")
+        quiet.logLevel = .critical  // the server's own shutdown chatter is not a test result
+        let app = RESTAPIServer(peer: c[0].peer, credentials: credentials, logger: quiet).application(host: "127.0.0.1", port: 0) { cont.yield($0) }
         let task = Task { try await app.runService() }
         var it = ports.makeAsyncIterator()
         guard let port = await it.next() else { throw CancellationError() }
