@@ -101,6 +101,18 @@ public struct Timestamp: Hashable, Comparable, Sendable {
 
     /// Go's zero `time.Time`, which ipfs-cluster emits for "not set".
     static let goZero = "0001-01-01T00:00:00Z"
+
+    /// As Go writes a `time.Time`: the zero time when unset (0 ms).
+    var goText: String { unixMillis == 0 ? Self.goZero : rfc3339 }
+
+    /// A Go time at `key`: absent or the zero time is 0 ms; text that is not RFC 3339 is an error.
+    static func decodeGo<K: CodingKey>(_ c: KeyedDecodingContainer<K>, _ key: K) throws -> Timestamp {
+        guard let text = try c.decodeIfPresent(String.self, forKey: key), text != goZero else { return Timestamp(unixMillis: 0) }
+        guard let t = Timestamp(rfc3339: text) else {
+            throw DecodingError.dataCorruptedError(forKey: key, in: c, debugDescription: "\(key.stringValue) is not an RFC 3339 time: \(text)")
+        }
+        return t
+    }
 }
 
 /// What a pin is in the cluster (ipfs-cluster's `PinType`; the raw values are its bit flags).
@@ -225,7 +237,7 @@ extension Pin: Codable {
         try c.encode(allocations, forKey: .allocations)
         try c.encode(maxDepth, forKey: .maxDepth)
         try c.encode(reference, forKey: .reference)
-        try c.encode(timestamp.unixMillis == 0 ? Timestamp.goZero : timestamp.rfc3339, forKey: .timestamp)
+        try c.encode(timestamp.goText, forKey: .timestamp)
     }
 
     public init(from decoder: any Decoder) throws {

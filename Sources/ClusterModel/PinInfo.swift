@@ -76,8 +76,7 @@ public struct PinInfoShort: Codable, Hashable, Sendable {
             throw DecodingError.dataCorruptedError(forKey: .status, in: c, debugDescription: "\(s.debugDescription) is not a tracker status")
         }
         self.status = status
-        let t = try c.decodeIfPresent(String.self, forKey: .timestamp) ?? Timestamp.goZero
-        timestamp = t == Timestamp.goZero ? Timestamp(unixMillis: 0) : (Timestamp(rfc3339: t) ?? Timestamp(unixMillis: 0))
+        timestamp = try Timestamp.decodeGo(c, .timestamp)
         error = try c.decodeIfPresent(String.self, forKey: .error) ?? ""
         attemptCount = try c.decodeIfPresent(Int.self, forKey: .attemptCount) ?? 0
         priorityPin = try c.decodeIfPresent(Bool.self, forKey: .priorityPin) ?? false
@@ -89,7 +88,7 @@ public struct PinInfoShort: Codable, Hashable, Sendable {
         try c.encodeIfPresent(ipfsPeerID, forKey: .ipfsPeerID)
         try c.encodeIfPresent(ipfsPeerAddresses, forKey: .ipfsPeerAddresses)
         try c.encode(status, forKey: .status)
-        try c.encode(timestamp.unixMillis == 0 ? Timestamp.goZero : timestamp.rfc3339, forKey: .timestamp)
+        try c.encode(timestamp.goText, forKey: .timestamp)
         try c.encode(error, forKey: .error)
         try c.encode(attemptCount, forKey: .attemptCount)
         try c.encode(priorityPin, forKey: .priorityPin)
@@ -123,8 +122,7 @@ public struct PinDetails: Codable, Hashable, Sendable {
         name = try c.decodeIfPresent(String.self, forKey: .name) ?? ""
         allocations = try c.decodeIfPresent([PeerID].self, forKey: .allocations) ?? []
         origins = try c.decodeIfPresent([Multiaddr].self, forKey: .origins) ?? []
-        let t = try c.decodeIfPresent(String.self, forKey: .created) ?? Timestamp.goZero
-        created = t == Timestamp.goZero ? Timestamp(unixMillis: 0) : (Timestamp(rfc3339: t) ?? Timestamp(unixMillis: 0))
+        created = try Timestamp.decodeGo(c, .created)
         metadata = try c.decodeIfPresent([String: String].self, forKey: .metadata) ?? [:]
     }
 
@@ -134,7 +132,7 @@ public struct PinDetails: Codable, Hashable, Sendable {
         try c.encode(name, forKey: .name)
         try c.encode(allocations, forKey: .allocations)
         try c.encode(origins, forKey: .origins)
-        try c.encode(created.unixMillis == 0 ? Timestamp.goZero : created.rfc3339, forKey: .created)
+        try c.encode(created.goText, forKey: .created)
         if metadata.isEmpty { try c.encodeNil(forKey: .metadata) } else { try c.encode(metadata, forKey: .metadata) }
     }
 }

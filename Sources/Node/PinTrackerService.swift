@@ -221,7 +221,7 @@ public actor PinTrackerService {
         return true
     }
 
-    /// The status of each of `cids` on this peer (pins the daemon holds are looked up once).
+    /// The status of each of `cids` on this peer, in order (one `pin/ls` per allocated CID).
     public func statuses(_ cids: [CID]) async -> [PinInfo] {
         var out: [PinInfo] = []
         out.reserveCapacity(cids.count)

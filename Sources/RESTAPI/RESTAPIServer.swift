@@ -101,7 +101,7 @@ public struct RESTAPIServer: Sendable {
                 let local = try Self.bool(request.uri.queryParameters.get("local"), "local")
                 return await Self.stream { emit in
                     // Recover every CID in error on this peer (local) or anywhere.
-                    let failed = NIOLockedList<CID>()
+                    let failed = LockedList<CID>()
                     try await peer.statusAll(local: local, filter: [.pinError, .unpinError, .unexpectedlyUnpinned, .clusterError]) { g in failed.append(g.cid) }
                     for cid in failed.items { try await emit(try await peer.recover(cid, local: local)) }
                 }
@@ -323,7 +323,7 @@ struct UnsafeTransfer<T>: @unchecked Sendable {
 }
 
 /// A list appended to from `@Sendable` callbacks.
-final class NIOLockedList<T>: @unchecked Sendable {
+final class LockedList<T>: @unchecked Sendable {
     private var storage: [T] = []
     private let lock = NSLock()
     func append(_ x: T) { lock.withLock { storage.append(x) } }

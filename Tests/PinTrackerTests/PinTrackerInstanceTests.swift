@@ -178,5 +178,10 @@ import Testing
         // A status name ipfs-cluster does not have is refused.
         let bad = Data(#"{"peername":"p","status":"pinnned"}"#.utf8)
         #expect(throws: DecodingError.self) { try JSONDecoder().decode(PinInfoShort.self, from: bad) }
+        // So is a time that is not RFC 3339; Go's zero time reads as unset.
+        let badTime = Data(#"{"peername":"p","status":"pinned","timestamp":"yesterday"}"#.utf8)
+        #expect(throws: DecodingError.self) { try JSONDecoder().decode(PinInfoShort.self, from: badTime) }
+        let zero = Data(#"{"peername":"p","status":"pinned","timestamp":"0001-01-01T00:00:00Z"}"#.utf8)
+        #expect(try JSONDecoder().decode(PinInfoShort.self, from: zero).timestamp == Timestamp(unixMillis: 0))
     }
 }
