@@ -123,7 +123,7 @@ let package = Package(
             name: "Node",
             dependencies: [
                 "Gossip", "Transport", "SecureChannel", "Multiformats", "Sodium", "Pinset", "Datastore", "ClusterModel",
-                "PeerMonitor", "Allocator", "PinTracker", "IPFSConnector", "EmbeddedIPFS",
+                "PeerMonitor", "Allocator", "PinTracker", "IPFSConnector", "EmbeddedIPFS", "UnixFS",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -135,8 +135,10 @@ let package = Package(
         .target(
             name: "RESTAPI",
             dependencies: [
-                "Node", "ClusterModel", "Multiformats",
+                "Node", "ClusterModel", "Multiformats", "EmbeddedIPFS", "UnixFS",
                 .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "AsyncAlgorithms", package: "swift-async-algorithms"),
             ],
@@ -266,8 +268,10 @@ let package = Package(
         .testTarget(
             name: "RESTAPITests",
             dependencies: [
-                "RESTAPI", "ClusterClient", "ClusterModel", "ClusterTestKit", "Multiformats", "Node",
+                "RESTAPI", "ClusterClient", "ClusterModel", "ClusterTestKit", "Multiformats", "Node", "UnixFS", "Ingest",
                 .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),

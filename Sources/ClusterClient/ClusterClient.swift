@@ -11,6 +11,8 @@ public import NIOHTTP1
 public struct ClusterClient: Sendable {
     public let hosts: [String]
     public let basicAuth: (user: String, password: String)?
+    /// A token from `POST /token`, sent as `Authorization: Bearer` (instead of basic auth).
+    public let token: String?
     public let timeout: Duration
     let client: HTTPClient
 
@@ -22,10 +24,14 @@ public struct ClusterClient: Sendable {
     }
 
     /// - Parameter hosts: URLs (`http://127.0.0.1:9094`) or multiaddrs (`/ip4/127.0.0.1/tcp/9094`).
-    public init(hosts: [String], basicAuth: (String, String)? = nil, https: Bool = false, timeout: Duration = .seconds(60), client: HTTPClient = .shared) throws {
+    public init(
+        hosts: [String], basicAuth: (String, String)? = nil, token: String? = nil, https: Bool = false, timeout: Duration = .seconds(60),
+        client: HTTPClient = .shared
+    ) throws {
         self.hosts = try hosts.map { try Self.baseURL($0, https: https) }
         guard !self.hosts.isEmpty else { throw ClientError(status: nil, message: "no --host given") }
         self.basicAuth = basicAuth
+        self.token = token
         self.timeout = timeout
         self.client = client
     }
@@ -67,7 +73,10 @@ public struct ClusterClient: Sendable {
     }
 
     /// Sends a request to the first host that answers; returns the response (status not checked).
-    public func send(_ method: HTTPMethod, _ path: String, query: [(String, String)] = []) async throws -> HTTPClientResponse {
+    /// A body (an upload) can be sent once: it goes to the first host that accepts a connection.
+    public func send(
+        _ method: HTTPMethod, _ path: String, query: [(String, String)] = [], body: HTTPClientRequest.Body? = nil, contentType: String? = nil
+    ) async throws -> HTTPClientResponse {
         var lastError: (any Error)?
         for base in hosts {
             if hosts.count > 1, !(await Self.reachable(base)) {
@@ -82,12 +91,21 @@ public struct ClusterClient: Sendable {
             }
             var request = HTTPClientRequest(url: url)
             request.method = method
-            if let (u, p) = basicAuth { request.headers.add(name: "Authorization", value: "Basic " + Data("\(u):\(p)".utf8).base64EncodedString()) }
+            if let body {
+                request.body = body
+                if let contentType { request.headers.add(name: "Content-Type", value: contentType) }
+            }
+            if let token {
+                request.headers.add(name: "Authorization", value: "Bearer " + token)
+            } else if let (u, p) = basicAuth {
+                request.headers.add(name: "Authorization", value: "Basic " + Data("\(u):\(p)".utf8).base64EncodedString())
+            }
             do {
                 let (s, atto) = timeout.components
                 return try await client.execute(request, timeout: .nanoseconds(s * 1_000_000_000 + atto / 1_000_000_000))
             } catch {
                 lastError = error
+                if body != nil { break }  // the body may be partly consumed: not sent twice
             }
         }
         throw ClientError(status: nil, message: "no API host answered (\(hosts.joined(separator: ", "))): \(lastError.map { "\($0)" } ?? "")")
@@ -105,8 +123,10 @@ public struct ClusterClient: Sendable {
         return bytes
     }
 
-    public func call(_ method: HTTPMethod, _ path: String, query: [(String, String)] = []) async throws -> [UInt8] {
-        try await body(try await send(method, path, query: query))
+    public func call(
+        _ method: HTTPMethod, _ path: String, query: [(String, String)] = [], body upload: HTTPClientRequest.Body? = nil, contentType: String? = nil
+    ) async throws -> [UInt8] {
+        try await body(try await send(method, path, query: query, body: upload, contentType: contentType))
     }
 
     public func decode<T: Decodable>(_ type: T.Type, _ method: HTTPMethod, _ path: String, query: [(String, String)] = []) async throws -> T {
@@ -114,8 +134,11 @@ public struct ClusterClient: Sendable {
     }
 
     /// A streamed answer line by line (204: none); each line goes to `body` as it arrives.
-    public func lines(_ method: HTTPMethod, _ path: String, query: [(String, String)] = [], _ body: ([UInt8]) async throws -> Void) async throws {
-        let response = try await send(method, path, query: query)
+    public func lines(
+        _ method: HTTPMethod, _ path: String, query: [(String, String)] = [], upload: HTTPClientRequest.Body? = nil, contentType: String? = nil,
+        _ body: ([UInt8]) async throws -> Void
+    ) async throws {
+        let response = try await send(method, path, query: query, body: upload, contentType: contentType)
         if response.status == .noContent { return }
         guard response.status == .ok else {
             _ = try await self.body(response)

@@ -132,7 +132,7 @@ public final class LocalCluster: @unchecked Sendable {
         tweak(&s)
         let peer = try ClusterPeer(
             settings: s, identity: identity, secret: secret, connector: connector, group: group,
-            localBlocks: { cid in repo.blocks.has(cid) ? try repo.block(cid) : nil }, logger: quiet)
+            localBlocks: { cid in repo.blocks.has(cid) ? try repo.block(cid) : nil }, blockStore: LocalBlockStore(repo: repo), logger: quiet)
         repo.setFetcher(PeerBlockFetcher(transport: peer.transport, logger: quiet))
         try await peer.start()
         return Started(peer: peer, repo: repo, ipfsPort: ipfsPort, connector: connector, task: task)

@@ -2,9 +2,9 @@ import Datastore
 import Foundation
 import Hummingbird
 import Ingest
-import Multiformats
+public import Multiformats
 import NIOCore
-import UnixFS
+public import UnixFS
 
 extension ImportSettings {
     /// The import settings kubo's `add` options ask for, with kubo's defaults and errors.
@@ -49,40 +49,58 @@ extension ImportSettings {
     }
 }
 
+/// What an import reports, in order: progress of a file being read, and every node added.
+public enum AddEvent: Sendable, Equatable {
+    /// `bytes` of the file `name` read so far (every MiB and at its end, with `progress`).
+    case progress(name: String, bytes: UInt64)
+    /// A file, directory or symlink imported; `name` is its path in the upload ("" for a
+    /// wrapping directory; a nameless file is named by its CID).
+    case added(name: String, node: ImportedNode)
+}
+
 /// Imports the parts of an `add` body as they stream in: files through the UnixFS importer,
-/// directories and symlinks as kubo's multipart encoding names them.
-final class AddSink: PartSink, @unchecked Sendable {
+/// directories and symlinks as kubo's multipart encoding names them. Blocks go to `store`
+/// as they are made (nil: CIDs only); what happened is collected in `events` for the caller
+/// to report and clear.
+public final class AddSink: PartSink, @unchecked Sendable {
+    public typealias Store = ([Block]) throws -> Void
     let settings: ImportSettings
-    let op: IPFSRepo.Operation?
+    let storeBlocks: Store?
     let progress: Bool
     let quieter: Bool
-    var lines: [String] = []
+    public var events: [AddEvent] = []
     private var importer: FileImporter?
     private var symlinkTarget: [UInt8]?
     private var current = ""
     private var reported: UInt64 = 0
     private let encoder: NodeEncoder
+    /// Bytes of file content read so far, over every part.
+    public private(set) var bytesRead: UInt64 = 0
 
     /// Every node added, by path ("" holds the top-level entries).
     private var directories: [String: [DirectoryEntry]] = ["": []]
     private var directoryOrder: [String] = []
-    var tops: [DirectoryEntry] = []
 
-    init(settings: ImportSettings, op: IPFSRepo.Operation?, progress: Bool, quieter: Bool) {
+    public init(settings: ImportSettings, store: Store?, progress: Bool, quieter: Bool) {
         self.settings = settings
-        self.op = op
+        self.storeBlocks = store
         self.progress = progress
         self.quieter = quieter
-        encoder = NodeEncoder(settings: settings, keepBlocks: op != nil)
+        encoder = NodeEncoder(settings: settings, keepBlocks: store != nil)
+    }
+
+    /// A sink that puts blocks into the embedded repository within `op`.
+    convenience init(settings: ImportSettings, op: IPFSRepo.Operation?, progress: Bool, quieter: Bool) {
+        // The importer computed every CID from these bytes just now.
+        self.init(settings: settings, store: op.map { op in { blocks in for b in blocks { try op.put(b, hashed: true) } } }, progress: progress, quieter: quieter)
     }
 
     private func store(_ blocks: [Block]) throws {
-        guard let op else { return }
-        // The importer computed every CID from these bytes just now.
-        for b in blocks { try op.put(b, hashed: true) }
+        guard let storeBlocks, !blocks.isEmpty else { return }
+        try storeBlocks(blocks)
     }
 
-    func begin(_ headers: PartHeaders) throws {
+    public func begin(_ headers: PartHeaders) throws {
         var name = headers.fileName
         while name.hasSuffix("/") { name.removeLast() }
         current = name
@@ -101,7 +119,7 @@ final class AddSink: PartSink, @unchecked Sendable {
         case let t where t.hasPrefix("application/symlink"):
             symlinkTarget = []
         default:
-            importer = try FileImporter(settings: settings, keepBlocks: op != nil, parallelFor: DispatchParallel.allCores)
+            importer = try FileImporter(settings: settings, keepBlocks: storeBlocks != nil, parallelFor: DispatchParallel.allCores)
             reported = 0
         }
     }
@@ -116,13 +134,14 @@ final class AddSink: PartSink, @unchecked Sendable {
         return String(path[path.index(after: slash)...])
     }
 
-    func data(_ bytes: UnsafeRawBufferPointer) throws {
+    public func data(_ bytes: UnsafeRawBufferPointer) throws {
         if importer != nil {
             importer!.write(bytes)
+            bytesRead += UInt64(bytes.count)
             try store(importer!.takeBlocks())
             if progress, importer!.bytesWritten - reported >= 1 << 20 {
                 reported = importer!.bytesWritten
-                lines.append("{\"Name\":\(JSONText.string(current)),\"Bytes\":\(reported)}")
+                events.append(.progress(name: current, bytes: reported))
             }
         } else if symlinkTarget != nil {
             symlinkTarget! += bytes
@@ -132,12 +151,12 @@ final class AddSink: PartSink, @unchecked Sendable {
         }
     }
 
-    func end() throws {
+    public func end() throws {
         var node: ImportedNode?
         if var imp = importer {
             let root = imp.finish()
             try store(imp.takeBlocks())
-            if progress { lines.append("{\"Name\":\(JSONText.string(current)),\"Bytes\":\(imp.bytesWritten)}") }
+            if progress { events.append(.progress(name: current, bytes: imp.bytesWritten)) }
             importer = nil
             node = root
         } else if let target = symlinkTarget {
@@ -148,19 +167,23 @@ final class AddSink: PartSink, @unchecked Sendable {
         }
         if let node {
             // A file sent without a name (standard input) is reported by its CID, as kubo does.
-            if !quieter { lines.append(Self.line(current.isEmpty ? node.cid.description : current, node)) }
+            if !quieter { events.append(.added(name: current.isEmpty ? node.cid.description : current, node: node)) }
             directories[parent(current), default: []].append(DirectoryEntry(name: base(current).isEmpty ? node.cid.description : base(current), node: node))
         }
     }
 
-    static func line(_ name: String, _ node: ImportedNode) -> String {
-        "{\"Name\":\(JSONText.string(name)),\"Hash\":\"\(node.cid)\",\"Size\":\"\(node.cumulativeSize)\"}"
+    /// kubo's line for an event.
+    static func line(_ event: AddEvent) -> String {
+        switch event {
+        case .progress(let name, let bytes): "{\"Name\":\(JSONText.string(name)),\"Bytes\":\(bytes)}"
+        case .added(let name, let node): "{\"Name\":\(JSONText.string(name)),\"Hash\":\"\(node.cid)\",\"Size\":\"\(node.cumulativeSize)\"}"
+        }
     }
 
     /// Builds the directories and returns the top-level entries. Directories are reported as
     /// kubo reports them: after every file, each directory after its subdirectories, siblings by
     /// name (a post-order walk of each top-level directory).
-    func finishDirectories() throws -> [DirectoryEntry] {
+    public func finishDirectories() throws -> [DirectoryEntry] {
         var subdirectories: [String: [String]] = [:]
         for path in directoryOrder { subdirectories[parent(path), default: []].append(path) }
         func build(_ path: String) throws {
@@ -169,14 +192,14 @@ final class AddSink: PartSink, @unchecked Sendable {
             var out: [Block] = []
             let node = try DirectoryEncoder(encoder: encoder).directory(directories[path] ?? [], blocks: &out)
             try store(out)
-            if !quieter { lines.append(Self.line(path, node)) }
+            if !quieter { events.append(.added(name: path, node: node)) }
             directories[parent(path), default: []].append(DirectoryEntry(name: base(path), node: node))
         }
         try build("")
         return directories[""] ?? []
     }
 
-    func wrapper(_ tops: [DirectoryEntry]) throws -> ImportedNode {
+    public func wrapper(_ tops: [DirectoryEntry]) throws -> ImportedNode {
         var out: [Block] = []
         let node = try DirectoryEncoder(encoder: encoder).directory(tops, blocks: &out)
         try store(out)
@@ -207,28 +230,35 @@ final class BlockPartsSink: PartSink, @unchecked Sendable {
     func end() throws { parts.append(current) }
 }
 
-/// Feeds every part of a `dag/import` body through a verifying CAR reader.
-final class CARPartsSink: PartSink, @unchecked Sendable {
+/// Feeds every part of a `dag/import` body through a verifying CAR reader; blocks go to
+/// `store` as they are read.
+public final class CARPartsSink: PartSink, @unchecked Sendable {
     var reader = CARReader.verifying()
-    var roots: [CID] = []
-    var blocks = 0
-    var bytes = 0
-    let op: IPFSRepo.Operation
+    public private(set) var roots: [CID] = []
+    public private(set) var blocks = 0
+    public private(set) var bytes = 0
+    let store: AddSink.Store
 
-    init(op: IPFSRepo.Operation) { self.op = op }
+    public init(store: @escaping AddSink.Store) { self.store = store }
 
-    func begin(_ headers: PartHeaders) throws { reader = CARReader.verifying() }
+    convenience init(op: IPFSRepo.Operation) {
+        self.init(store: { blocks in for b in blocks { try op.put(b, allowBig: true) } })
+    }
 
-    func data(_ raw: UnsafeRawBufferPointer) throws {
+    public func begin(_ headers: PartHeaders) throws { reader = CARReader.verifying() }
+
+    public func data(_ raw: UnsafeRawBufferPointer) throws {
         reader.feed(Array(raw))
+        var out: [Block] = []
         while let b = try reader.next() {
-            try op.put(b, allowBig: true)
+            out.append(b)
             blocks += 1
             bytes += b.bytes.count
         }
+        try store(out)
     }
 
-    func end() throws {
+    public func end() throws {
         try reader.finish()
         roots += reader.roots ?? []
     }
@@ -255,8 +285,8 @@ extension KuboRPCServer {
         return Self.stream { out in
             defer { op?.end() }
             try await reader.consume(request.body) {
-                if !silent { for l in sink.lines { try await out.line(l) } }
-                sink.lines.removeAll(keepingCapacity: true)
+                if !silent { for e in sink.events { try await out.line(AddSink.line(e)) } }
+                sink.events.removeAll(keepingCapacity: true)
             }
             guard reader.parts > 0 else { throw KuboError.client("no files in the request: send them as multipart parts") }
             let tops = try sink.finishDirectories()
@@ -264,16 +294,16 @@ extension KuboRPCServer {
             if wrap {
                 let w = try sink.wrapper(tops)
                 roots = [w]
-                if !silent { sink.lines.append(AddSink.line("", w)) }
+                if !silent { sink.events.append(.added(name: "", node: w)) }
             } else {
                 roots = tops.map(\.node)
-                if quieter && !silent, let last = tops.last { sink.lines.append(AddSink.line(last.name, last.node)) }
+                if quieter && !silent, let last = tops.last { sink.events.append(.added(name: last.name, node: last.node)) }
             }
             if op != nil {
                 try repo.blocks.sync()
                 if pin { try repo.pins.add(roots.map { IPFSPin(cid: $0.cid, mode: .recursive(maxDepth: nil), name: pinName) }) }
             }
-            if !silent { for l in sink.lines { try await out.line(l) } }
+            if !silent { for e in sink.events { try await out.line(AddSink.line(e)) } }
         }
     }
 

@@ -1,21 +1,21 @@
 import Foundation
-import Hummingbird
-import NIOCore
+public import Hummingbird
+public import NIOCore
 
 /// One part's headers, as the parts of kubo clients' bodies carry them.
-struct PartHeaders {
-    var fields: [String: String] = [:]
+public struct PartHeaders {
+    public var fields: [String: String] = [:]
 
     /// The file name: `filename` of `Content-Disposition` (`form-data; name="file";
     /// filename="a%2Fb"` or the older `file; filename="…"`), percent-decoded; "" when absent.
-    var fileName: String {
+    public var fileName: String {
         let cd = fields["content-disposition"] ?? ""
         let params = Self.params(cd)
         let raw = params["filename"] ?? params["filename*"] ?? ""
         return raw.removingPercentEncoding ?? raw
     }
 
-    var contentType: String { (fields["content-type"] ?? "application/octet-stream").lowercased() }
+    public var contentType: String { (fields["content-type"] ?? "application/octet-stream").lowercased() }
 
     static func params(_ header: String) -> [String: String] {
         var out: [String: String] = [:]
@@ -31,7 +31,7 @@ struct PartHeaders {
 }
 
 /// Events of a streamed multipart body, delivered synchronously as the parser finds them.
-protocol PartSink: AnyObject {
+public protocol PartSink: AnyObject {
     func begin(_ headers: PartHeaders) throws
     func data(_ bytes: UnsafeRawBufferPointer) throws
     func end() throws
@@ -173,12 +173,12 @@ struct MultipartStreamParser {
 
 /// Reads a request body as multipart parts into a sink; nothing is buffered beyond the chunk
 /// at hand, so any body size takes bounded memory. Used by one request's task at a time.
-final class MultipartReader: @unchecked Sendable {
+public final class MultipartReader: @unchecked Sendable {
     private var parser: MultipartStreamParser
     private let sink: CountingSink
 
     /// - Throws: a client error when the request is not `multipart/…` with a boundary.
-    init(contentType: String?, sink: any PartSink) throws(KuboError) {
+    public init(contentType: String?, sink: any PartSink) throws(KuboError) {
         guard let ct = contentType, ct.lowercased().hasPrefix("multipart/") else {
             throw .client("request body must be multipart/form-data (got \(contentType ?? "none"))")
         }
@@ -190,15 +190,15 @@ final class MultipartReader: @unchecked Sendable {
     }
 
     /// Parts begun so far.
-    var parts: Int { sink.parts }
+    public var parts: Int { sink.parts }
 
     /// Feeds one chunk of the body.
-    func feed(_ buffer: ByteBuffer) throws {
+    public func feed(_ buffer: ByteBuffer) throws {
         try buffer.withUnsafeReadableBytes { try parser.feed($0, sink) }
     }
 
     /// Reads the whole body, calling `after` after each chunk (to flush output).
-    func consume(_ body: RequestBody, after: () async throws -> Void = {}) async throws {
+    public func consume(_ body: RequestBody, after: () async throws -> Void = {}) async throws {
         for try await buffer in body {
             try feed(buffer)
             try await after()

@@ -130,6 +130,8 @@ public actor ClusterPeer {
     public let tracker: PinTrackerService
     private let connector: any IPFSConnector
     private let localBlocks: PeerBlocks.LocalBlocks
+    /// Where blocks given to this peer (adds) are stored.
+    public nonisolated let blockStore: LocalBlockStore
     private let allocator: BalancedAllocator
     private var downPeers: DownPeers
     /// Dead peers whose pins could not all be re-allocated yet (retried at every check).
@@ -144,9 +146,11 @@ public actor ClusterPeer {
 
     /// - Parameter localBlocks: where this peer's blocks are read for other peers; default:
     ///   the IPFS daemon's `block/stat` and `block/get`.
+    /// - Parameter blockStore: where blocks given to this peer are stored; default: the IPFS
+    ///   daemon's `block/put`.
     public init(
         settings: Settings, identity: Ed25519.PrivateKey, secret: SecureBytes, connector: any IPFSConnector, group: any EventLoopGroup,
-        localBlocks: PeerBlocks.LocalBlocks? = nil, logger: Logger = Logger(label: "pinmesh.peer")
+        localBlocks: PeerBlocks.LocalBlocks? = nil, blockStore: LocalBlockStore? = nil, logger: Logger = Logger(label: "pinmesh.peer")
     ) throws {
         self.settings = settings
         self.connector = connector
@@ -171,6 +175,12 @@ public actor ClusterPeer {
             guard try await connector.blockStat(cid) != nil else { return nil }
             return try await connector.blockGet(cid)
         }
+        self.blockStore = blockStore ?? LocalBlockStore(put: { [connector] blocks in
+            _ = try await connector.blockPut(AsyncStream { c in
+                for b in blocks { c.yield(b) }
+                c.finish()
+            })
+        })
     }
 
     // MARK: lifecycle
@@ -183,6 +193,7 @@ public actor ClusterPeer {
         started = true
         let server = transport.server
         PeerBlocks.serve(on: server, local: localBlocks)
+        BlockPush.serve(on: server, store: blockStore)
         server.register(Self.statusMethod) { [tracker] _, payload in
             let cids = try JSONDecoder().decode([CID].self, from: Data(payload))
             guard cids.count <= Self.statusPage else { throw ClusterError(.badRequest, "at most \(Self.statusPage) CIDs per status request") }
@@ -343,15 +354,26 @@ public actor ClusterPeer {
     /// Pins `cid` in the cluster: allocates it (keeping current holders), commits it to the
     /// shared state, and returns the pin. Replication 0/0 takes the configured defaults.
     public func pin(_ cid: CID, options: PinOptions = PinOptions(), mode: PinMode? = nil) async throws -> Pin {
+        try await pin(cid, options: resolved(options, mode: mode), allocations: nil)
+    }
+
+    /// The options a pin is committed with: replication 0 takes the configured defaults, -1
+    /// on either side means everywhere (as ipfs-cluster reads it), `mode` overrides.
+    func resolved(_ options: PinOptions, mode: PinMode?) -> PinOptions {
         var o = options
         if o.replicationFactorMin == 0 { o.replicationFactorMin = settings.replicationMin }
         if o.replicationFactorMax == 0 { o.replicationFactorMax = settings.replicationMax }
         if o.replicationFactorMin == -1 || o.replicationFactorMax == -1 {
-            // -1 on either side means everywhere, as ipfs-cluster reads it.
             o.replicationFactorMin = -1
             o.replicationFactorMax = -1
         }
         if let mode { o.mode = mode }
+        return o
+    }
+
+    /// Commits a pin with resolved options; `fixed` allocations are taken as they are
+    /// (an add's surviving destinations), otherwise the allocator chooses.
+    func pin(_ cid: CID, options o: PinOptions, allocations fixed: [PeerID]?) async throws -> Pin {
         var current = try database.pin(cid)?.allocations ?? []
         if let from = o.pinUpdate {
             guard let old = try database.pin(from) else {
@@ -361,7 +383,11 @@ public actor ClusterPeer {
         }
         var pin = Pin(cid: cid, type: .data, allocations: [], maxDepth: o.mode == .direct ? 0 : -1, timestamp: .now(), options: o)
         if !pin.isPinEverywhere {
-            pin.allocations = try await allocate(cid, min: o.replicationFactorMin, max: o.replicationFactorMax, current: current, user: o.userAllocations, excluding: [])
+            if let fixed {
+                pin.allocations = fixed
+            } else {
+                pin.allocations = try await allocate(cid, min: o.replicationFactorMin, max: o.replicationFactorMax, current: current, user: o.userAllocations, excluding: [])
+            }
         }
         try await pinset.pin([pin])
         logger.info("pinned", metadata: ["cid": "\(cid)", "allocations": "\(pin.allocations.map(\.description))"])
@@ -379,6 +405,16 @@ public actor ClusterPeer {
     }
 
     public func pinned(_ cid: CID) throws -> Pin? { try database.pin(cid) }
+
+    /// The CID an IPFS path (`/ipfs/<cid>/a/b`, `/ipns/<name>`, `/ipld/<cid>/…`) names, as this
+    /// peer's IPFS daemon resolves it.
+    public func resolve(_ path: String) async throws -> CID {
+        do {
+            return try await connector.resolve(path)
+        } catch {
+            throw ClusterError(.badRequest, "cannot resolve \(path): \(error)")
+        }
+    }
 
     /// Every pin of the shared state in key order, read in pages (never all at once).
     public func forEachPin(_ body: (Pin) async throws -> Void) async throws {
@@ -401,7 +437,7 @@ public actor ClusterPeer {
         return out
     }
 
-    private func allocate(_ cid: CID, min: Int, max: Int, current: [PeerID], user: [PeerID], excluding: Set<PeerID>) async throws -> [PeerID] {
+    func allocate(_ cid: CID, min: Int, max: Int, current: [PeerID], user: [PeerID], excluding: Set<PeerID>) async throws -> [PeerID] {
         let c = await candidates(excluding: excluding)
         return try allocator.allocate(
             cid: cid, replicationMin: min, replicationMax: max, current: current.filter { !excluding.contains($0) },

@@ -14,12 +14,33 @@ public struct RESTAPIServer: Sendable {
     public let peer: ClusterPeer
     /// user → password; nil: no authentication.
     public let credentials: [String: String]?
+    public let settings: Settings
     public let logger: Logger
+    let tokens: TokenIssuer
 
-    public init(peer: ClusterPeer, credentials: [String: String]? = nil, logger: Logger = Logger(label: "pinmesh.restapi")) {
+    /// What `api.restapi` configures beyond the address and the credentials.
+    public struct Settings: Sendable {
+        /// How long tokens from `POST /token` are valid (`token_ttl`); nil: forever.
+        public var tokenLifetime: Duration? = .seconds(24 * 3600)
+        /// Where revoked tokens are kept across restarts (nil: in memory only).
+        public var revocationFile: String?
+        public var corsAllowedOrigins = ["*"]
+        public var corsAllowedMethods = ["GET"]
+        public var corsAllowedHeaders: [String] = []
+        public var corsExposedHeaders = ["Content-Type", "X-Stream-Output", "X-Chunked-Output", "X-Content-Length"]
+        public var corsAllowCredentials = true
+        public var corsMaxAge: Duration = .zero
+        /// Headers added to every answer (`headers`).
+        public var headers: [String: [String]] = [:]
+        public init() {}
+    }
+
+    public init(peer: ClusterPeer, credentials: [String: String]? = nil, settings: Settings = Settings(), logger: Logger = Logger(label: "pinmesh.restapi")) {
         self.peer = peer
         self.credentials = credentials
+        self.settings = settings
         self.logger = logger
+        tokens = TokenIssuer(lifetime: settings.tokenLifetime, file: settings.revocationFile)
     }
 
     /// An error with its HTTP status, rendered as ipfs-cluster's error JSON.
@@ -34,7 +55,13 @@ public struct RESTAPIServer: Sendable {
 
     public func router() -> Router<BasicRequestContext> {
         let router = Router()
-        router.add(middleware: AuthMiddleware(credentials: credentials))
+        router.add(
+            middleware: CORSPolicy(
+                allowedOrigins: settings.corsAllowedOrigins, allowedMethods: settings.corsAllowedMethods, allowedHeaders: settings.corsAllowedHeaders,
+                exposedHeaders: settings.corsExposedHeaders, allowCredentials: settings.corsAllowCredentials,
+                maxAgeSeconds: settings.corsMaxAge.components.seconds))
+        if !settings.headers.isEmpty { router.add(middleware: ExtraHeaders(headers: settings.headers)) }
+        router.add(middleware: AuthMiddleware(credentials: credentials, tokens: tokens))
         let peer = self.peer
         router.get("/health") { _, _ in Response(status: .noContent) }
         router.get("/version") { _, _ in Self.json(["version": PinMeshVersion.string]) }
@@ -69,24 +96,19 @@ public struct RESTAPIServer: Sendable {
             }
         }
         router.post("/pins/:cid") { request, context in
-            try await Self.handle {
-                let cid = try Self.cid(context.parameters.get("cid") ?? "")
-                let (options, mode) = try Self.pinOptions(request.uri.queryParameters)
-                do {
-                    return Self.json(try await peer.pin(cid, options: options, mode: mode))
-                } catch let e as ClusterError {
-                    throw APIError(e.kind == .notFound ? .notFound : .badRequest, e.message)
-                }
-            }
+            await Self.pin(peer, request) { try Self.cid(context.parameters.get("cid") ?? "") }
         }
         router.delete("/pins/:cid") { _, context in
-            try await Self.handle {
-                let cid = try Self.cid(context.parameters.get("cid") ?? "")
-                do {
-                    return Self.json(try await peer.unpin(cid))
-                } catch let e as ClusterError where e.kind == .notFound {
-                    throw APIError(.notFound, e.message)
-                }
+            await Self.unpin(peer) { try Self.cid(context.parameters.get("cid") ?? "") }
+        }
+        // Path pins: /pins/ipfs/<cid>/a/b, /pins/ipns/<name>, /pins/ipld/<cid>/…, resolved by
+        // this peer's IPFS daemon; answered like the CID routes.
+        for kind in ["ipfs", "ipns", "ipld"] {
+            router.post("/pins/\(kind)/**") { request, context in
+                await Self.pin(peer, request) { try await Self.resolve(peer, kind, context.parameters.getCatchAll()) }
+            }
+            router.delete("/pins/\(kind)/**") { _, context in
+                await Self.unpin(peer) { try await Self.resolve(peer, kind, context.parameters.getCatchAll()) }
             }
         }
         router.post("/pins/:cid/recover") { request, context in
@@ -131,6 +153,7 @@ public struct RESTAPIServer: Sendable {
                 return Self.json(pin)
             }
         }
+        router.post("/add") { request, _ in await Self.add(peer, request) }
         router.get("/health/alerts") { _, _ in Self.json(await peer.monitor.recentAlerts) }
         router.get("/monitor/metrics") { _, _ in Self.json(await peer.monitor.metricNames) }
         router.get("/monitor/metrics/:name") { _, context in
@@ -185,6 +208,43 @@ public struct RESTAPIServer: Sendable {
             return try CID(text)
         } catch {
             throw APIError(.badRequest, "\(text.debugDescription) is not a CID: \(error)")
+        }
+    }
+
+    /// `POST /pins/…`: pins the CID `target` names with the query's options.
+    static func pin(_ peer: ClusterPeer, _ request: Request, _ target: () async throws -> CID) async -> Response {
+        await handle {
+            let cid = try await target()
+            let (options, mode) = try pinOptions(request.uri.queryParameters)
+            do {
+                return json(try await peer.pin(cid, options: options, mode: mode))
+            } catch let e as ClusterError {
+                throw APIError(e.kind == .notFound ? .notFound : .badRequest, e.message)
+            }
+        }
+    }
+
+    /// `DELETE /pins/…`: unpins the CID `target` names (404 when it is not pinned).
+    static func unpin(_ peer: ClusterPeer, _ target: () async throws -> CID) async -> Response {
+        await handle {
+            let cid = try await target()
+            do {
+                return json(try await peer.unpin(cid))
+            } catch let e as ClusterError where e.kind == .notFound {
+                throw APIError(.notFound, e.message)
+            }
+        }
+    }
+
+    /// The CID `/<kind>/<rest>` resolves to (400 when it does not).
+    static func resolve(_ peer: ClusterPeer, _ kind: String, _ rest: [Substring]) async throws -> CID {
+        guard !rest.isEmpty else { throw APIError(.badRequest, "an empty /\(kind)/ path: write /pins/\(kind)/<cid or name>[/sub/path]") }
+        let path = "/\(kind)/" + rest.joined(separator: "/")
+        if kind != "ipns", rest.count == 1, let cid = try? CID(String(rest[0])) { return cid }
+        do {
+            return try await peer.resolve(path)
+        } catch let e as ClusterError {
+            throw APIError(.badRequest, e.message)
         }
     }
 
@@ -330,23 +390,17 @@ final class LockedList<T>: @unchecked Sendable {
     var items: [T] { lock.withLock { storage } }
 }
 
-/// Basic auth from `basic_auth_credentials`; `GET /health` stays open.
-struct AuthMiddleware: RouterMiddleware {
+/// The configured `headers`, added to every answer.
+struct ExtraHeaders: RouterMiddleware {
     typealias Context = BasicRequestContext
-    let credentials: [String: String]?
+    let headers: [String: [String]]
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
-        guard let credentials, !(request.method == .get && request.uri.path == "/health") else { return try await next(request, context) }
-        if let header = request.headers[.authorization], header.hasPrefix("Basic "),
-            let decoded = Data(base64Encoded: String(header.dropFirst(6))).map({ String(decoding: $0, as: UTF8.self) }),
-            let colon = decoded.firstIndex(of: ":"),
-            let password = credentials[String(decoded[..<colon])],
-            constantTimeEquals(Array(password.utf8), Array(decoded[decoded.index(after: colon)...].utf8))
-        {
-            return try await next(request, context)
+        var response = try await next(request, context)
+        for (name, values) in headers {
+            guard let n = HTTPFields.Element.Name(name) else { continue }
+            for v in values { response.headers.append(HTTPFields.Element(name: n, value: v)) }
         }
-        var response = RESTAPIServer.error(.unauthorized, "unauthorized: this API needs basic auth credentials (--basic-auth user:password)")
-        response.headers[.wwwAuthenticate] = "Basic realm=\"Restricted IPFS Cluster API\""
         return response
     }
 }

@@ -61,12 +61,8 @@ struct ClusterBench: AsyncParsableCommand {
         var bytesBefore = 0
         for m in cluster.members { bytesBefore += await m.peer.monitor.bytesPublished }
 
-        let (ports, cont) = AsyncStream<Int>.makeStream()
-        let app = RESTAPIServer(peer: cluster[0].peer).application(host: "127.0.0.1", port: 0) { cont.yield($0) }
-        let server = Task { try await app.runService() }
+        let (port, server) = try await serveREST(cluster[0].peer)
         defer { server.cancel() }
-        var portIterator = ports.makeAsyncIterator()
-        guard let port = await portIterator.next() else { throw CancellationError() }
         let client = try ClusterClient(hosts: ["http://127.0.0.1:\(port)"])
 
         // Baseline: empty requests per second, same client, same concurrency.
@@ -220,4 +216,17 @@ struct ClusterBench: AsyncParsableCommand {
     func progress(_ s: String) {
         if !json { FileHandle.standardError.write(Data("… \(s)\n".utf8)) }
     }
+}
+
+/// `peer`'s REST API on a port the OS picks; cancel the task to stop it.
+func serveREST(_ peer: ClusterPeer) async throws -> (port: Int, server: Task<Void, any Error>) {
+    let (ports, cont) = AsyncStream<Int>.makeStream()
+    let app = RESTAPIServer(peer: peer).application(host: "127.0.0.1", port: 0) { cont.yield($0) }
+    let server = Task { try await app.runService() }
+    var portIterator = ports.makeAsyncIterator()
+    guard let port = await portIterator.next() else {
+        server.cancel()
+        throw CancellationError()
+    }
+    return (port, server)
 }

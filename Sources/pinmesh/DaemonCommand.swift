@@ -1,4 +1,5 @@
 import ArgumentParser
+import ClusterModel
 import EmbeddedIPFS
 import Foundation
 import Hummingbird
@@ -82,12 +83,25 @@ struct DaemonCommand: AsyncParsableCommand {
         if let r = repo { localBlocks = { @Sendable cid in r.blocks.has(cid) ? try r.block(cid) : nil } }
         let peer = try ClusterPeer(
             settings: settings, identity: identity.key, secret: SecureBytes(service.secretBytes), connector: connector,
-            group: MultiThreadedEventLoopGroup.singleton, localBlocks: localBlocks, logger: logger)
+            group: MultiThreadedEventLoopGroup.singleton, localBlocks: localBlocks, blockStore: repo.map { LocalBlockStore(repo: $0) }, logger: logger)
         repo?.setFetcher(PeerBlockFetcher(transport: peer.transport, logger: logger))
 
         let rest = service.api.restapi
         let (apiHost, apiPort) = try Self.hostPort(rest.httpListenMultiaddress, key: "api.restapi.http_listen_multiaddress")
-        services.append(RESTAPIServer(peer: peer, credentials: rest.basicAuthCredentials, logger: logger).application(host: apiHost, port: apiPort))
+        var restSettings = RESTAPIServer.Settings()
+        let ttl = GoDuration.parse(rest.tokenTtl) ?? .seconds(86400)
+        restSettings.tokenLifetime = ttl == .zero ? nil : ttl
+        restSettings.revocationFile = (dir as NSString).appendingPathComponent("revoked-tokens.json")
+        restSettings.corsAllowedOrigins = rest.corsAllowedOrigins
+        restSettings.corsAllowedMethods = rest.corsAllowedMethods
+        restSettings.corsAllowedHeaders = rest.corsAllowedHeaders
+        restSettings.corsExposedHeaders = rest.corsExposedHeaders
+        restSettings.corsAllowCredentials = rest.corsAllowCredentials
+        restSettings.corsMaxAge = GoDuration.parse(rest.corsMaxAge) ?? .zero
+        restSettings.headers = rest.headers
+        services.append(
+            RESTAPIServer(peer: peer, credentials: rest.basicAuthCredentials, settings: restSettings, logger: logger)
+                .application(host: apiHost, port: apiPort))
         if service.metrics.enableStats {
             let (mHost, mPort) = try Self.hostPort(service.metrics.prometheusEndpoint, key: "metrics.prometheus_endpoint")
             let router = Router()

@@ -13,6 +13,9 @@ struct GlobalOptions: ParsableArguments {
     @Option(name: .customLong("basic-auth"), help: "user:password for the API's basic auth.")
     var basicAuth: String?
 
+    @Option(help: "A token from `pinmeshctl token new`, sent instead of basic auth. Default: $PINMESH_TOKEN.")
+    var token: String?
+
     @Flag(help: "Use HTTPS with a multiaddr --host.")
     var https = false
 
@@ -24,7 +27,7 @@ struct GlobalOptions: ParsableArguments {
 
     enum Encoding: String, ExpressibleByArgument { case text, json }
 
-    static let names: Set<String> = ["--host", "--basic-auth", "--enc", "--timeout"]
+    static let names: Set<String> = ["--host", "--basic-auth", "--token", "--enc", "--timeout"]
     static let flags: Set<String> = ["--https"]
 
     func client() throws -> ClusterClient {
@@ -36,7 +39,8 @@ struct GlobalOptions: ParsableArguments {
         }
         do {
             return try ClusterClient(
-                hosts: hostList.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) }, basicAuth: auth, https: https,
+                hosts: hostList.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) }, basicAuth: auth,
+                token: token ?? ProcessInfo.processInfo.environment["PINMESH_TOKEN"], https: https,
                 timeout: .seconds(timeout))
         } catch {
             throw ValidationError("\(error)")
@@ -61,6 +65,37 @@ func api<T>(_ body: () async throws -> T) async throws -> T {
         return try await body()
     } catch let e as ClusterClient.ClientError {
         throw APIFailure(description: "error: \(e)")
+    }
+}
+
+// MARK: token
+
+struct TokenCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "token", abstract: "Issue or revoke API tokens (JWT, expiring after the API's token_ttl).",
+        subcommands: [New.self, Revoke.self])
+
+    struct New: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "new", abstract: "Print a new token for the --basic-auth user; use it with --token or $PINMESH_TOKEN.")
+        @OptionGroup var global: GlobalOptions
+
+        func run() async throws {
+            struct T: Codable { let token: String }
+            let t = try await api { try await global.client().decode(T.self, .POST, "/token") }
+            if global.enc == .json { try global.printJSON(t) } else { print(t.token) }
+        }
+    }
+
+    struct Revoke: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "revoke",
+            abstract: "With --token: revoke that token. With --basic-auth: revoke every token of that user issued so far.")
+        @OptionGroup var global: GlobalOptions
+
+        func run() async throws {
+            _ = try await api { try await global.client().call(.DELETE, "/token") }
+        }
     }
 }
 
@@ -120,20 +155,11 @@ struct PinCommand: AsyncParsableCommand {
     struct PinFlags: ParsableArguments {
         @Option(name: [.customShort("r"), .long], help: "Replication factor (min and max); -1: every peer; 0: the cluster's default.")
         var replication: Int = 0
-        @Option(name: [.customLong("replication-min"), .customLong("rmin")], help: "Minimum replication factor.")
-        var replicationMin: Int = 0
-        @Option(name: [.customLong("replication-max"), .customLong("rmax")], help: "Maximum replication factor.")
-        var replicationMax: Int = 0
-        @Option(help: "Peers to allocate to first, comma-separated peer IDs.")
-        var allocations: String?
         @Option(name: .shortAndLong, help: "A name for the pin.")
         var name: String?
         @Option(help: "recursive or direct.")
         var mode: String = "recursive"
-        @Option(name: .customLong("expire-in"), help: "Unpin after this long (Go duration: 24h, 90m).")
-        var expireIn: String?
-        @Option(help: "key=value metadata; repeat for more.")
-        var metadata: [String] = []
+        @OptionGroup var placement: PinPlacement
         @Flag(name: .customLong("no-status"), help: "Do not print the status afterwards.")
         var noStatus = false
         @Flag(help: "Wait until the pin is pinned on all its allocations (or fails).")
@@ -142,21 +168,7 @@ struct PinCommand: AsyncParsableCommand {
         var waitTimeout: String = "0s"
 
         func query() throws -> [(String, String)] {
-            var q: [(String, String)] = [("mode", mode)]
-            if replication != 0 {
-                q += [("replication-min", String(replication)), ("replication-max", String(replication))]
-            } else {
-                if replicationMin != 0 { q.append(("replication-min", String(replicationMin))) }
-                if replicationMax != 0 { q.append(("replication-max", String(replicationMax))) }
-            }
-            if let allocations { q.append(("user-allocations", allocations)) }
-            if let name { q.append(("name", name)) }
-            if let expireIn { q.append(("expire-in", expireIn)) }
-            for m in metadata {
-                guard let eq = m.firstIndex(of: "="), eq != m.startIndex else { throw ValidationError("--metadata \(m.debugDescription): write key=value") }
-                q.append(("meta-" + m[..<eq], String(m[m.index(after: eq)...])))
-            }
-            return q
+            [("mode", mode)] + (try placement.query(replication: replication, name: name))
         }
     }
 
@@ -232,12 +244,49 @@ struct PinCommand: AsyncParsableCommand {
     }
 }
 
+/// The pin options `pin add` and `add` share (ipfs-cluster-ctl's), as query parameters; each
+/// command has its own `--replication` and `--name` (their short forms differ).
+struct PinPlacement: ParsableArguments {
+    @Option(name: [.customLong("replication-min"), .customLong("rmin")], help: "Minimum replication factor.")
+    var replicationMin: Int = 0
+    @Option(name: [.customLong("replication-max"), .customLong("rmax")], help: "Maximum replication factor.")
+    var replicationMax: Int = 0
+    @Option(help: "Peers to allocate to first, comma-separated peer IDs.")
+    var allocations: String?
+    @Option(name: .customLong("expire-in"), help: "Unpin after this long (Go duration: 24h, 90m).")
+    var expireIn: String?
+    @Option(help: "key=value metadata; repeat for more.")
+    var metadata: [String] = []
+
+    func query(replication: Int, name: String?) throws -> [(String, String)] {
+        var q: [(String, String)] = []
+        if replication != 0 {
+            q += [("replication-min", String(replication)), ("replication-max", String(replication))]
+        } else {
+            if replicationMin != 0 { q.append(("replication-min", String(replicationMin))) }
+            if replicationMax != 0 { q.append(("replication-max", String(replicationMax))) }
+        }
+        if let allocations { q.append(("user-allocations", allocations)) }
+        if let name { q.append(("name", name)) }
+        if let expireIn { q.append(("expire-in", expireIn)) }
+        for m in metadata {
+            guard let eq = m.firstIndex(of: "="), eq != m.startIndex else { throw ValidationError("--metadata \(m.debugDescription): write key=value") }
+            q.append(("meta-" + m[..<eq], String(m[m.index(after: eq)...])))
+        }
+        return q
+    }
+}
+
 /// After a pin: its status (unless --no-status), waiting for it with --wait.
 func afterPin(_ c: ClusterClient, _ cid: CID, global: GlobalOptions, flags: PinCommand.PinFlags) async throws {
-    guard !flags.noStatus else { return }
+    try await afterPin(c, cid, global: global, noStatus: flags.noStatus, wait: flags.wait, waitTimeout: flags.waitTimeout)
+}
+
+func afterPin(_ c: ClusterClient, _ cid: CID, global: GlobalOptions, noStatus: Bool, wait: Bool, waitTimeout: String) async throws {
+    guard !noStatus else { return }
     var status = try await api { try await c.decode(GlobalPinInfo.self, .GET, "/pins/\(cid)") }
-    if flags.wait {
-        guard let limit = GoDuration.parse(flags.waitTimeout) else { throw ValidationError("--wait-timeout \(flags.waitTimeout): write a duration like 30s") }
+    if wait {
+        guard let limit = GoDuration.parse(waitTimeout) else { throw ValidationError("--wait-timeout \(waitTimeout): write a duration like 30s") }
         let deadline = ContinuousClock.now + (limit == .zero ? .seconds(365 * 86400) : limit)
         func settled(_ g: GlobalPinInfo) -> Bool {
             let mine = g.allocations.isEmpty ? Array(g.peerMap.values) : g.allocations.compactMap { g.peerMap[$0.description] }
@@ -246,14 +295,14 @@ func afterPin(_ c: ClusterClient, _ cid: CID, global: GlobalOptions, flags: PinC
         while !settled(status) {
             guard ContinuousClock.now < deadline else {
                 print(Text.status(status))
-                throw APIFailure(description: "error: not pinned on every allocation after \(flags.waitTimeout)")
+                throw APIFailure(description: "error: not pinned on every allocation after \(waitTimeout)")
             }
             try await Task.sleep(for: .milliseconds(250))
             status = try await api { try await c.decode(GlobalPinInfo.self, .GET, "/pins/\(cid)") }
         }
     }
     if global.enc == .json { try global.printJSON(status) } else { print(Text.status(status)) }
-    if flags.wait, status.peerMap.values.contains(where: { $0.status.isError }) {
+    if wait, status.peerMap.values.contains(where: { $0.status.isError }) {
         throw APIFailure(description: "error: the pin failed on some peers (see above); `pinmeshctl recover \(cid)` retries")
     }
 }

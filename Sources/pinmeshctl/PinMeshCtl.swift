@@ -1,5 +1,6 @@
 import ArgumentParser
 import ClusterModel
+import Foundation
 
 @main
 struct PinMeshCtl: AsyncParsableCommand {
@@ -9,7 +10,7 @@ struct PinMeshCtl: AsyncParsableCommand {
         version: PinMeshVersion.string,
         subcommands: [
             IDCommand.self, PeersCommand.self, AddCommand.self, PinCommand.self, StatusCommand.self, RecoverCommand.self,
-            HealthCommand.self, VersionCommand.self,
+            HealthCommand.self, TokenCommand.self, VersionCommand.self,
         ]
     )
 
@@ -37,6 +38,10 @@ struct PinMeshCtl: AsyncParsableCommand {
             } else {
                 try command.run()
             }
+        } catch let e as APIFailure {
+            // The API refused or no host answered: exit code 2, as the commands document.
+            FileHandle.standardError.write(Data("Error: \(e.description)\n".utf8))
+            exit(withError: ExitCode(2))
         } catch {
             exit(withError: error)
         }

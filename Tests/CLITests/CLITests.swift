@@ -100,24 +100,24 @@ import Testing
         let root = try Self.tree()
         defer { try? FileManager.default.removeItem(at: root) }
         let file = root.appendingPathComponent("d/hello").path
-        #expect(try CLITests.run("pinmeshctl", ["add", "-n", file]).out == "added QmT78zSuBmuS4z925WZfrqQ1qHaJ56DQaTfyMUF7F8ff5o hello\n")
+        #expect(try CLITests.run("pinmeshctl", ["add", "--only-hash", file]).out == "added QmT78zSuBmuS4z925WZfrqQ1qHaJ56DQaTfyMUF7F8ff5o hello\n")
         #expect(try CLITests.run("pinmeshctl", ["add", "--only-hash", "--cid-version", "1", file]).out == "added bafkreifjjcie6lypi6ny7amxnfftagclbuxndqonfipmb64f2km2devei4 hello\n")
-        #expect(try CLITests.run("pinmeshctl", ["add", "-n", "--cid-version=1", "--raw-leaves=false", "-Q", file]).out == "bafybeicg2rebjoofv4kbyovkw7af3rpiitvnl6i7ckcywaq6xjcxnc2mby\n")
-        #expect(try CLITests.run("pinmeshctl", ["add", "-n", "--raw-leaves", "-q", file]).out == "bafkreifjjcie6lypi6ny7amxnfftagclbuxndqonfipmb64f2km2devei4\n")
+        #expect(try CLITests.run("pinmeshctl", ["add", "--only-hash", "--cid-version=1", "--raw-leaves=false", "-Q", file]).out == "bafybeicg2rebjoofv4kbyovkw7af3rpiitvnl6i7ckcywaq6xjcxnc2mby\n")
+        #expect(try CLITests.run("pinmeshctl", ["add", "--only-hash", "--raw-leaves", "-q", file]).out == "bafkreifjjcie6lypi6ny7amxnfftagclbuxndqonfipmb64f2km2devei4\n")
     }
 
     @Test func recursiveOrderHiddenSymlinksAndWrap() throws {
         let root = try Self.tree()
         defer { try? FileManager.default.removeItem(at: root) }
         let d = root.appendingPathComponent("d").path, empty = root.appendingPathComponent("empty").path
-        let out = try CLITests.run("pinmeshctl", ["add", "-n", "-r", d, empty]).out.split(separator: "\n").map { $0.split(separator: " ").last! }
+        let out = try CLITests.run("pinmeshctl", ["add", "--only-hash", "-r", d, empty]).out.split(separator: "\n").map { $0.split(separator: " ").last! }
         #expect(out == ["d/hello", "d/link", "d/sub/a", "d/sub", "d", "empty"])
-        let lines = try CLITests.run("pinmeshctl", ["add", "-n", "-r", empty]).out
+        let lines = try CLITests.run("pinmeshctl", ["add", "--only-hash", "-r", empty]).out
         #expect(lines == "added QmUNLLsPACCz1vLxQVkXqqLX5R1X345qqfHbsf67hvA3Nn empty\n")
-        let hidden = try CLITests.run("pinmeshctl", ["add", "-n", "-r", "-H", d]).out
+        let hidden = try CLITests.run("pinmeshctl", ["add", "--only-hash", "-r", "-H", d]).out
         #expect(hidden.contains(" d/.hidden\n"))
-        #expect(!(try CLITests.run("pinmeshctl", ["add", "-n", "-r", d]).out.contains(".hidden")))
-        let wrapped = try CLITests.run("pinmeshctl", ["add", "-n", "-w", root.appendingPathComponent("d/hello").path]).out
+        #expect(!(try CLITests.run("pinmeshctl", ["add", "--only-hash", "-r", d]).out.contains(".hidden")))
+        let wrapped = try CLITests.run("pinmeshctl", ["add", "--only-hash", "-w", root.appendingPathComponent("d/hello").path]).out
         // The wrapper's CID from the independent implementation behind Specs/vectors/unixfs-derived.json.
         #expect(wrapped == "added QmT78zSuBmuS4z925WZfrqQ1qHaJ56DQaTfyMUF7F8ff5o hello\nadded QmYRMUVULBfj7WrdPESnwnyZmtayN6Sdrwh1nKcQ9QgQeZ\n")
     }
@@ -125,7 +125,7 @@ import Testing
     @Test func standardInputAndErrors() throws {
         let p = Process()
         p.executableURL = CLITests.binDir.appendingPathComponent("pinmeshctl")
-        p.arguments = ["add", "-n", "-Q"]
+        p.arguments = ["add", "--only-hash", "-Q"]
         let input = Pipe(), output = Pipe()
         p.standardInput = input
         p.standardOutput = output
@@ -138,14 +138,15 @@ import Testing
 
         let root = try Self.tree()
         defer { try? FileManager.default.removeItem(at: root) }
-        let noR = try CLITests.run("pinmeshctl", ["add", "-n", root.path])
+        let noR = try CLITests.run("pinmeshctl", ["add", "--only-hash", root.path])
         #expect(noR.status == 1 && noR.err.contains("use the '-r' flag"))
-        let missing = try CLITests.run("pinmeshctl", ["add", "-n", root.appendingPathComponent("nope").path])
+        let missing = try CLITests.run("pinmeshctl", ["add", "--only-hash", root.appendingPathComponent("nope").path])
         #expect(missing.status == 1 && missing.err.contains("cannot read"))
-        let badChunker = try CLITests.run("pinmeshctl", ["add", "-n", "--chunker", "size-0", root.path])
+        let badChunker = try CLITests.run("pinmeshctl", ["add", "--only-hash", "--chunker", "size-0", root.path])
         #expect(badChunker.status == 64 && badChunker.err.contains("chunk"))
-        let noNode = try CLITests.run("pinmeshctl", ["add", root.appendingPathComponent("d/hello").path])
-        #expect(noNode.status == 1 && noNode.err.contains("--only-hash"))
+        // Without --only-hash the files go to the API: none listens on port 1.
+        let noNode = try CLITests.run("pinmeshctl", ["add", "--host", "/ip4/127.0.0.1/tcp/1", "--timeout", "2", root.appendingPathComponent("d/hello").path])
+        #expect(noNode.status == 2 && noNode.err.contains("no API host answered"), "\(noNode)")
     }
 }
 
@@ -157,12 +158,12 @@ import Testing
         let file = dir.appendingPathComponent("f")
         var rng = SeededRandom(seed: 1)
         try Data(rng.bytes(2_000_000)).write(to: file)
-        let v1profile = try CLITests.run("pinmeshctl", ["add", "-n", "-Q", "--profile", "unixfs-v1-2025", file.path]).out
-        let v1flags = try CLITests.run("pinmeshctl", ["add", "-n", "-Q", "--cid-version", "1", "--chunker", "size-1048576", file.path]).out
+        let v1profile = try CLITests.run("pinmeshctl", ["add", "--only-hash", "-Q", "--profile", "unixfs-v1-2025", file.path]).out
+        let v1flags = try CLITests.run("pinmeshctl", ["add", "--only-hash", "-Q", "--cid-version", "1", "--chunker", "size-1048576", file.path]).out
         #expect(v1profile.hasPrefix("bafy") && v1profile == v1flags)
         // An explicit chunker overrides the profile's, even when it is the old default.
-        let overridden = try CLITests.run("pinmeshctl", ["add", "-n", "-Q", "--profile", "unixfs-v1-2025", "--chunker", "size-262144", file.path]).out
-        let plainV1 = try CLITests.run("pinmeshctl", ["add", "-n", "-Q", "--cid-version", "1", file.path]).out
+        let overridden = try CLITests.run("pinmeshctl", ["add", "--only-hash", "-Q", "--profile", "unixfs-v1-2025", "--chunker", "size-262144", file.path]).out
+        let plainV1 = try CLITests.run("pinmeshctl", ["add", "--only-hash", "-Q", "--cid-version", "1", file.path]).out
         #expect(overridden == plainV1 && overridden != v1profile)
     }
 }

@@ -85,6 +85,23 @@ import Testing
         })
         let ls = try CLITests.run("pinmeshctl", ["--host", api, "pin", "ls"])
         #expect(ls.out.contains("\(cid) | sample | PIN | Repl. Factor: 2--2"), "\(ls.out)")
+        // `pinmeshctl add`: uploaded to p2's API, blocks sent to both peers, pinned on both;
+        // the CID is the one `--only-hash` (and `ipfs add`) gives.
+        let tree = root + "/tree"
+        try FileManager.default.createDirectory(atPath: tree + "/sub", withIntermediateDirectories: true)
+        FileManager.default.createFile(atPath: tree + "/a.txt", contents: Data("alpha\n".utf8))
+        FileManager.default.createFile(atPath: tree + "/sub/b.bin", contents: Data((0..<700_000).map { UInt8(truncatingIfNeeded: $0 &* 31) }))
+        let hashed = try CLITests.run("pinmeshctl", ["add", "--only-hash", "-r", "-Q", "--cid-version", "1", tree]).out
+        let uploaded = try CLITests.run(
+            "pinmeshctl", ["--host", api, "add", "-r", "--cid-version", "1", "--replication", "2", "--name", "tree", "--wait", "--wait-timeout", "60s", tree])
+        #expect(uploaded.status == 0, "\(uploaded.out) \(uploaded.err)")
+        #expect(uploaded.out.contains("added \(hashed.trimmingCharacters(in: .whitespacesAndNewlines)) tree\n"), "\(uploaded.out) vs \(hashed)")
+        #expect(uploaded.out.components(separatedBy: ": PINNED").count == 3, "\(uploaded.out)")
+        let quieter = try CLITests.run("pinmeshctl", ["--host", api, "add", "-Q", "--enc", "text", tree + "/a.txt"])
+        #expect(quieter.status == 0 && quieter.out == "QmV4STRyo1dygxGhZcr877TQ1M9AZuXhfm6HrXjxW1TYNP\n", "\(quieter)")
+        let refused = try CLITests.run("pinmeshctl", ["--host", api, "add", "--shard", tree + "/a.txt"])
+        #expect(refused.status == 2 && refused.err.contains("not built yet"), "\(refused)")
+
         let badCID = try CLITests.run("pinmeshctl", ["--host", api, "pin", "add", "not-a-cid"])
         #expect(badCID.status != 0 && badCID.err.contains("is not a CID"), "\(badCID.err)")
         let metricsPort = try String(contentsOfFile: "\(root)/p1/service.json", encoding: .utf8)

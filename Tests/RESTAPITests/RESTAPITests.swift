@@ -1,3 +1,4 @@
+import AsyncHTTPClient
 import ClusterClient
 import ClusterModel
 import ClusterTestKit
@@ -10,6 +11,7 @@ import NIOHTTP1
 import Node
 import RESTAPI
 import Testing
+import UnixFS
 
 /// The REST API served by a real peer of a two-peer LocalCluster, called over HTTP with
 /// `ClusterClient` (what `pinmeshctl` uses).
@@ -21,12 +23,14 @@ import Testing
         let port: Int
     }
 
-    static func serve(credentials: [String: String]? = nil, auth: (String, String)? = nil) async throws -> Served {
-        let c = try await LocalCluster(peers: 2)
+    static func serve(
+        peers: Int = 2, credentials: [String: String]? = nil, auth: (String, String)? = nil, settings: RESTAPIServer.Settings = RESTAPIServer.Settings()
+    ) async throws -> Served {
+        let c = try await LocalCluster(peers: peers)
         let (ports, cont) = AsyncStream<Int>.makeStream()
         var quiet = Logger(label: "test.restapi")
         quiet.logLevel = .critical  // the server's own shutdown chatter is not a test result
-        let app = RESTAPIServer(peer: c[0].peer, credentials: credentials, logger: quiet).application(host: "127.0.0.1", port: 0) { cont.yield($0) }
+        let app = RESTAPIServer(peer: c[0].peer, credentials: credentials, settings: settings, logger: quiet).application(host: "127.0.0.1", port: 0) { cont.yield($0) }
         let task = Task { try await app.runService() }
         var it = ports.makeAsyncIterator()
         guard let port = await it.next() else { throw CancellationError() }
@@ -145,5 +149,122 @@ import Testing
         // A host that does not answer fails over to the next.
         let failover = try ClusterClient(hosts: ["/ip4/127.0.0.1/tcp/1", "http://127.0.0.1:\(s.port)"], basicAuth: ("admin", "s3cret"))
         #expect(try await failover.call(.GET, "/version").isEmpty == false)
+    }
+}
+
+/// Tokens (`POST /token`, `DELETE /token`), CORS and path pins.
+@Suite(.serialized) struct TokenCORSAndPathTests {
+    @Test func tokensAreIssuedUsedRevokedAndExpire() async throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("pinmesh-tokens-\(getpid())-\(UInt32.random(in: 0...UInt32.max))")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let file = dir.appendingPathComponent("revoked.json").path
+        var settings = RESTAPIServer.Settings()
+        settings.revocationFile = file
+        let s = try await RESTAPITests.serve(credentials: ["admin": "s3cret", "ops": "pa55"], settings: settings)
+        defer { Task { await RESTAPITests.stop(s) } }
+        let base = "http://127.0.0.1:\(s.port)"
+        let admin = try ClusterClient(hosts: [base], basicAuth: ("admin", "s3cret"))
+        struct T: Decodable { let token: String }
+        let token = try await admin.decode(T.self, .POST, "/token").token
+        let bearer = try ClusterClient(hosts: [base], token: token)
+        #expect(try await bearer.call(.GET, "/id").isEmpty == false)
+        // A token cannot make tokens; a forged or tampered one is refused, and so is alg none.
+        await #expect(throws: ClusterClient.ClientError.self) { _ = try await bearer.call(.POST, "/token") }
+        let parts = token.split(separator: ".").map(String.init)
+        let forged = [TokenIssuer.base64url(Array(#"{"alg":"none","typ":"JWT"}"#.utf8)), parts[1], ""].joined(separator: ".")
+        let resigned = [parts[0], parts[1], TokenIssuer.base64url([UInt8](repeating: 1, count: 32))].joined(separator: ".")
+        for (bad, words) in [(forged, "HS256"), (resigned, "signature"), ("junk", "not a JWT")] {
+            do {
+                _ = try await ClusterClient(hosts: [base], token: bad).call(.GET, "/id")
+                Issue.record("\(words): accepted")
+            } catch let e as ClusterClient.ClientError {
+                #expect(e.status == 401 && e.message.contains(words), "\(e)")
+            }
+        }
+        // Revoking the token used: it stops working; a restart (a new issuer on the same file) keeps that.
+        _ = try await bearer.call(.DELETE, "/token")
+        do {
+            _ = try await bearer.call(.GET, "/id")
+            Issue.record("a revoked token worked")
+        } catch let e as ClusterClient.ClientError {
+            #expect(e.status == 401 && e.message.contains("revoked"), "\(e)")
+        }
+        let reloaded = TokenIssuer(lifetime: .seconds(60), file: file)
+        #expect(throws: RESTAPIServer.APIError.self) { try reloaded.verify(token, credentials: ["admin": "s3cret"], now: Int64(Date().timeIntervalSince1970)) }
+        // Basic auth revokes every token of that user so far; a new one works, another user's stays.
+        let second = try await admin.decode(T.self, .POST, "/token").token
+        let opsToken = try await ClusterClient(hosts: [base], basicAuth: ("ops", "pa55")).decode(T.self, .POST, "/token").token
+        _ = try await admin.call(.DELETE, "/token")
+        await #expect(throws: ClusterClient.ClientError.self) { _ = try await ClusterClient(hosts: [base], token: second).call(.GET, "/id") }
+        let third = try await admin.decode(T.self, .POST, "/token").token
+        #expect(try await ClusterClient(hosts: [base], token: third).call(.GET, "/id").isEmpty == false)
+        #expect(try await ClusterClient(hosts: [base], token: opsToken).call(.GET, "/id").isEmpty == false)
+        // Expiry: valid until its lifetime passes (checked at a later `now`), and a changed password ends it.
+        let issuer = TokenIssuer(lifetime: .seconds(60), file: nil)
+        let t = issuer.issue(user: "admin", password: "s3cret", now: 1_000)
+        #expect(try issuer.verify(t, credentials: ["admin": "s3cret"], now: 1_059).user == "admin")
+        #expect(throws: RESTAPIServer.APIError.self) { try issuer.verify(t, credentials: ["admin": "s3cret"], now: 1_060) }
+        #expect(throws: RESTAPIServer.APIError.self) { try issuer.verify(t, credentials: ["admin": "changed"], now: 1_001) }
+        let forever = TokenIssuer(lifetime: nil, file: nil).issue(user: "admin", password: "s3cret", now: 1_000)
+        #expect(try issuer.verify(forever, credentials: ["admin": "s3cret"], now: 9_999_999_999).user == "admin")
+    }
+
+    @Test func tokensNeedCredentialsConfigured() async throws {
+        let s = try await RESTAPITests.serve()
+        defer { Task { await RESTAPITests.stop(s) } }
+        let (code, message) = await RESTAPITests.status(s, .POST, "/token")
+        #expect(code == 400 && message.contains("basic_auth_credentials"))
+    }
+
+    @Test func corsFollowsTheConfiguredOrigins() async throws {
+        var settings = RESTAPIServer.Settings()
+        settings.corsAllowedOrigins = ["https://app.example"]
+        settings.corsAllowedMethods = ["GET", "POST"]
+        settings.corsAllowedHeaders = ["Authorization"]
+        settings.corsMaxAge = .seconds(600)
+        settings.headers = ["X-Served-By": ["pinmesh"]]
+        let s = try await RESTAPITests.serve(credentials: ["admin": "s3cret"], settings: settings)
+        defer { Task { await RESTAPITests.stop(s) } }
+        func send(_ method: HTTPMethod, _ path: String, _ headers: [(String, String)]) async throws -> HTTPClientResponse {
+            var r = HTTPClientRequest(url: "http://127.0.0.1:\(s.port)\(path)")
+            r.method = method
+            for (k, v) in headers { r.headers.add(name: k, value: v) }
+            return try await HTTPClient.shared.execute(r, timeout: .seconds(10))
+        }
+        // A preflight is answered without credentials.
+        let pre = try await send(.OPTIONS, "/pins", [("Origin", "https://app.example"), ("Access-Control-Request-Method", "POST")])
+        #expect(pre.status == .noContent && pre.headers.first(name: "Access-Control-Allow-Origin") == "https://app.example")
+        #expect(pre.headers.first(name: "Access-Control-Allow-Methods") == "GET, POST" && pre.headers.first(name: "Access-Control-Max-Age") == "600")
+        let other = try await send(.OPTIONS, "/pins", [("Origin", "https://evil.example"), ("Access-Control-Request-Method", "POST")])
+        #expect(other.headers.first(name: "Access-Control-Allow-Origin") == nil)
+        let get = try await send(.GET, "/version", [("Origin", "https://app.example"), ("Authorization", "Basic " + Data("admin:s3cret".utf8).base64EncodedString())])
+        #expect(get.status == .ok && get.headers.first(name: "Access-Control-Allow-Origin") == "https://app.example")
+        #expect(get.headers.first(name: "Access-Control-Expose-Headers")?.contains("X-Chunked-Output") == true)
+        #expect(get.headers.first(name: "X-Served-By") == "pinmesh")
+    }
+
+    @Test func pathPinsResolveThroughIPFS() async throws {
+        let s = try await RESTAPITests.serve()
+        defer { Task { await RESTAPITests.stop(s) } }
+        let c = s.cluster
+        #expect(await LocalCluster.eventually { await c[0].peer.monitor.peers().count == 2 })
+        // A directory holding one file, in peer 0's IPFS.
+        let (file, fileBlocks) = try FileImporter.importBytes(Array("inside\n".utf8), settings: ImportSettings(), keepBlocks: true)
+        var dirBlocks: [Block] = []
+        let dir = try DirectoryEncoder(encoder: NodeEncoder(settings: ImportSettings(), keepBlocks: true))
+            .directory([DirectoryEntry(name: "f.txt", node: file)], blocks: &dirBlocks)
+        _ = try await c[0].connector.blockPut(BlockList(blocks: fileBlocks + dirBlocks))
+        let pin = try await s.client.decode(Pin.self, .POST, "/pins/ipfs/\(dir.cid)/f.txt", query: [("name", "by path")])
+        #expect(pin.cid == file.cid && pin.name == "by path")
+        let direct = try await s.client.decode(Pin.self, .POST, "/pins/ipfs/\(dir.cid)")
+        #expect(direct.cid == dir.cid)
+        let removed = try await s.client.decode(Pin.self, .DELETE, "/pins/ipfs/\(dir.cid)/f.txt")
+        let gone = try await c[0].peer.pinned(file.cid)
+        #expect(removed.cid == file.cid && gone == nil)
+        for (path, code) in [("/pins/ipfs/\(dir.cid)/missing", 400), ("/pins/ipfs/notacid/x", 400)] {
+            let (got, message) = await RESTAPITests.status(s, .POST, path)
+            #expect(got == code && message.contains("resolve"), "\(path): \(message)")
+        }
     }
 }
