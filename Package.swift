@@ -201,6 +201,7 @@ let package = Package(
             dependencies: [
                 "ClusterModel", "Gossip", "Pinset", "Multiformats", "Sodium", "Node", "EmbeddedIPFS", "IPFSConnector", "UnixFS",
                 .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),

@@ -24,7 +24,7 @@ public final class LocalCluster: @unchecked Sendable {
         public internal(set) var repo: IPFSRepo
         public internal(set) var ipfsPort: Int
         public internal(set) var connector: KuboConnector
-        var ipfsTask: Task<Void, any Error>
+        var ipfsServer: RunningApp
         public internal(set) var running = true
         public var id: PeerID { peer.me }
         public var address: Multiaddr {
@@ -39,7 +39,7 @@ public final class LocalCluster: @unchecked Sendable {
             repo = started.repo
             ipfsPort = started.ipfsPort
             connector = started.connector
-            ipfsTask = started.task
+            ipfsServer = started.server
         }
     }
 
@@ -48,7 +48,7 @@ public final class LocalCluster: @unchecked Sendable {
         let repo: IPFSRepo
         let ipfsPort: Int
         let connector: KuboConnector
-        let task: Task<Void, any Error>
+        let server: RunningApp
     }
 
     public static let group: any EventLoopGroup = MultiThreadedEventLoopGroup(numberOfThreads: 2)
@@ -118,11 +118,10 @@ public final class LocalCluster: @unchecked Sendable {
         let repo = try IPFSRepo(root: ipfsDir)
         var quiet = Logger(label: "test.cluster")
         quiet.logLevel = ProcessInfo.processInfo.environment["PINMESH_TEST_LOG"] == nil ? .critical : .debug
-        let (ports, cont) = AsyncStream<Int>.makeStream()
-        let app = KuboRPCServer(repo: repo, logger: quiet).application(host: "127.0.0.1", port: 0) { p in cont.yield(p) }
-        let task = Task { try await app.runService() }
-        var it = ports.makeAsyncIterator()
-        guard let ipfsPort = await it.next() else { throw CancellationError() }
+        let server = try await RunningApp.start(logger: quiet) { running in
+            KuboRPCServer(repo: repo, logger: quiet).application(host: "127.0.0.1", port: 0, onRunning: running)
+        }
+        let ipfsPort = server.port
         let connector = try KuboConnector(nodeMultiaddress: "/ip4/127.0.0.1/tcp/\(ipfsPort)", logger: quiet)
         var s = ClusterPeer.Settings(dataDirectory: directory)
         s.peername = "peer\(index)"
@@ -135,7 +134,7 @@ public final class LocalCluster: @unchecked Sendable {
             localBlocks: { cid in repo.blocks.has(cid) ? try repo.block(cid) : nil }, blockStore: LocalBlockStore(repo: repo), logger: quiet)
         repo.setFetcher(PeerBlockFetcher(transport: peer.transport, logger: quiet))
         try await peer.start()
-        return Started(peer: peer, repo: repo, ipfsPort: ipfsPort, connector: connector, task: task)
+        return Started(peer: peer, repo: repo, ipfsPort: ipfsPort, connector: connector, server: server)
     }
 
     /// Stops peer `i` and its IPFS node, as a crash would leave them (no goodbye).
@@ -144,8 +143,7 @@ public final class LocalCluster: @unchecked Sendable {
         guard m.running else { return }
         m.running = false
         await m.peer.stop()
-        m.ipfsTask.cancel()
-        _ = try? await m.ipfsTask.value
+        await m.ipfsServer.stop()
         m.repo.releaseLock()
     }
 
@@ -162,7 +160,7 @@ public final class LocalCluster: @unchecked Sendable {
         m.repo = started.repo
         m.ipfsPort = started.ipfsPort
         m.connector = started.connector
-        m.ipfsTask = started.task
+        m.ipfsServer = started.server
         m.running = true
     }
 

@@ -63,6 +63,16 @@ public struct IPFSRepoStat: Sendable, Equatable {
     public var freeSpace: UInt64 { storageMax > repoSize ? storageMax - repoSize : 0 }
 }
 
+/// What a garbage collection removed: every block counted, the first ones listed.
+public struct IPFSRepoGC: Sendable, Equatable {
+    public var removed: Int
+    public var keys: [CID]
+    public init(removed: Int, keys: [CID]) {
+        self.removed = removed
+        self.keys = keys
+    }
+}
+
 /// What the node needs from its IPFS daemon: kubo, or PinMesh's embedded node, over kubo's
 /// RPC API.
 public protocol IPFSConnector: Sendable {
@@ -85,8 +95,8 @@ public protocol IPFSConnector: Sendable {
     /// The size of a stored block, or nil when the daemon does not have it.
     func blockStat(_ cid: CID) async throws -> Int?
     func repoStat() async throws -> IPFSRepoStat
-    /// Runs GC; returns how many blocks were removed.
-    func repoGC() async throws -> Int
+    /// Runs GC; returns how many blocks were removed and the first `keepKeys` of them.
+    func repoGC(keepKeys: Int) async throws -> IPFSRepoGC
     func swarmConnect(_ address: String) async throws
     func resolve(_ path: String) async throws -> CID
 }

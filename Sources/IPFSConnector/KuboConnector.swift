@@ -296,15 +296,20 @@ public struct KuboConnector: IPFSConnector {
         return IPFSRepoStat(repoSize: n("RepoSize"), storageMax: n("StorageMax"), numObjects: Int(n("NumObjects")))
     }
 
-    public func repoGC() async throws -> Int {
+    public func repoGC(keepKeys: Int = 0) async throws -> IPFSRepoGC {
         let response = try await send(request("repo/gc"), deadline: nil)
-        var removed = 0
+        var out = IPFSRepoGC(removed: 0, keys: [])
         var firstError: String?
         try await lines(response) { o in
-            if let e = o["Error"] as? String, !e.isEmpty { firstError = firstError ?? e } else if o["Key"] != nil { removed += 1 }
+            if let e = o["Error"] as? String, !e.isEmpty {
+                firstError = firstError ?? e
+            } else if let key = o["Key"] {
+                out.removed += 1
+                if out.keys.count < keepKeys, let text = (key as? [String: Any])?["/"] as? String, let cid = try? CID(text) { out.keys.append(cid) }
+            }
         }
         if let firstError { throw IPFSConnectorError(.daemon, "repo/gc: \(firstError)") }
-        return removed
+        return out
     }
 
     public func swarmConnect(_ address: String) async throws {

@@ -128,7 +128,7 @@ public actor ClusterPeer {
     public let pinset: PinsetService
     public let monitor: MonitorService
     public let tracker: PinTrackerService
-    private let connector: any IPFSConnector
+    let connector: any IPFSConnector
     private let localBlocks: PeerBlocks.LocalBlocks
     /// Where blocks given to this peer (adds) are stored.
     public nonisolated let blockStore: LocalBlockStore
@@ -137,11 +137,12 @@ public actor ClusterPeer {
     /// Dead peers whose pins could not all be re-allocated yet (retried at every check).
     private var repinAgain: Set<PeerID> = []
     private var tasks: [Task<Void, Never>] = []
-    private var logger: Logger
+    var logger: Logger
     public private(set) var listenPort = 0
     public private(set) var repinned = 0
     public private(set) var expired = 0
     private var started = false
+    var traffic: TrafficSample?
     private var startedAt: ContinuousClock.Instant?
 
     /// - Parameter localBlocks: where this peer's blocks are read for other peers; default:
@@ -194,6 +195,7 @@ public actor ClusterPeer {
         let server = transport.server
         PeerBlocks.serve(on: server, local: localBlocks)
         BlockPush.serve(on: server, store: blockStore)
+        registerOperations(on: server)
         server.register(Self.statusMethod) { [tracker] _, payload in
             let cids = try JSONDecoder().decode([CID].self, from: Data(payload))
             guard cids.count <= Self.statusPage else { throw ClusterError(.badRequest, "at most \(Self.statusPage) CIDs per status request") }
@@ -314,6 +316,7 @@ public actor ClusterPeer {
     }
 
     private func sample(_ m: NodeMetrics, counts: Bool) async {
+        sampleTraffic()
         m.queued.record(await tracker.queued)
         m.inProgress.record(await tracker.inProgress)
         m.pinsDone.record(await tracker.pinsDone)

@@ -110,6 +110,9 @@ public actor MonitorService {
     /// The peerset: peers with a live ping (this one included once it published).
     public func peers() -> [PeerID] { instance.peers(now: Self.nowNanos) }
 
+    /// Drops every metric of `peer` (removed from the cluster); it returns with its next ping.
+    public func forget(_ peer: PeerID) { instance.forget(peer) }
+
     public func isAlive(_ peer: PeerID) -> Bool { instance.isAlive(peer, now: Self.nowNanos) }
 
     /// Live metrics called `name`, one per peer.

@@ -154,6 +154,34 @@ public struct RESTAPIServer: Sendable {
             }
         }
         router.post("/add") { request, _ in await Self.add(peer, request) }
+        // With credentials the auth middleware answers /token (it knows who asks); these
+        // answer only when the API has none.
+        for method in [HTTPRequest.Method.post, .delete] {
+            router.on("/token", method: method) { _, _ in
+                Self.error(.badRequest, "tokens need basic_auth_credentials in the API's configuration; this API has no authentication")
+            }
+        }
+        router.delete("/peers/:peer") { _, context in
+            try await Self.handle {
+                let text = context.parameters.get("peer") ?? ""
+                let id: PeerID
+                do { id = try PeerID(text) } catch { throw APIError(.badRequest, "\(text.debugDescription) is not a peer ID") }
+                do {
+                    try await peer.removePeer(id)
+                } catch let e as ClusterError {
+                    throw APIError(e.kind == .notFound ? .notFound : .badRequest, e.message)
+                }
+                return Response(status: .noContent)
+            }
+        }
+        router.post("/ipfs/gc") { request, _ in
+            try await Self.handle {
+                let local = try Self.bool(request.uri.queryParameters.get("local"), "local")
+                return Self.json(await peer.gc(local: local))
+            }
+        }
+        router.get("/health/graph") { _, _ in Self.json(await peer.graph()) }
+        router.get("/health/bandwidth") { _, _ in Self.json(await peer.bandwidth()) }
         router.get("/health/alerts") { _, _ in Self.json(await peer.monitor.recentAlerts) }
         router.get("/monitor/metrics") { _, _ in Self.json(await peer.monitor.metricNames) }
         router.get("/monitor/metrics/:name") { _, context in

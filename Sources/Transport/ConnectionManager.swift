@@ -158,6 +158,16 @@ public actor ConnectionManager {
         return transport.connection(to: peer) != nil
     }
 
+    /// Forgets `peer`: its addresses, any pending redial, and its connection (closed). A peer
+    /// that is alive and knows this one's address may dial back.
+    public func forget(_ peer: PeerID) async {
+        peerstore.forget(peer)
+        redials.removeValue(forKey: peer)?.cancel()
+        attempts[peer] = nil
+        save()
+        await transport.connection(to: peer)?.close()
+    }
+
     private func dial(_ peer: PeerID) async {
         for address in peerstore.addresses(of: peer) {
             if (try? await transport.dial(address)) != nil { return }

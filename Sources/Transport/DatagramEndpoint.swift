@@ -48,8 +48,13 @@ final class DatagramReceiver: ChannelInboundHandler {
     private let lookup: @Sendable (UInt64) -> DatagramPeer?
     private let deliver: @Sendable (PeerID, [UInt8]) -> Void
     private let logger: Logger
+    private let traffic: TrafficCounter
 
-    init(lookup: @escaping @Sendable (UInt64) -> DatagramPeer?, deliver: @escaping @Sendable (PeerID, [UInt8]) -> Void, logger: Logger) {
+    init(
+        traffic: TrafficCounter, lookup: @escaping @Sendable (UInt64) -> DatagramPeer?, deliver: @escaping @Sendable (PeerID, [UInt8]) -> Void,
+        logger: Logger
+    ) {
+        self.traffic = traffic
         self.lookup = lookup
         self.deliver = deliver
         self.logger = logger
@@ -57,6 +62,8 @@ final class DatagramReceiver: ChannelInboundHandler {
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         var envelope = unwrapInboundIn(data)
+        let size = UInt64(envelope.data.readableBytes)
+        traffic.totals.withLockedValue { $0.udpIn += size }
         guard let bytes = envelope.data.readBytes(length: envelope.data.readableBytes),
               let id = DatagramLayer.receiverID(bytes) else { return }
         // Unknown receiver ids are dropped without any cryptographic work.

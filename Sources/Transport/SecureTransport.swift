@@ -49,6 +49,9 @@ public final class SecureTransport: Sendable {
     public let settings: HandshakeSettings
     public let localPeer: PeerID
     public let server = RPCServer()
+    let traffic = TrafficCounter()
+    /// Bytes moved so far over every connection and datagram, sealed, as on the wire.
+    public var trafficTotals: TrafficTotals { traffic.totals.withLockedValue { $0 } }
     private let group: any EventLoopGroup
     private let logger: Logger
     private let connections = NIOLockedValueBox<[PeerID: PeerConnection]>([:])
@@ -96,6 +99,7 @@ public final class SecureTransport: Sendable {
         }
         let (bytes, address) = try state.seal(payload)
         try await channel.writeAndFlush(AddressedEnvelope(remoteAddress: address, data: channel.allocator.buffer(bytes: bytes)))
+        traffic.totals.withLockedValue { $0.udpOut += UInt64(bytes.count) }
     }
 
     public init(
@@ -158,6 +162,7 @@ public final class SecureTransport: Sendable {
             .channelInitializer { [self] ch in
                 ch.eventLoop.makeCompletedFuture {
                     try ch.pipeline.syncOperations.addHandler(DatagramReceiver(
+                        traffic: traffic,
                         lookup: { [self] id in datagramPeers.withLockedValue { $0.byID[id] } },
                         deliver: { [self] peer, payload in datagramHandler.withLockedValue { $0 }?.call(peer, payload) },
                         logger: logger))
@@ -245,6 +250,7 @@ public final class SecureTransport: Sendable {
         if case .initiator = role { isInitiator = true } else { isInitiator = false }
         let handshake = HandshakeInstance(role: role, settings: settings, now: SecureChannelHandler.now())
         try channel.pipeline.syncOperations.addHandlers([
+            ByteCounter(traffic),
             SecureChannelHandler(handshake: handshake, isInitiator: isInitiator, timeout: settings.timeout, established: promise, logger: logger),
             RPCHandler(server: server, maxConcurrent: maxConcurrentCallsPerPeer, logger: logger),
         ])

@@ -83,8 +83,9 @@ struct AddBench: AsyncParsableCommand {
             for m in cluster.members { if await m.peer.monitor.peers().count != peers { return false } }
             return true
         }) else { throw ValidationError("the peers did not all see each other within 60 s") }
-        let (port, server) = try await serveREST(cluster[0].peer)
-        defer { server.cancel() }
+        let server = try await serveREST(cluster[0].peer)
+        defer { Task { await server.stop() } }
+        let port = server.port
         let idleRSS = peakRSSMegabytes()
 
         // Baseline: `ipfs add` of the same file to an embedded node of its own (a fresh
@@ -93,11 +94,8 @@ struct AddBench: AsyncParsableCommand {
         let baseRoot = dir.appendingPathComponent("ipfs-baseline").path
         _ = try IPFSRepo.initialize(at: baseRoot)
         let baseRepo = try IPFSRepo(root: baseRoot)
-        let (basePorts, baseCont) = AsyncStream<Int>.makeStream()
-        let baseApp = KuboRPCServer(repo: baseRepo).application(host: "127.0.0.1", port: 0) { baseCont.yield($0) }
-        let baseServer = Task { try await baseApp.runService() }
-        var baseIterator = basePorts.makeAsyncIterator()
-        guard let basePort = await baseIterator.next() else { throw CancellationError() }
+        let baseServer = try await RunningApp.start { running in KuboRPCServer(repo: baseRepo).application(host: "127.0.0.1", port: 0, onRunning: running) }
+        let basePort = baseServer.port
         let upload = MultipartUpload(entries: try UploadEntry.walk([file.path], recursive: false, hidden: false))
         var request = HTTPClientRequest(url: "http://127.0.0.1:\(basePort)/api/v0/add?pin=false&quieter=true")
         request.method = .POST
@@ -107,8 +105,7 @@ struct AddBench: AsyncParsableCommand {
         let response = try await HTTPClient.shared.execute(request, timeout: .hours(1))
         let answer = String(buffer: try await response.body.collect(upTo: 1 << 20))
         let ipfsAddSeconds = Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9
-        baseServer.cancel()
-        _ = try? await baseServer.value
+        await baseServer.stop()
         baseRepo.releaseLock()
         try? FileManager.default.removeItem(atPath: baseRoot)
         guard answer.contains(expected) else { throw ValidationError("the embedded node's add answered \(answer.prefix(200)), not \(expected)") }

@@ -61,8 +61,9 @@ struct ClusterBench: AsyncParsableCommand {
         var bytesBefore = 0
         for m in cluster.members { bytesBefore += await m.peer.monitor.bytesPublished }
 
-        let (port, server) = try await serveREST(cluster[0].peer)
-        defer { server.cancel() }
+        let server = try await serveREST(cluster[0].peer)
+        defer { Task { await server.stop() } }
+        let port = server.port
         let client = try ClusterClient(hosts: ["http://127.0.0.1:\(port)"])
 
         // Baseline: empty requests per second, same client, same concurrency.
@@ -218,15 +219,7 @@ struct ClusterBench: AsyncParsableCommand {
     }
 }
 
-/// `peer`'s REST API on a port the OS picks; cancel the task to stop it.
-func serveREST(_ peer: ClusterPeer) async throws -> (port: Int, server: Task<Void, any Error>) {
-    let (ports, cont) = AsyncStream<Int>.makeStream()
-    let app = RESTAPIServer(peer: peer).application(host: "127.0.0.1", port: 0) { cont.yield($0) }
-    let server = Task { try await app.runService() }
-    var portIterator = ports.makeAsyncIterator()
-    guard let port = await portIterator.next() else {
-        server.cancel()
-        throw CancellationError()
-    }
-    return (port, server)
+/// `peer`'s REST API on a port the OS picks; `stop()` ends it gracefully.
+func serveREST(_ peer: ClusterPeer) async throws -> RunningApp {
+    try await RunningApp.start { running in RESTAPIServer(peer: peer).application(host: "127.0.0.1", port: 0, onRunning: running) }
 }

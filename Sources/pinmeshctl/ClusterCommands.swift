@@ -129,7 +129,19 @@ struct PeerIdentity: Codable {
 }
 
 struct PeersCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "peers", abstract: "List the cluster's peers.", subcommands: [LS.self])
+    static let configuration = CommandConfiguration(commandName: "peers", abstract: "List or remove the cluster's peers.", subcommands: [LS.self, RM.self])
+
+    struct RM: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "rm",
+            abstract: "Forget a peer (address, connection, metrics): it leaves the peerset now; a live peer that dials back returns.")
+        @OptionGroup var global: GlobalOptions
+        @Argument(help: "The peer ID.") var peer: String
+
+        func run() async throws {
+            _ = try await api { try await global.client().call(.DELETE, "/peers/\(peer)") }
+        }
+    }
 
     struct LS: AsyncParsableCommand {
         static let configuration = CommandConfiguration(commandName: "ls", abstract: "Every live peer, with its addresses and IPFS daemon.")
@@ -356,7 +368,94 @@ struct RecoverCommand: AsyncParsableCommand {
 
 struct HealthCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "health", abstract: "The monitor's metrics and alerts.", subcommands: [Metrics.self, Alerts.self])
+        commandName: "health", abstract: "The monitor's metrics and alerts, and the connection graph.",
+        subcommands: [Graph.self, Metrics.self, Alerts.self, Bandwidth.self])
+
+    struct Bandwidth: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "bandwidth", abstract: "The peer's traffic by protocol: totals and the last second's rates.")
+        @OptionGroup var global: GlobalOptions
+
+        struct Stats: Codable {
+            var TotalIn: UInt64
+            var TotalOut: UInt64
+            var RateIn: Double
+            var RateOut: Double
+        }
+
+        func run() async throws {
+            let c = try global.client()
+            let bw = try await api { try await c.decode([String: Stats].self, .GET, "/health/bandwidth") }
+            if global.enc == .json { return try global.printJSON(bw) }
+            for (proto, s) in bw.sorted(by: { $0.key < $1.key }) {
+                print("\(proto) | in: \(ProgressBar.size(Double(s.TotalIn))) (\(ProgressBar.size(s.RateIn))/s) | out: \(ProgressBar.size(Double(s.TotalOut))) (\(ProgressBar.size(s.RateOut))/s)")
+            }
+        }
+    }
+
+    /// ipfs-cluster's `ConnectGraph`, as the API answers it.
+    struct ConnectGraph: Codable {
+        var cluster_id: String
+        var id_to_peername: [String: String]
+        var ipfs_links: [String: [String]]
+        var cluster_links: [String: [String]]
+        var cluster_trust_links: [String: Bool]
+        var cluster_to_ipfs: [String: String]
+
+        /// Graphviz: cluster peers (trusted ones bold, this API's peer doubled) with their
+        /// connections, each beside its IPFS daemon.
+        var dot: String {
+            func quote(_ s: String) -> String { "\"" + s.replacingOccurrences(of: "\"", with: "\\\"") + "\"" }
+            func short(_ id: String) -> String { id.count > 12 ? String(id.suffix(8)) : id }
+            var out = "digraph cluster {\n  rankdir=LR;\n  node [shape=box];\n"
+            for (id, name) in id_to_peername.sorted(by: { $0.key < $1.key }) {
+                var attrs = ["label=\(quote((name.isEmpty ? "" : name + "\\n") + short(id)))"]
+                if cluster_trust_links[id] == true { attrs.append("style=bold") }
+                if id == cluster_id { attrs.append("peripheries=2") }
+                out += "  \(quote(id)) [\(attrs.joined(separator: ", "))];\n"
+                if let ipfs = cluster_to_ipfs[id] {
+                    out += "  \(quote(ipfs)) [label=\(quote("IPFS\\n" + short(ipfs))), shape=ellipse];\n"
+                    out += "  \(quote(id)) -> \(quote(ipfs)) [style=dashed, arrowhead=none];\n"
+                }
+            }
+            for (from, tos) in cluster_links.sorted(by: { $0.key < $1.key }) {
+                for to in tos.sorted() { out += "  \(quote(from)) -> \(quote(to));\n" }
+            }
+            for (from, tos) in ipfs_links.sorted(by: { $0.key < $1.key }) {
+                for to in tos.sorted() { out += "  \(quote(from)) -> \(quote(to)) [color=gray];\n" }
+            }
+            return out + "}\n"
+        }
+    }
+
+    struct Graph: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "graph", abstract: "The cluster's connection graph in Graphviz dot (--png also renders it with `dot`).")
+        @OptionGroup var global: GlobalOptions
+        @Option(help: "Also write a PNG here (needs Graphviz's `dot`).") var png: String?
+
+        func run() async throws {
+            let c = try global.client()
+            let graph = try await api { try await c.decode(ConnectGraph.self, .GET, "/health/graph") }
+            if global.enc == .json { return try global.printJSON(graph) }
+            let dot = graph.dot
+            print(dot, terminator: "")
+            guard let png else { return }
+            let path = (ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin").split(separator: ":")
+                .map { "\($0)/dot" }.first { FileManager.default.isExecutableFile(atPath: $0) }
+            guard let path else { throw RuntimeError("--png needs Graphviz's `dot` (apt-get install graphviz); the dot text is above") }
+            let p = Process()
+            p.executableURL = URL(fileURLWithPath: path)
+            p.arguments = ["-Tpng", "-o", png]
+            let input = Pipe()
+            p.standardInput = input
+            try p.run()
+            input.fileHandleForWriting.write(Data(dot.utf8))
+            try input.fileHandleForWriting.close()
+            p.waitUntilExit()
+            guard p.terminationStatus == 0 else { throw RuntimeError("dot failed with status \(p.terminationStatus)") }
+        }
+    }
 
     struct Metrics: AsyncParsableCommand {
         static let configuration = CommandConfiguration(commandName: "metrics", abstract: "Metric names, or every peer's latest value of one.")
@@ -389,6 +488,48 @@ struct HealthCommand: AsyncParsableCommand {
             let alerts = try await api { try await c.decode([Alert].self, .GET, "/health/alerts") }
             if global.enc == .json { return try global.printJSON(alerts) }
             for a in alerts { print("\(a.triggeredAt.rfc3339) | \(a.metric.peer) | \(a.metric.name) expired") }
+        }
+    }
+}
+
+// MARK: ipfs
+
+struct IPFSCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "ipfs", abstract: "Operations on the peers' IPFS daemons.", subcommands: [GC.self])
+
+    /// ipfs-cluster's `GlobalRepoGC`, with PinMesh's `removed` count.
+    struct GlobalRepoGC: Codable {
+        struct PeerGC: Codable {
+            struct Key: Codable { var key: String; var error: String? }
+            var peer: String
+            var peername: String
+            var keys: [Key]
+            var removed: Int?
+            var error: String?
+        }
+        var peer_map: [String: PeerGC]
+    }
+
+    struct GC: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "gc", abstract: "Garbage-collect every peer's IPFS daemon (--local: this peer's only).")
+        @OptionGroup var global: GlobalOptions
+        @Flag(help: "Only the peer answering the API.") var local = false
+
+        func run() async throws {
+            let c = try global.client()
+            let r = try await api { try await c.decode(GlobalRepoGC.self, .POST, "/ipfs/gc", query: [("local", String(local))]) }
+            if global.enc == .json { return try global.printJSON(r) }
+            for (id, g) in r.peer_map.sorted(by: { ($0.value.peername, $0.key) < ($1.value.peername, $1.key) }) {
+                if let e = g.error, !e.isEmpty {
+                    print("\(g.peername.isEmpty ? id : g.peername) | ERROR: \(e)")
+                } else {
+                    print("\(g.peername.isEmpty ? id : g.peername) | removed \(g.removed ?? g.keys.count) blocks")
+                }
+            }
+            if r.peer_map.values.contains(where: { !($0.error ?? "").isEmpty }) {
+                throw APIFailure(description: "error: garbage collection failed on some peers (see above)")
+            }
         }
     }
 }

@@ -10,7 +10,7 @@ struct PinMeshCtl: AsyncParsableCommand {
         version: PinMeshVersion.string,
         subcommands: [
             IDCommand.self, PeersCommand.self, AddCommand.self, PinCommand.self, StatusCommand.self, RecoverCommand.self,
-            HealthCommand.self, TokenCommand.self, VersionCommand.self,
+            HealthCommand.self, IPFSCommand.self, TokenCommand.self, VersionCommand.self,
         ]
     )
 

@@ -102,6 +102,15 @@ import Testing
         let refused = try CLITests.run("pinmeshctl", ["--host", api, "add", "--shard", tree + "/a.txt"])
         #expect(refused.status == 2 && refused.err.contains("not built yet"), "\(refused)")
 
+        // The connection graph as Graphviz text, and garbage collection on both peers.
+        let graph = try CLITests.run("pinmeshctl", ["--host", api, "health", "graph"])
+        #expect(graph.status == 0 && graph.out.hasPrefix("digraph cluster {") && graph.out.contains("p1") && graph.out.contains("p2"), "\(graph)")
+        #expect(graph.out.components(separatedBy: " -> ").count >= 3, "\(graph.out)")
+        let bandwidth = try CLITests.run("pinmeshctl", ["--host", api, "health", "bandwidth"])
+        #expect(bandwidth.status == 0 && bandwidth.out.contains("/pinmesh/tcp | in: "), "\(bandwidth)")
+        let gc = try CLITests.run("pinmeshctl", ["--host", api, "ipfs", "gc"])
+        #expect(gc.status == 0 && gc.out.components(separatedBy: "removed").count == 3, "\(gc)")
+
         let badCID = try CLITests.run("pinmeshctl", ["--host", api, "pin", "add", "not-a-cid"])
         #expect(badCID.status != 0 && badCID.err.contains("is not a CID"), "\(badCID.err)")
         let metricsPort = try String(contentsOfFile: "\(root)/p1/service.json", encoding: .utf8)

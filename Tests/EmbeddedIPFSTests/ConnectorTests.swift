@@ -7,6 +7,7 @@ import Logging
 import NIOCore
 import Multiformats
 import Testing
+import ClusterTestKit
 import UnixFS
 
 /// The connector against the embedded node over real HTTP on loopback.
@@ -70,7 +71,7 @@ import UnixFS
         #expect(stat.numObjects == dag.blocks.count + other.blocks.count)
         #expect(stat.freeSpace == stat.storageMax - stat.repoSize)
         try backdate(node.repo)
-        #expect(try await conn.repoGC() == dag.blocks.count + other.blocks.count)
+        #expect(try await conn.repoGC(keepKeys: 0).removed == dag.blocks.count + other.blocks.count)
         try await conn.swarmConnect("/ip4/10.0.0.1/tcp/4001/p2p/\(node.repo.peerID)")
     }
 
@@ -135,7 +136,7 @@ final class PinList: @unchecked Sendable {
 
     static let hello = "QmT78zSuBmuS4z925WZfrqQ1qHaJ56DQaTfyMUF7F8ff5o"
 
-    static func start(_ recorder: Recorder) async throws -> (Int, Task<Void, any Error>) {
+    static func start(_ recorder: Recorder) async throws -> (Int, RunningApp) {
         let responder = CallbackResponder<BasicRequestContext> { request, _ in
             recorder.add("\(request.method) \(request.uri.path)?\(request.uri.query ?? "")")
             var headers = HTTPFields()
@@ -157,19 +158,18 @@ final class PinList: @unchecked Sendable {
         }
         var logger = Logger(label: "test.recorder")
         logger.logLevel = .critical
-        let (ports, cont) = AsyncStream<Int>.makeStream()
-        let app = Application(
-            responder: responder, configuration: .init(address: .hostname("127.0.0.1", port: 0)),
-            onServerRunning: { cont.yield($0.localAddress?.port ?? 0) }, logger: logger)
-        let task = Task { try await app.runService() }
-        var it = ports.makeAsyncIterator()
-        return (await it.next() ?? 0, task)
+        let server = try await RunningApp.start(logger: logger) { running in
+            Application(
+                responder: responder, configuration: .init(address: .hostname("127.0.0.1", port: 0)),
+                onServerRunning: { await running($0.localAddress?.port ?? 0) }, logger: logger)
+        }
+        return (server.port, server)
     }
 
     @Test func requestsFollowKubosRPCReference() async throws {
         let recorder = Recorder()
-        let (port, task) = try await Self.start(recorder)
-        defer { task.cancel() }
+        let (port, server) = try await Self.start(recorder)
+        defer { Task { await server.stop() } }
         let conn = try KuboConnector(nodeMultiaddress: "/ip4/127.0.0.1/tcp/\(port)")
         let cid = try CID(Self.hello)
         #expect(try await conn.id().addresses == ["/ip4/1.2.3.4/tcp/4001"])
@@ -182,7 +182,7 @@ final class PinList: @unchecked Sendable {
         #expect(listed.all.map(\.type) == [.recursive(maxDepth: nil), .direct])
         try await conn.unpin(cid)
         #expect(try await conn.repoStat().freeSpace == 90)
-        #expect(try await conn.repoGC() == 1)
+        #expect(try await conn.repoGC(keepKeys: 5).keys.count == 1)
         #expect(recorder.all == [
             "POST /api/v0/id?",
             "POST /api/v0/pin/add?arg=\(Self.hello)&recursive=true&progress=true&name=my%20pin",

@@ -9,6 +9,7 @@ import NIOCore
 import NIOHTTP1
 import NIOPosix
 import Testing
+import ClusterTestKit
 
 /// A temporary directory removed at deinit.
 final class TempDir: @unchecked Sendable {
@@ -25,7 +26,7 @@ final class LiveNode: @unchecked Sendable {
     let dir: TempDir
     let repo: IPFSRepo
     let port: Int
-    let task: Task<Void, any Error>
+    let server: RunningApp
 
     var api: String { "http://127.0.0.1:\(port)/api/v0/" }
     var multiaddr: String { "/ip4/127.0.0.1/tcp/\(port)" }
@@ -34,24 +35,23 @@ final class LiveNode: @unchecked Sendable {
         let dir = TempDir("live")
         try IPFSRepo.initialize(at: dir.path)
         let repo = try IPFSRepo(root: dir.path, storageMax: storageMax)
-        let (ports, cont) = AsyncStream<Int>.makeStream()
         var logger = Logger(label: "test.ipfs")
         logger.logLevel = .critical  // the server's own shutdown chatter is not a test result
-        let app = KuboRPCServer(repo: repo, logger: logger).application(host: "127.0.0.1", port: 0) { p in cont.yield(p) }
-        let task = Task { try await app.runService() }
-        var it = ports.makeAsyncIterator()
-        guard let port = await it.next() else { throw CancellationError() }
-        return LiveNode(dir: dir, repo: repo, port: port, task: task)
+        let server = try await RunningApp.start(logger: logger) { running in
+            KuboRPCServer(repo: repo, logger: logger).application(host: "127.0.0.1", port: 0, onRunning: running)
+        }
+        return LiveNode(dir: dir, repo: repo, server: server)
     }
 
-    private init(dir: TempDir, repo: IPFSRepo, port: Int, task: Task<Void, any Error>) {
+    private init(dir: TempDir, repo: IPFSRepo, server: RunningApp) {
         self.dir = dir
         self.repo = repo
-        self.port = port
-        self.task = task
+        self.port = server.port
+        self.server = server
     }
 
-    deinit { task.cancel() }
+    // A graceful stop (cancelling the server's task can trap in NIO; see RunningApp).
+    deinit { Task { [server] in await server.stop() } }
 
     struct Reply {
         let status: Int

@@ -19,28 +19,26 @@ import UnixFS
     struct Served {
         let cluster: LocalCluster
         let client: ClusterClient
-        let task: Task<Void, any Error>
-        let port: Int
+        let server: RunningApp
+        var port: Int { server.port }
     }
 
     static func serve(
         peers: Int = 2, credentials: [String: String]? = nil, auth: (String, String)? = nil, settings: RESTAPIServer.Settings = RESTAPIServer.Settings()
     ) async throws -> Served {
         let c = try await LocalCluster(peers: peers)
-        let (ports, cont) = AsyncStream<Int>.makeStream()
         var quiet = Logger(label: "test.restapi")
         quiet.logLevel = .critical  // the server's own shutdown chatter is not a test result
-        let app = RESTAPIServer(peer: c[0].peer, credentials: credentials, settings: settings, logger: quiet).application(host: "127.0.0.1", port: 0) { cont.yield($0) }
-        let task = Task { try await app.runService() }
-        var it = ports.makeAsyncIterator()
-        guard let port = await it.next() else { throw CancellationError() }
-        let client = try ClusterClient(hosts: ["/ip4/127.0.0.1/tcp/\(port)"], basicAuth: auth)
-        return Served(cluster: c, client: client, task: task, port: port)
+        let server = try await RunningApp.start(logger: quiet) { running in
+            RESTAPIServer(peer: c[0].peer, credentials: credentials, settings: settings, logger: quiet)
+                .application(host: "127.0.0.1", port: 0, onRunning: running)
+        }
+        let client = try ClusterClient(hosts: ["/ip4/127.0.0.1/tcp/\(server.port)"], basicAuth: auth)
+        return Served(cluster: c, client: client, server: server)
     }
 
     static func stop(_ s: Served) async {
-        s.task.cancel()
-        _ = try? await s.task.value
+        await s.server.stop()
         await s.cluster.shutdown()
     }
 
@@ -266,5 +264,103 @@ import UnixFS
             let (got, message) = await RESTAPITests.status(s, .POST, path)
             #expect(got == code && message.contains("resolve"), "\(path): \(message)")
         }
+    }
+}
+
+/// `POST /ipfs/gc`, `GET /health/graph`, `DELETE /peers/{id}`.
+@Suite(.serialized) struct ClusterOperationTests {
+    @Test func gcRunsOnEveryPeerAndGraphShowsTheConnections() async throws {
+        let s = try await RESTAPITests.serve()
+        defer { Task { await RESTAPITests.stop(s) } }
+        let c = s.cluster
+        #expect(await LocalCluster.eventually { await c[0].peer.monitor.peers().count == 2 })
+        // An unpinned block on peer 1: a garbage collection removes it (once it is over a
+        // second old: younger blocks may belong to an import in flight and are spared).
+        let loose = try await c.addFile(Array(repeating: 3, count: 1_000), to: 1)
+        var last: GlobalRepoGC?
+        #expect(try await LocalCluster.eventually {
+            last = try await s.client.decode(GlobalRepoGC.self, .POST, "/ipfs/gc")
+            return last?.peerMap[c[1].id.description]?.removed ?? 0 >= 1
+        })
+        let gc = try #require(last)
+        #expect(gc.peerMap.count == 2 && gc.peerMap.values.allSatisfy { $0.error == nil })
+        let one = try #require(gc.peerMap[c[1].id.description])
+        #expect(one.peername == "peer1" && one.keys.contains { (try? CID($0.key))?.multihash == loose.multihash })
+        #expect(!c[1].repo.blocks.has(loose))
+        let local = try await s.client.decode(GlobalRepoGC.self, .POST, "/ipfs/gc", query: [("local", "true")])
+        #expect(local.peerMap.keys.sorted() == [c[0].id.description])
+
+        let graph = try await s.client.decode(ConnectGraph.self, .GET, "/health/graph")
+        let (a, b) = (c[0].id.description, c[1].id.description)
+        #expect(graph.clusterID == a && graph.idToPeername == [a: "peer0", b: "peer1"])
+        #expect(graph.clusterLinks[a] == [b] && graph.clusterLinks[b] == [a])
+        #expect(graph.clusterTrustLinks == [a: true, b: true] && graph.clusterToIPFS.count == 2)
+
+        // Traffic: totals count every sealed byte; rates come from the once-a-second sample.
+        #expect(try await LocalCluster.eventually {
+            let bw = try await s.client.decode([String: BandwidthStats].self, .GET, "/health/bandwidth")
+            guard let tcp = bw["/pinmesh/tcp"], bw["/pinmesh/udp"] != nil else { return false }
+            return tcp.totalIn > 0 && tcp.totalOut > 0 && tcp.rateIn > 0 && tcp.rateOut > 0
+        })
+    }
+
+    @Test func aRemovedPeerLeavesThePeersetAndBadRemovalsAreRefused() async throws {
+        let s = try await RESTAPITests.serve()
+        defer { Task { await RESTAPITests.stop(s) } }
+        let c = s.cluster
+        #expect(await LocalCluster.eventually { await c[0].peer.monitor.peers().count == 2 })
+        let gone = c[1].id
+        await c.kill(1)
+        // Its ping has not expired yet: still in the peerset until removed.
+        #expect(await c[0].peer.monitor.peers().contains(gone))
+        #expect(await RESTAPITests.status(s, .DELETE, "/peers/\(gone)") == (204, ""))
+        #expect(await !c[0].peer.monitor.peers().contains(gone))
+        #expect(await c[0].peer.connections.peerstore.addresses(of: gone).isEmpty)
+        for (path, code, words) in [
+            ("/peers/\(c[0].id)", 400, "this peer"), ("/peers/\(gone)", 404, "not a peer"), ("/peers/nobody", 400, "not a peer ID"),
+        ] {
+            let (got, message) = await RESTAPITests.status(s, .DELETE, path)
+            #expect(got == code && message.contains(words), "\(path): \(String(describing: got)) \(message)")
+        }
+    }
+}
+
+/// `Specs/openapi.yaml` and the router agree: every served route is documented and every
+/// documented route is served.
+@Suite struct OpenAPITests {
+    /// "METHOD /path" for each operation under `paths:` (2-space path keys, 4-space methods).
+    static func documented() throws -> Set<String> {
+        let text = try String(contentsOf: Vectors.repositoryRoot.appendingPathComponent("Specs/openapi.yaml"), encoding: .utf8)
+        var out = Set<String>()
+        var inPaths = false
+        var path: String?
+        for line in text.split(separator: "\n", omittingEmptySubsequences: false) {
+            if !line.hasPrefix(" ") { inPaths = line == "paths:" }
+            guard inPaths else { continue }
+            if line.hasPrefix("  /"), !line.hasPrefix("   "), line.hasSuffix(":") {
+                path = String(line.dropFirst(2).dropLast())
+            } else if line.hasPrefix("    "), !line.hasPrefix("     "), let path {
+                let key = line.dropFirst(4).prefix { $0 != ":" }
+                if ["get", "post", "put", "delete", "patch"].contains(String(key)) { out.insert("\(key.uppercased()) \(path)") }
+            }
+        }
+        return out
+    }
+
+    @Test func everyRouteIsDocumentedAndEveryDocumentedRouteServed() async throws {
+        let c = try await LocalCluster(peers: 1)
+        defer { Task { await c.shutdown() } }
+        let router = RESTAPIServer(peer: c[0].peer).router()
+        // The router's `:name` parameters are OpenAPI's `{name}`; a catch-all `**` is `{path}`.
+        let served = Set(router.routes.map { r in
+            let path = "\(r.path)".split(separator: "/").map { p in
+                p == "**" ? "{path}" : p.hasPrefix(":") ? "{\(p.dropFirst())}" : String(p)
+            }
+            return "\(r.method) /" + path.joined(separator: "/")
+        })
+        let documented = try Self.documented()
+        #expect(documented.count >= 20)
+        #expect(served.subtracting(documented).isEmpty, "served, not documented: \(served.subtracting(documented).sorted())")
+        #expect(documented.subtracting(served).isEmpty, "documented, not served: \(documented.subtracting(served).sorted())")
     }
 }
