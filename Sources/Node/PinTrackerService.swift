@@ -27,6 +27,11 @@ public actor PinTrackerService {
     private let peername: String
     private var instance: PinTrackerInstance
     private var running: [UInt64: Task<Void, Never>] = [:]
+    /// The shared view of the daemon's recursive pins (``pinnedSet()``).
+    private var pinnedView: Set<[UInt8]>?
+    private var pinnedViewAt = ContinuousClock.now
+    private var pinnedRefresh: Task<Set<[UInt8]>, any Error>?
+    private var changedDuringRefresh: [([UInt8], Bool)] = []
     private var stopped = false
     private var logger: Logger
     /// The IPFS daemon's ID, for status entries.
@@ -168,6 +173,7 @@ public actor PinTrackerService {
             logger.warning("\(op.kind.rawValue) failed", metadata: ["cid": "\(op.pin.cid)", "error": "\(error)"])
         } else {
             pinsDone += 1
+            viewChanged(op.pin.cid, pinned: op.kind == .pin && op.pin.maxDepth != 0)
             logger.debug("\(op.kind.rawValue) done", metadata: ["cid": "\(op.pin.cid)"])
         }
         pump()
@@ -221,34 +227,93 @@ public actor PinTrackerService {
         return true
     }
 
-    /// The status of each of `cids` on this peer, in order (one `pin/ls` per allocated CID).
+    /// The status of each of `cids` on this peer, in order, from the shared view of the
+    /// daemon's recursive pins (``pinnedSet()``); direct pins are asked one by one.
     public func statuses(_ cids: [CID]) async -> [PinInfo] {
+        let pinned: Set<[UInt8]>
+        do {
+            pinned = try await pinnedSet()
+        } catch {
+            return cids.map { cid in
+                let pin = try? state.pin(cid)
+                return info(cid, pin, status: .clusterError, error: "the IPFS daemon did not answer: \(error)")
+            }
+        }
         var out: [PinInfo] = []
         out.reserveCapacity(cids.count)
-        for cid in cids { out.append(await status(cid)) }
+        for cid in cids {
+            let pin = try? state.pin(cid)
+            out.append(await status(cid, pin, pinned: pinned))
+        }
         return out
+    }
+
+    /// One CID's status given the daemon's recursive pins.
+    private func status(_ cid: CID, _ pin: Pin?, pinned: Set<[UInt8]>) async -> PinInfo {
+        let op = instance.operation(cid)
+        var isPinned = pinned.contains(cid.bytes)
+        // Direct pins are not in the recursive listing: asked for one by one.
+        if let pin, !isPinned, op == nil, pin.maxDepth == 0, PinTrackerInstance.isAllocated(pin, to: me) {
+            isPinned = (try? await isPinnedInIPFS(cid)) ?? false
+        }
+        let status = PinTrackerInstance.status(pin: pin, me: me, operation: op, pinnedInIPFS: isPinned)
+        let error = status == .unexpectedlyUnpinned
+            ? "allocated here but not pinned in the IPFS daemon; recover it with `pinmeshctl recover`" : op?.error ?? ""
+        return info(cid, pin, status: status, error: error, op: op)
+    }
+
+    // MARK: the daemon's pins, shared
+
+    /// How old the shared view of the daemon's recursive pins may be. This tracker's own pins
+    /// and unpins are applied to it as they finish, so only changes made behind the cluster's
+    /// back (`ipfs pin rm` by hand) take up to this long to show.
+    static let pinnedViewAge: Duration = .seconds(2)
+
+    /// The daemon's recursive pins (CID bytes), listed at most every ``pinnedViewAge`` and
+    /// shared by every status reader: a thousand concurrent `GET /pins` streams cost one
+    /// listing, not a thousand, and hold one set, not a thousand.
+    func pinnedSet() async throws -> Set<[UInt8]> {
+        if let view = pinnedView, ContinuousClock.now - pinnedViewAt < Self.pinnedViewAge { return view }
+        if let refresh = pinnedRefresh { return try await refresh.value }
+        let started = ContinuousClock.now
+        let refresh = Task { [connector] in
+            let box = CIDSet()
+            try await connector.forEachPin(recursiveOnly: true) { p in box.insert(p.cid.bytes) }
+            return box.take()
+        }
+        pinnedRefresh = refresh
+        changedDuringRefresh = []
+        defer { pinnedRefresh = nil }
+        var view = try await refresh.value
+        // Operations that finished while the listing ran may be missing from it.
+        for (bytes, pinned) in changedDuringRefresh {
+            if pinned { view.insert(bytes) } else { view.remove(bytes) }
+        }
+        pinnedView = view
+        pinnedViewAt = started
+        return view
+    }
+
+    /// Applies a finished operation to the shared view.
+    private func viewChanged(_ cid: CID, pinned: Bool) {
+        if pinned { pinnedView?.insert(cid.bytes) } else { pinnedView?.remove(cid.bytes) }
+        if pinnedRefresh != nil { changedDuringRefresh.append((cid.bytes, pinned)) }
     }
 
     /// Every CID of the shared state (and every failed or running operation on a CID no
     /// longer in it), as this peer sees it, to `body` in key order. The daemon's recursive
     /// pins are read once into a set of CIDs; the state is streamed in pages, never held.
     public func statusAll(filter: Set<TrackerStatus>? = nil, _ body: @Sendable (PinInfo) async throws -> Void) async throws {
-        let pinned = try await pinnedInIPFS()
+        let pinned = try await pinnedSet()
         var seen = Set<CID>()
         var after: CID?
         while true {
             let page = try state.pins(after: after, limit: 1_000)
             for pin in page {
-                let op = instance.operation(pin.cid)
-                if op != nil { seen.insert(pin.cid) }
-                var isPinned = pinned.contains(pin.cid.bytes)
-                // Direct pins are not in the recursive listing: asked for one by one.
-                if !isPinned, op == nil, pin.maxDepth == 0, PinTrackerInstance.isAllocated(pin, to: me) {
-                    isPinned = (try? await isPinnedInIPFS(pin.cid)) ?? false
-                }
-                let status = PinTrackerInstance.status(pin: pin, me: me, operation: op, pinnedInIPFS: isPinned)
-                if let filter, !filter.contains(status) { continue }
-                try await body(info(pin.cid, pin, status: status, error: op?.error ?? "", op: op))
+                if instance.operation(pin.cid) != nil { seen.insert(pin.cid) }
+                let info = await status(pin.cid, pin, pinned: pinned)
+                if let filter, !filter.contains(info.short.status) { continue }
+                try await body(info)
             }
             guard page.count == 1_000, let last = page.last else { break }
             after = last.cid

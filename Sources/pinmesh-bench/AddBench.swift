@@ -77,12 +77,8 @@ struct AddBench: AsyncParsableCommand {
         }
 
         progress("starting \(peers) peers")
-        let cluster = try await LocalCluster(peers: peers)
+        let cluster = try await startCluster(peers: peers)
         defer { Task { await cluster.shutdown() } }
-        guard await LocalCluster.eventually(timeout: .seconds(60), {
-            for m in cluster.members { if await m.peer.monitor.peers().count != peers { return false } }
-            return true
-        }) else { throw ValidationError("the peers did not all see each other within 60 s") }
         let server = try await serveREST(cluster[0].peer)
         defer { Task { await server.stop() } }
         let port = server.port

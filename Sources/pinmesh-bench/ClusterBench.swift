@@ -41,7 +41,7 @@ struct ClusterBench: AsyncParsableCommand {
         let age = GoDuration.parse(batchAge)!.components
         let ageMillis = age.seconds * 1000 + age.attoseconds / 1_000_000_000_000_000
         progress("starting \(peers) peers")
-        let cluster = try await LocalCluster(peers: peers) { s in
+        let cluster = try await startCluster(peers: peers) { s in
             // What service.json defaults to, except the repinning delay.
             s.monitor.pingInterval = .seconds(1)
             s.monitor.checkInterval = .seconds(1)
@@ -53,10 +53,6 @@ struct ClusterBench: AsyncParsableCommand {
             s.pinset.batching.maxAgeMillis = ageMillis
         }
         defer { Task { await cluster.shutdown() } }
-        guard await LocalCluster.eventually(timeout: .seconds(60), {
-            for m in cluster.members { if await m.peer.monitor.peers().count != peers { return false } }
-            return true
-        }) else { throw ValidationError("the peers did not all see each other within 60 s") }
         let runStart = DispatchTime.now().uptimeNanoseconds
         var bytesBefore = 0
         for m in cluster.members { bytesBefore += await m.peer.monitor.bytesPublished }
@@ -217,6 +213,19 @@ struct ClusterBench: AsyncParsableCommand {
     func progress(_ s: String) {
         if !json { FileHandle.standardError.write(Data("… \(s)\n".utf8)) }
     }
+}
+
+/// A loopback cluster of `peers`, returned once every peer sees every other.
+func startCluster(peers: Int, tweak: @escaping @Sendable (inout ClusterPeer.Settings) -> Void = { _ in }) async throws -> LocalCluster {
+    let cluster = try await LocalCluster(peers: peers, tweak: tweak)
+    guard await LocalCluster.eventually(timeout: .seconds(60), {
+        for m in cluster.members { if await m.peer.monitor.peers().count != peers { return false } }
+        return true
+    }) else {
+        await cluster.shutdown()
+        throw ValidationError("the peers did not all see each other within 60 s")
+    }
+    return cluster
 }
 
 /// `peer`'s REST API on a port the OS picks; `stop()` ends it gracefully.

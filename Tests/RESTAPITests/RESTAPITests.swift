@@ -364,3 +364,57 @@ import UnixFS
         #expect(documented.subtracting(served).isEmpty, "documented, not served: \(documented.subtracting(served).sorted())")
     }
 }
+
+/// A short, bounded version of `pinmesh-bench load`: concurrent GET /pins streams while pins
+/// arrive at a steady rate; no request fails and every pin is committed.
+@Suite(.serialized) struct LoadTests {
+    @Test func streamsAndPinsTogetherWithoutErrors() async throws {
+        let s = try await RESTAPITests.serve(peers: 2)
+        defer { Task { await RESTAPITests.stop(s) } }
+        let c = s.cluster
+        #expect(await LocalCluster.eventually { await c[0].peer.monitor.peers().count == 2 })
+        let blocks = (0..<100).map { i -> Block in
+            let bytes = Array("load \(i)".utf8)
+            return Block(cid: CID.v1(codec: .raw, .sha256(bytes)), bytes: bytes)
+        }
+        _ = try await c[0].connector.blockPut(BlockList(blocks: blocks))
+        var config = HTTPClient.Configuration()
+        config.connectionPool = .init(idleTimeout: .seconds(60), concurrentHTTP1ConnectionsPerHostSoftLimit: 200)
+        let http = HTTPClient(eventLoopGroupProvider: .singleton, configuration: config)
+        defer { Task { try? await http.shutdown() } }
+        let client = try ClusterClient(hosts: ["http://127.0.0.1:\(s.port)"], timeout: .seconds(120), client: http)
+        let result = await LoadScenario(streams: 100, pinsPerSecond: 50, duration: .seconds(2)).run(
+            pin: { i in _ = try await client.call(.POST, "/pins/\(blocks[i].cid)", query: [("replication", "1")]) },
+            stream: {
+                var lines = 0
+                try await client.lines(.GET, "/pins") { _ in lines += 1 }
+                return lines
+            })
+        #expect(result.pinErrors == 0 && result.streamErrors == 0, "\(result.firstError ?? "")")
+        #expect(result.pinsDone == 100 && result.streamsRead >= 100)
+        var pinned = 0
+        try await c[0].peer.forEachPin { _ in pinned += 1 }
+        #expect(pinned == 100)
+    }
+}
+
+/// The streamed status reads the daemons' pins through a shared view refreshed every 2 s: a
+/// pin removed behind the cluster's back shows as `unexpectedly_unpinned` there too.
+@Suite struct SharedPinViewTests {
+    @Test func aPinRemovedInIPFSShowsInTheStreamedStatus() async throws {
+        let s = try await RESTAPITests.serve()
+        defer { Task { await RESTAPITests.stop(s) } }
+        let c = s.cluster
+        #expect(await LocalCluster.eventually { await c[0].peer.monitor.peers().count == 2 })
+        let cid = try await c.addFile(Array(repeating: 9, count: 3_000), to: 0)
+        _ = try await s.client.decode(Pin.self, .POST, "/pins/\(cid)", query: [("replication", "-1")])
+        func streamed() async throws -> [TrackerStatus] {
+            let seen = NIOLockedValueBox<[TrackerStatus]>([])
+            try await s.client.each(GlobalPinInfo.self, .GET, "/pins") { g in seen.withLockedValue { $0 += g.peerMap.values.map(\.status) } }
+            return seen.withLockedValue { $0 }
+        }
+        #expect(try await LocalCluster.eventually { try await streamed() == [.pinned, .pinned] })
+        try await c[1].connector.unpin(cid)
+        #expect(try await LocalCluster.eventually { try await streamed().sorted { $0.rawValue < $1.rawValue } == [.pinned, .unexpectedlyUnpinned] })
+    }
+}
