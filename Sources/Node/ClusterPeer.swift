@@ -118,6 +118,9 @@ public actor ClusterPeer {
     public static let idMethod = "cluster/id"
     /// CIDs per status request (an answer must fit one RPC frame).
     static let statusPage = 100
+    /// Pins read from the state at a time by a stream (`GET /allocations`, `GET /pins`): a
+    /// thousand open streams each hold one page while their clients read.
+    public static let streamPage = 100
 
     public let settings: Settings
     public nonisolated let me: PeerID
@@ -423,9 +426,9 @@ public actor ClusterPeer {
     public func forEachPin(_ body: (Pin) async throws -> Void) async throws {
         var after: CID?
         while true {
-            let page = try database.pins(after: after, limit: 1_000)
+            let page = try database.pins(after: after, limit: Self.streamPage)
             for p in page { try await body(p) }
-            guard page.count == 1_000, let last = page.last else { return }
+            guard page.count == Self.streamPage, let last = page.last else { return }
             after = last.cid
         }
     }

@@ -308,14 +308,14 @@ public actor PinTrackerService {
         var seen = Set<CID>()
         var after: CID?
         while true {
-            let page = try state.pins(after: after, limit: 1_000)
+            let page = try state.pins(after: after, limit: ClusterPeer.streamPage)
             for pin in page {
                 if instance.operation(pin.cid) != nil { seen.insert(pin.cid) }
                 let info = await status(pin.cid, pin, pinned: pinned)
                 if let filter, !filter.contains(info.short.status) { continue }
                 try await body(info)
             }
-            guard page.count == 1_000, let last = page.last else { break }
+            guard page.count == ClusterPeer.streamPage, let last = page.last else { break }
             after = last.cid
         }
         // Operations on CIDs the state no longer has (an unpin running or failed).
