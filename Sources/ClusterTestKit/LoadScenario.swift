@@ -30,13 +30,6 @@ public struct LoadScenario: Sendable {
         public var seconds = 0.0
     }
 
-    /// The process's resident set now (VmRSS), in MB.
-    public static func residentMB() -> Double {
-        guard let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8),
-            let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmRSS:") })
-        else { return 0 }
-        return (Double(line.split(separator: " ").dropFirst().first.map(String.init) ?? "") ?? 0) / 1024
-    }
 
     /// Runs the load: `pin(i)` submits pin number i; `stream()` reads one whole stream and
     /// returns its line count.
@@ -55,7 +48,7 @@ public struct LoadScenario: Sendable {
             group.addTask {
                 var next = start
                 while ContinuousClock.now < end {
-                    state.withLockedValue { $0.rssMB.append(Self.residentMB()) }
+                    state.withLockedValue { $0.rssMB.append(ProcessMemory.megabytes("VmRSS")) }
                     next += .seconds(1)
                     try? await Task.sleep(until: next, clock: .continuous)
                 }
@@ -107,5 +100,16 @@ public struct LoadScenario: Sendable {
         let (s, atto) = (ContinuousClock.now - start).components
         r.seconds = Double(s) + Double(atto) / 1e18
         return r
+    }
+}
+
+/// Memory figures of a process from `/proc/<pid>/status` (Linux), in MB; 0 when unreadable.
+public enum ProcessMemory {
+    /// `field`: `VmRSS` (resident now) or `VmHWM` (peak resident); `pid` nil: this process.
+    public static func megabytes(_ field: String, pid: Int32? = nil) -> Double {
+        guard let status = try? String(contentsOfFile: "/proc/\(pid.map(String.init) ?? "self")/status", encoding: .utf8),
+            let line = status.split(separator: "\n").first(where: { $0.hasPrefix(field + ":") })
+        else { return 0 }
+        return (Double(line.split(separator: " ").dropFirst().first.map(String.init) ?? "") ?? 0) / 1024
     }
 }

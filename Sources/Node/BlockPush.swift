@@ -119,7 +119,7 @@ public enum BlockPush {
 
     /// Puts pieces back together into blocks, checked against their CIDs.
     public final class Assembler: Sendable {
-        struct Key: Hashable {
+        struct Key: Hashable, Sendable {
             let peer: PeerID
             let cid: CID
         }
@@ -135,8 +135,7 @@ public enum BlockPush {
             var serial: UInt64 = 0
             /// Blocks completed lately: late duplicate pieces of them (a block sent twice,
             /// as repeated content makes) are ignored instead of starting a partial again.
-            var done: [Key] = []
-            var doneSet: Set<Key> = []
+            var done = RecentSet<Key>(capacity: Assembler.rememberDone)
         }
         private let state = NIOLockedValueBox(State())
         let limit: Int
@@ -162,7 +161,7 @@ public enum BlockPush {
             }
             let key = Key(peer: peer, cid: piece.cid)
             let complete: [UInt8]? = try state.withLockedValue { s in
-                if s.doneSet.contains(key) { return nil }
+                if s.done.contains(key) { return nil }
                 if s.partials[key] == nil {
                     // Room first: drop the oldest partial blocks until this one fits.
                     while !s.partials.isEmpty, s.partials.count >= limit || s.partialBytes + piece.size > byteLimit,
@@ -200,11 +199,7 @@ public enum BlockPush {
             guard let complete else { return nil }
             let block = try Self.checked(piece.cid, complete, from: peer)
             // Only a block whose bytes check out is remembered as done.
-            state.withLockedValue { s in
-                guard s.doneSet.insert(key).inserted else { return }
-                s.done.append(key)
-                if s.done.count > Self.rememberDone { s.doneSet.remove(s.done.removeFirst()) }
-            }
+            state.withLockedValue { s in _ = s.done.insert(key) }
             return block
         }
 

@@ -21,9 +21,7 @@ public actor ClusterAdd {
     public private(set) var blocksSent = 0
     public private(set) var bytesSent = 0
     /// CIDs sent lately: repeated content (the same chunk many times) is sent once.
-    private var recent: [CID] = []
-    private var recentSet: Set<CID> = []
-    static let rememberSent = 8192
+    private var recent = RecentSet<CID>(capacity: 8192)
 
     init(options: PinOptions, local: Bool, minimum: Int, destinations: [any BlockDestination], dropped: [(PeerID, String)]) {
         self.options = options
@@ -41,12 +39,7 @@ public actor ClusterAdd {
     /// fails.
     public func put(_ blocks: [Block]) async throws {
         var fresh = blocks
-        fresh.removeAll { b in
-            guard recentSet.insert(b.cid).inserted else { return true }
-            recent.append(b.cid)
-            if recent.count > Self.rememberSent { recentSet.remove(recent.removeFirst()) }
-            return false
-        }
+        fresh.removeAll { !recent.insert($0.cid) }
         guard !fresh.isEmpty else { return }
         blocksSent += fresh.count
         bytesSent += fresh.reduce(0) { $0 + $1.bytes.count }
@@ -140,9 +133,32 @@ extension ClusterPeer {
     /// one pinned everywhere.
     public func commitAdd(_ add: ClusterAdd, roots: [CID]) async throws -> [Pin] {
         let holders = try await add.finish()
+        let (blocks, bytes) = (await add.blocksSent, await add.bytesSent)
+        logger.info("add sent", metadata: ["blocks": "\(blocks)", "bytes": "\(bytes)", "peers": "\(holders.map(\.description))"])
         var pins: [Pin] = []
         let fixed = add.local || add.options.replicationFactorMin == -1 ? nil : holders
         for root in roots { pins.append(try await pin(root, options: add.options, allocations: fixed)) }
         return pins
     }
+}
+
+/// The last `capacity` distinct values inserted, oldest forgotten first (a ring, so each
+/// insert costs the same however full it is).
+public struct RecentSet<T: Hashable & Sendable>: Sendable {
+    private var ring: [T?]
+    private var next = 0
+    private var members: Set<T> = []
+
+    public init(capacity: Int) { ring = Array(repeating: nil, count: capacity) }
+
+    /// Adds `value`; false when it is among the last `capacity` values already.
+    public mutating func insert(_ value: T) -> Bool {
+        guard members.insert(value).inserted else { return false }
+        if let old = ring[next] { members.remove(old) }
+        ring[next] = value
+        next = (next + 1) % ring.count
+        return true
+    }
+
+    public func contains(_ value: T) -> Bool { members.contains(value) }
 }

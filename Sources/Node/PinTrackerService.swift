@@ -208,7 +208,6 @@ public actor PinTrackerService {
         let pin = try? state.pin(cid)
         let op = instance.operation(cid)
         var pinned = false
-        var error = op?.error ?? ""
         if op == nil, let pin, PinTrackerInstance.isAllocated(pin, to: me) {
             do {
                 pinned = try await isPinnedInIPFS(cid)
@@ -216,9 +215,7 @@ public actor PinTrackerService {
                 return info(cid, pin, status: .clusterError, error: "the IPFS daemon did not answer: \(error)")
             }
         }
-        let status = PinTrackerInstance.status(pin: pin, me: me, operation: op, pinnedInIPFS: pinned)
-        if status == .unexpectedlyUnpinned { error = "allocated here but not pinned in the IPFS daemon; recover it with `pinmeshctl recover`" }
-        return info(cid, pin, status: status, error: error, op: op)
+        return info(cid, pin, op: op, pinnedInIPFS: pinned)
     }
 
     private func isPinnedInIPFS(_ cid: CID) async throws -> Bool {
@@ -256,7 +253,12 @@ public actor PinTrackerService {
         if let pin, !isPinned, op == nil, pin.maxDepth == 0, PinTrackerInstance.isAllocated(pin, to: me) {
             isPinned = (try? await isPinnedInIPFS(cid)) ?? false
         }
-        let status = PinTrackerInstance.status(pin: pin, me: me, operation: op, pinnedInIPFS: isPinned)
+        return info(cid, pin, op: op, pinnedInIPFS: isPinned)
+    }
+
+    /// The status of `cid` given its operation and whether the daemon pins it.
+    private func info(_ cid: CID, _ pin: Pin?, op: TrackedOperation?, pinnedInIPFS: Bool) -> PinInfo {
+        let status = PinTrackerInstance.status(pin: pin, me: me, operation: op, pinnedInIPFS: pinnedInIPFS)
         let error = status == .unexpectedlyUnpinned
             ? "allocated here but not pinned in the IPFS daemon; recover it with `pinmeshctl recover`" : op?.error ?? ""
         return info(cid, pin, status: status, error: error, op: op)

@@ -65,11 +65,10 @@ struct AddBench: AsyncParsableCommand {
 
         // Baseline: the importer alone, same bytes, from memory.
         progress("importer baseline")
-        var importer = try FileImporter(settings: ImportSettings(), keepBlocks: false, parallelFor: DispatchParallel.allCores)
         var importSeconds = Double.infinity
         var expected = ""
         for _ in 0..<2 {
-            importer = try FileImporter(settings: ImportSettings(), keepBlocks: false, parallelFor: DispatchParallel.allCores)
+            var importer = try FileImporter(settings: ImportSettings(), keepBlocks: false, parallelFor: DispatchParallel.allCores)
             let t = DispatchTime.now().uptimeNanoseconds
             Self.chunks(size: size) { importer.write($0) }
             expected = importer.finish().cid.description

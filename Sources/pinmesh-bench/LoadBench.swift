@@ -48,7 +48,7 @@ struct LoadBench: AsyncParsableCommand {
         let http = HTTPClient(eventLoopGroupProvider: .singleton, configuration: config)
         defer { Task { try? await http.shutdown() } }
         let client = try ClusterClient(hosts: ["http://127.0.0.1:\(server.port)"], timeout: .seconds(600), client: http)
-        let idle = LoadScenario.residentMB()
+        let idle = ProcessMemory.megabytes("VmRSS")
 
         progress("\(streams) streams and \(pinsPerSecond) pins/s for \(seconds) s")
         let cids = blocks.map(\.cid)

@@ -321,13 +321,7 @@ struct BenchPeer {
 }
 
 /// The process's peak resident set (VmHWM), in MB.
-func peakRSSMegabytes() -> Double {
-    guard let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8),
-        let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmHWM:") })
-    else { return 0 }
-    let kb = Double(line.split(separator: " ").dropFirst().first.map(String.init) ?? "") ?? 0
-    return kb / 1024
-}
+func peakRSSMegabytes() -> Double { ProcessMemory.megabytes("VmHWM") }
 
 /// The new peer of the catch-up scenarios, in a process of its own (not for direct use): it
 /// dials the source, syncs, and reports the time, pins, fetch rounds and its own peak RSS.

@@ -1,4 +1,5 @@
 import ArgumentParser
+import ClusterTestKit
 import Foundation
 import Gossip
 import Multiformats
@@ -113,12 +114,7 @@ final class Child {
     func terminate() { if process.isRunning { process.terminate() } }
 
     /// The child's peak resident set (VmHWM), in MB.
-    func peakRSS() -> Double {
-        guard let status = try? String(contentsOfFile: "/proc/\(process.processIdentifier)/status", encoding: .utf8),
-            let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmHWM:") })
-        else { return 0 }
-        return (Double(line.split(separator: " ").dropFirst().first.map(String.init) ?? "") ?? 0) / 1024
-    }
+    func peakRSS() -> Double { ProcessMemory.megabytes("VmHWM", pid: process.processIdentifier) }
 }
 
 /// The child side of `pinmesh-bench pubsub` (not for direct use).

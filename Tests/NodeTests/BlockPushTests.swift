@@ -130,6 +130,17 @@ import UnixFS
         #expect(tight.partialCount == 2 && tight.partialBytes == 200_000)
     }
 
+    /// What remembers recently sent or completed blocks: exactly the last `capacity` values.
+    @Test func recentSetForgetsTheOldestAtItsCapacity() {
+        var r = RecentSet<Int>(capacity: 3)
+        let fresh = [r.insert(1), r.insert(2), r.insert(3), r.insert(2)]
+        #expect(fresh == [true, true, true, false] && r.contains(1))
+        let fourth = r.insert(4)  // forgets the first
+        #expect(fourth && !r.contains(1) && r.contains(2) && r.contains(3) && r.contains(4))
+        let again = r.insert(1)  // forgets the second
+        #expect(again && !r.contains(2))
+    }
+
     /// The sender keeps at most `window` calls in flight, packs small blocks, and reports a
     /// failed call from `put` or `finish`.
     @Test func theSenderHoldsItsWindowAndReportsFailure() async throws {

@@ -56,7 +56,8 @@ import Testing
         // Ping TTL 600 ms + a 100 ms check; generous for a loaded machine, far under 5 s.
         let took = ContinuousClock.now - stopped
         #expect(took < .seconds(5), "alert after \(took)")
-        #expect(await monitors[0].peers() == Array(ids[0..<2]).sorted())
+        // Peer 1's ping may lapse for an instant on a loaded machine (600 ms TTL): awaited.
+        #expect(await PubSubServiceTests.eventually(timeout: .seconds(20)) { await first.peers() == Array(ids[0..<2]).sorted() })
         #expect(await monitors[1].isAlive(ids[2]) == false)
         #expect(await monitors[0].recentAlerts.contains { $0.metric.peer == ids[2] && $0.metric.name == "ping" })
         // Traffic stays small: three metrics per peer per ping interval here, each under 300 bytes.
