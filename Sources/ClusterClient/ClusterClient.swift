@@ -3,6 +3,7 @@ public import ClusterModel
 import Foundation
 public import Multiformats
 import NIOCore
+import NIOSSL
 import NIOPosix
 public import NIOHTTP1
 
@@ -14,7 +15,19 @@ public struct ClusterClient: Sendable {
     /// A token from `POST /token`, sent as `Authorization: Bearer` (instead of basic auth).
     public let token: String?
     public let timeout: Duration
+    /// Called with a line per request and per answer (`pinmeshctl --debug`).
+    public let trace: (@Sendable (String) -> Void)?
     let client: HTTPClient
+
+    /// The client for `--no-check-certificate`: TLS without verifying the server's certificate
+    /// (a self-signed one). Process-wide, like `HTTPClient.shared`, so it is never shut down.
+    static let insecure: HTTPClient = {
+        var tls = TLSConfiguration.makeClientConfiguration()
+        tls.certificateVerification = .none
+        var configuration = HTTPClient.Configuration()
+        configuration.tlsConfiguration = tls
+        return HTTPClient(eventLoopGroupProvider: .shared(MultiThreadedEventLoopGroup.singleton), configuration: configuration)
+    }()
 
     /// What went wrong: the API's own message, or why no host answered.
     public struct ClientError: Error, CustomStringConvertible, Sendable {
@@ -23,17 +36,23 @@ public struct ClusterClient: Sendable {
         public var description: String { status.map { "\(message) (HTTP \($0))" } ?? message }
     }
 
-    /// - Parameter hosts: URLs (`http://127.0.0.1:9094`) or multiaddrs (`/ip4/127.0.0.1/tcp/9094`).
+    /// - Parameters:
+    ///   - hosts: URLs (`http://127.0.0.1:9094`, `https://…`) or multiaddrs (`/ip4/127.0.0.1/tcp/9094`;
+    ///     `https` makes those HTTPS).
+    ///   - checkCertificate: verify an HTTPS server's certificate against the system's roots
+    ///     (false: accept any, `--no-check-certificate`).
+    ///   - client: an HTTP client of the caller's (its own connection pool); it decides TLS then.
     public init(
         hosts: [String], basicAuth: (String, String)? = nil, token: String? = nil, https: Bool = false, timeout: Duration = .seconds(60),
-        client: HTTPClient = .shared
+        checkCertificate: Bool = true, client: HTTPClient? = nil, trace: (@Sendable (String) -> Void)? = nil
     ) throws {
         self.hosts = try hosts.map { try Self.baseURL($0, https: https) }
         guard !self.hosts.isEmpty else { throw ClientError(status: nil, message: "no --host given") }
         self.basicAuth = basicAuth
         self.token = token
         self.timeout = timeout
-        self.client = client
+        self.client = client ?? (checkCertificate ? .shared : Self.insecure)
+        self.trace = trace
     }
 
     static func baseURL(_ text: String, https: Bool) throws -> String {
@@ -100,10 +119,14 @@ public struct ClusterClient: Sendable {
             } else if let (u, p) = basicAuth {
                 request.headers.add(name: "Authorization", value: "Basic " + Data("\(u):\(p)".utf8).base64EncodedString())
             }
+            trace?("> \(method.rawValue) \(url)")
             do {
                 let (s, atto) = timeout.components
-                return try await client.execute(request, timeout: .nanoseconds(s * 1_000_000_000 + atto / 1_000_000_000))
+                let response = try await client.execute(request, timeout: .nanoseconds(s * 1_000_000_000 + atto / 1_000_000_000))
+                trace?("< \(response.status.code) \(response.status.reasonPhrase) \(response.headers[canonicalForm: "Content-Type"].joined(separator: ","))")
+                return response
             } catch {
+                trace?("< \(error)")
                 lastError = error
                 if body != nil { break }  // the body may be partly consumed: not sent twice
             }

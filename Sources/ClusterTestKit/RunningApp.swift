@@ -14,10 +14,10 @@ public final class RunningApp: Sendable {
 
     /// Starts the service `make` builds; `make` hands the bound port to its argument.
     public static func start<S: Service>(
-        logger: Logger = Logger(label: "pinmesh.test.app"), _ make: (@escaping @Sendable (Int) async -> Void) -> S
+        logger: Logger = Logger(label: "pinmesh.test.app"), _ make: (@escaping @Sendable (Int) async -> Void) throws -> S
     ) async throws -> RunningApp {
         let (ports, cont) = AsyncStream<Int>.makeStream()
-        let service = make { cont.yield($0) }
+        let service = try make { cont.yield($0) }
         let group = ServiceGroup(services: [service], logger: logger)
         let task = Task { try await group.run() }
         var it = ports.makeAsyncIterator()

@@ -62,6 +62,10 @@ public struct ServiceConfig: Codable, Equatable, Sendable {
         public var corsMaxAge: String
         /// How long a token from `POST /token` stays valid.
         public var tokenTtl: String
+        /// PEM certificate chain and private key (relative paths: in the config folder); when
+        /// set, the API is served over HTTPS only.
+        public var sslCertFile: String
+        public var sslKeyFile: String
     }
 
     public struct API: Codable, Equatable, Sendable { public var restapi: RESTAPI }
@@ -159,7 +163,7 @@ public struct ServiceConfig: Codable, Equatable, Sendable {
                     writeTimeout: "0s", idleTimeout: "2m0s", maxHeaderBytes: 4096, basicAuthCredentials: nil,
                     httpLogFile: "", headers: [:], corsAllowedOrigins: ["*"], corsAllowedMethods: ["GET"],
                     corsAllowedHeaders: [], corsExposedHeaders: ["Content-Type", "X-Stream-Output", "X-Chunked-Output", "X-Content-Length"],
-                    corsAllowCredentials: true, corsMaxAge: "0s", tokenTtl: "24h0m0s")),
+                    corsAllowCredentials: true, corsMaxAge: "0s", tokenTtl: "24h0m0s", sslCertFile: "", sslKeyFile: "")),
             ipfsConnector: IPFSConnectorSection(
                 ipfshttp: IPFSHTTP(
                     nodeMultiaddress: "/ip4/127.0.0.1/tcp/5091", embedded: true, connectSwarmsDelay: "30s",
@@ -420,6 +424,9 @@ public struct ServiceConfig: Codable, Equatable, Sendable {
             throw fail("informer.disk.metric_type", "must be \"freespace\" or \"reposize\"")
         }
         guard informer.pinqueue.weightBucketSize >= 1 else { throw fail("informer.pinqueue.weight_bucket_size", "must be at least 1") }
+        guard api.restapi.sslCertFile.isEmpty == api.restapi.sslKeyFile.isEmpty else {
+            throw fail(api.restapi.sslCertFile.isEmpty ? "api.restapi.ssl_cert_file" : "api.restapi.ssl_key_file", "set both ssl_cert_file and ssl_key_file (HTTPS), or neither (HTTP)")
+        }
         guard api.restapi.maxHeaderBytes >= 1024 else { throw fail("api.restapi.max_header_bytes", "must be at least 1024") }
         // A metric must outlive the interval it is sent at, or every peer looks dead in between.
         let ping = GoDuration.parse(cluster.monitorPingInterval)!

@@ -2,6 +2,8 @@ import AsyncAlgorithms
 public import ClusterModel
 import Foundation
 public import Hummingbird
+public import HummingbirdTLS
+public import NIOSSL
 public import Logging
 public import Multiformats
 public import Node
@@ -32,7 +34,28 @@ public struct RESTAPIServer: Sendable {
         public var corsMaxAge: Duration = .zero
         /// Headers added to every answer (`headers`).
         public var headers: [String: [String]] = [:]
+        /// Serve HTTPS with this (`ssl_cert_file`, `ssl_key_file`); nil: plain HTTP.
+        public var tls: TLSConfiguration?
         public init() {}
+    }
+
+    /// A server TLS configuration from a PEM certificate chain and its PEM private key; the
+    /// error names the file that could not be used.
+    public static func tlsConfiguration(certificateFile: String, keyFile: String) throws -> TLSConfiguration {
+        let chain: [NIOSSLCertificate]
+        do {
+            chain = try NIOSSLCertificate.fromPEMFile(certificateFile)
+        } catch {
+            throw APIError(.internalServerError, "\(certificateFile): not a readable PEM certificate (\(error))")
+        }
+        guard !chain.isEmpty else { throw APIError(.internalServerError, "\(certificateFile): no certificate in the file") }
+        let key: NIOSSLPrivateKey
+        do {
+            key = try NIOSSLPrivateKey(file: keyFile, format: .pem)
+        } catch {
+            throw APIError(.internalServerError, "\(keyFile): not a readable PEM private key (\(error))")
+        }
+        return TLSConfiguration.makeServerConfiguration(certificateChain: chain.map { .certificate($0) }, privateKey: .privateKey(key))
     }
 
     public init(peer: ClusterPeer, credentials: [String: String]? = nil, settings: Settings = Settings(), logger: Logger = Logger(label: "pinmesh.restapi")) {
@@ -191,9 +214,11 @@ public struct RESTAPIServer: Sendable {
     }
 
     /// The application on `host:port` (port 0: one the OS picks; `onRunning` gets it).
-    public func application(host: String, port: Int, onRunning: @escaping @Sendable (Int) async -> Void = { _ in }) -> some ApplicationProtocol {
+    /// HTTPS when `settings.tls` is set.
+    public func application(host: String, port: Int, onRunning: @escaping @Sendable (Int) async -> Void = { _ in }) throws -> some ApplicationProtocol {
         Application(
-            router: router(), configuration: ApplicationConfiguration(address: .hostname(host, port: port), serverName: nil),
+            router: router(), server: try settings.tls.map { try .tls(.http1(), tlsConfiguration: $0) } ?? .http1(),
+            configuration: ApplicationConfiguration(address: .hostname(host, port: port), serverName: nil),
             onServerRunning: { channel in await onRunning(channel.localAddress?.port ?? port) }, logger: logger)
     }
 

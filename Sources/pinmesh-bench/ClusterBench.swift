@@ -230,5 +230,5 @@ func startCluster(peers: Int, tweak: @escaping @Sendable (inout ClusterPeer.Sett
 
 /// `peer`'s REST API on a port the OS picks; `stop()` ends it gracefully.
 func serveREST(_ peer: ClusterPeer) async throws -> RunningApp {
-    try await RunningApp.start { running in RESTAPIServer(peer: peer).application(host: "127.0.0.1", port: 0, onRunning: running) }
+    try await RunningApp.start { running in try RESTAPIServer(peer: peer).application(host: "127.0.0.1", port: 0, onRunning: running) }
 }

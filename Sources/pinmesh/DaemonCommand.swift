@@ -99,8 +99,16 @@ struct DaemonCommand: AsyncParsableCommand {
         restSettings.corsAllowCredentials = rest.corsAllowCredentials
         restSettings.corsMaxAge = GoDuration.parse(rest.corsMaxAge) ?? .zero
         restSettings.headers = rest.headers
+        if !rest.sslCertFile.isEmpty {
+            let path = { (file: String) in file.hasPrefix("/") ? file : (dir as NSString).appendingPathComponent(file) }
+            do {
+                restSettings.tls = try RESTAPIServer.tlsConfiguration(certificateFile: path(rest.sslCertFile), keyFile: path(rest.sslKeyFile))
+            } catch let error as RESTAPIServer.APIError {
+                throw ValidationError("api.restapi.ssl_cert_file / ssl_key_file: \(error.message)")
+            }
+        }
         services.append(
-            RESTAPIServer(peer: peer, credentials: rest.basicAuthCredentials, settings: restSettings, logger: logger)
+            try RESTAPIServer(peer: peer, credentials: rest.basicAuthCredentials, settings: restSettings, logger: logger)
                 .application(host: apiHost, port: apiPort))
         if service.metrics.enableStats {
             let (mHost, mPort) = try Self.hostPort(service.metrics.prometheusEndpoint, key: "metrics.prometheus_endpoint")
@@ -115,7 +123,7 @@ struct DaemonCommand: AsyncParsableCommand {
         let ready = """
             PinMesh \(service.cluster.peername) ready
               peer ID    \(identity.id)
-              REST API   http://\(apiHost):\(apiPort)
+              REST API   \(restSettings.tls == nil ? "http" : "https")://\(apiHost):\(apiPort)
               IPFS API   http://\(ipfsHost):\(ipfsPort)/api/v0\(ipfs.embedded ? " (embedded)" : "")
             """
         services.append(PeerService(peer: peer, ready: ready, logger: logger))

@@ -19,6 +19,12 @@ struct GlobalOptions: ParsableArguments {
     @Flag(help: "Use HTTPS with a multiaddr --host.")
     var https = false
 
+    @Flag(name: .customLong("no-check-certificate"), help: "Do not verify the API's TLS certificate (a self-signed one).")
+    var noCheckCertificate = false
+
+    @Flag(help: "Print every request and the status of its answer on stderr.")
+    var debug = false
+
     @Option(help: "Output: text or json.")
     var enc: Encoding = .text
 
@@ -28,7 +34,7 @@ struct GlobalOptions: ParsableArguments {
     enum Encoding: String, ExpressibleByArgument { case text, json }
 
     static let names: Set<String> = ["--host", "--basic-auth", "--token", "--enc", "--timeout"]
-    static let flags: Set<String> = ["--https"]
+    static let flags: Set<String> = ["--https", "--no-check-certificate", "--debug"]
 
     func client() throws -> ClusterClient {
         let hostList = host ?? ProcessInfo.processInfo.environment["PINMESH_API"] ?? "/ip4/127.0.0.1/tcp/9094"
@@ -37,11 +43,14 @@ struct GlobalOptions: ParsableArguments {
             guard let colon = basicAuth.firstIndex(of: ":") else { throw ValidationError("--basic-auth must be user:password") }
             auth = (String(basicAuth[..<colon]), String(basicAuth[basicAuth.index(after: colon)...]))
         }
+        var trace: (@Sendable (String) -> Void)?
+        if debug { trace = { line in FileHandle.standardError.write(Data("debug: \(line)\n".utf8)) } }
         do {
             return try ClusterClient(
                 hosts: hostList.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) }, basicAuth: auth,
                 token: token ?? ProcessInfo.processInfo.environment["PINMESH_TOKEN"], https: https,
-                timeout: .seconds(timeout))
+                timeout: .seconds(timeout), checkCertificate: !noCheckCertificate,
+                trace: trace)
         } catch {
             throw ValidationError("\(error)")
         }

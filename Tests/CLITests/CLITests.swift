@@ -42,6 +42,43 @@ import Testing
         #expect(bad.status != 0)
     }
 
+    /// swift-argument-parser's bash completion, exercised the way bash calls it: the words typed
+    /// so far in COMP_WORDS, the function's answer in COMPREPLY.
+    @Test func shellCompletionOffersCommandsAndFlags() throws {
+        let script = try Self.run("pinmeshctl", ["--generate-completion-script", "bash"])
+        #expect(script.status == 0 && script.out.contains("complete") && script.out.contains("_pinmeshctl()"))
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent("pinmeshctl-completion-\(getpid()).bash")
+        try script.out.write(to: file, atomically: true, encoding: .utf8)
+        defer { try? FileManager.default.removeItem(at: file) }
+        func complete(_ words: [String]) throws -> [String] {
+            let line = words.joined(separator: " ")
+            let p = Process()
+            p.executableURL = URL(fileURLWithPath: "/bin/bash")
+            p.arguments = [
+                "-c",
+                "source \"$1\"; COMP_WORDS=(\(words.map { "'\($0)'" }.joined(separator: " "))); COMP_CWORD=\(words.count - 1); "
+                    + "COMP_LINE='\(line)'; COMP_POINT=${#COMP_LINE}; _pinmeshctl pinmeshctl '\(words.last!)' '\(words[words.count - 2])'; "
+                    + "printf '%s\\n' \"${COMPREPLY[@]}\"",
+                "bash", file.path,
+            ]
+            let out = Pipe()
+            p.standardOutput = out
+            try p.run()
+            let data = out.fileHandleForReading.readDataToEndOfFile()
+            p.waitUntilExit()
+            return String(decoding: data, as: UTF8.self).split(separator: "\n").map(String.init)
+        }
+        #expect(try complete(["pinmeshctl", "pi"]) == ["pin"])
+        #expect(try complete(["pinmeshctl", "health", "b"]) == ["bandwidth"])
+        let flags = try complete(["pinmeshctl", "add", "--rep"])
+        #expect(flags.contains("--replication") && flags.contains("--replication-min"), "\(flags)")
+        #expect(try complete(["pinmeshctl", "status", "--fil"]) == ["--filter"])
+        for shell in ["zsh", "fish"] {
+            let other = try Self.run("pinmeshctl", ["--generate-completion-script", shell])
+            #expect(other.status == 0 && other.out.contains("pinmeshctl") && other.out.contains("bandwidth"), "\(shell)")
+        }
+    }
+
     @Test func initWritesAConfigThatLoadsAndKeepsTheIdentity() throws {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("pinmesh-init-\(getpid())-\(UInt32.random(in: 0...UInt32.max))").path
         defer { try? FileManager.default.removeItem(atPath: dir) }

@@ -54,6 +54,20 @@ import Testing
             let r = try CLITests.run("pinmesh", ["init", "--config", "\(root)/p\(i)", "--secret", secret, "--peername", "p\(i)", "--randomports"])
             #expect(r.status == 0, "\(r.err)")
         }
+        // p1 serves its API over HTTPS (a self-signed test certificate, relative to its folder).
+        let fixtures = Vectors.repositoryRoot.appendingPathComponent("Tests/RESTAPITests/Fixtures")
+        for name in ["test-tls-cert.pem", "test-tls-key.pem"] {
+            try FileManager.default.copyItem(atPath: fixtures.appendingPathComponent(name).path, toPath: "\(root)/p1/\(name)")
+        }
+        let configPath = "\(root)/p1/service.json"
+        var config = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: configPath))) as? [String: Any])
+        var apiSection = try #require(config["api"] as? [String: Any])
+        var restapi = try #require(apiSection["restapi"] as? [String: Any])
+        restapi["ssl_cert_file"] = "test-tls-cert.pem"
+        restapi["ssl_key_file"] = "test-tls-key.pem"
+        apiSection["restapi"] = restapi
+        config["api"] = apiSection
+        try JSONSerialization.data(withJSONObject: config, options: [.prettyPrinted, .sortedKeys]).write(to: URL(fileURLWithPath: configPath))
         let d1 = try Daemon("\(root)/p1")
         defer { if d1.process.isRunning { d1.process.terminate() } }
         #expect(await d1.ready(), "p1 did not start: \(d1.log)")
@@ -62,6 +76,14 @@ import Testing
         #expect(await d2.ready(), "p2 did not start: \(d2.log)")
         let api = try #require(d2.field("REST API"))
         let ipfs = try #require(d1.field("IPFS API"))
+        let secureAPI = try #require(d1.field("REST API"))
+        #expect(secureAPI.hasPrefix("https://127.0.0.1:"), "\(d1.output)")
+        let overTLS = try CLITests.run("pinmeshctl", ["--host", secureAPI, "--no-check-certificate", "--debug", "id"])
+        #expect(overTLS.status == 0 && overTLS.out.contains("| p1 |"), "\(overTLS)")
+        #expect(overTLS.err.contains("debug: > GET \(secureAPI)/id") && overTLS.err.contains("debug: < 200 OK"), "\(overTLS.err)")
+        let port = try #require(secureAPI.split(separator: ":").last)
+        let verified = try CLITests.run("pinmeshctl", ["--host", "/ip4/127.0.0.1/tcp/\(port)", "--https", "--timeout", "3", "id"])
+        #expect(verified.status != 0 && verified.err.lowercased().contains("certificate"), "\(verified)")
         #expect(await LocalCluster.eventually(timeout: .seconds(30)) {
             ((try? CLITests.run("pinmeshctl", ["--host", api, "peers", "ls", "--enc", "json"]).out) ?? "").components(separatedBy: "\"peername\"").count == 3
         })

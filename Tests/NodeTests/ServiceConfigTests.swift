@@ -56,6 +56,10 @@ import Testing
         // Limits at the edge: 1 concurrent pin passes, 0 does not.
         #expect(problem(#"{"cluster": {\#(s)}, "pin_tracker": {"stateless": {"concurrent_pins": 1}}}"#) == nil)
         #expect(problem(#"{"cluster": {\#(s)}, "pin_tracker": {"stateless": {"concurrent_pins": 0}}}"#)?.key == "pin_tracker.stateless.concurrent_pins")
+        // HTTPS needs both files.
+        #expect(problem(#"{"cluster": {\#(s)}, "api": {"restapi": {"ssl_cert_file": "cert.pem"}}}"#)?.key == "api.restapi.ssl_key_file")
+        #expect(problem(#"{"cluster": {\#(s)}, "api": {"restapi": {"ssl_key_file": "key.pem"}}}"#)?.key == "api.restapi.ssl_cert_file")
+        #expect(problem(#"{"cluster": {\#(s)}, "api": {"restapi": {"ssl_cert_file": "cert.pem", "ssl_key_file": "key.pem"}}}"#) == nil)
         // Free-form maps take any keys.
         #expect(problem(#"{"cluster": {\#(s)}, "informer": {"tags": {"tags": {"region": "eu", "group": "a"}}}}"#) == nil)
     }

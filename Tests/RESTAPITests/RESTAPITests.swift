@@ -30,7 +30,7 @@ import UnixFS
         var quiet = Logger(label: "test.restapi")
         quiet.logLevel = .critical  // the server's own shutdown chatter is not a test result
         let server = try await RunningApp.start(logger: quiet) { running in
-            RESTAPIServer(peer: c[0].peer, credentials: credentials, settings: settings, logger: quiet)
+            try RESTAPIServer(peer: c[0].peer, credentials: credentials, settings: settings, logger: quiet)
                 .application(host: "127.0.0.1", port: 0, onRunning: running)
         }
         let client = try ClusterClient(hosts: ["/ip4/127.0.0.1/tcp/\(server.port)"], basicAuth: auth)
@@ -213,6 +213,47 @@ import UnixFS
         defer { Task { await RESTAPITests.stop(s) } }
         let (code, message) = await RESTAPITests.status(s, .POST, "/token")
         #expect(code == 400 && message.contains("basic_auth_credentials"))
+    }
+
+    /// A self-signed certificate for localhost and 127.0.0.1 (valid to 2126; its key is public,
+    /// in the repository, for tests only).
+    static let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Fixtures")
+
+    @Test func tlsServesHTTPSOnlyAndClientsVerifyUnlessTold() async throws {
+        var settings = RESTAPIServer.Settings()
+        settings.tls = try RESTAPIServer.tlsConfiguration(
+            certificateFile: Self.fixtures.appendingPathComponent("test-tls-cert.pem").path,
+            keyFile: Self.fixtures.appendingPathComponent("test-tls-key.pem").path)
+        let s = try await RESTAPITests.serve(credentials: ["admin": "s3cret"], settings: settings)
+        defer { Task { await RESTAPITests.stop(s) } }
+        // What pinmeshctl --https --no-check-certificate uses: works, auth and all.
+        let insecure = try ClusterClient(
+            hosts: ["/ip4/127.0.0.1/tcp/\(s.port)"], basicAuth: ("admin", "s3cret"), https: true, checkCertificate: false)
+        struct ID: Decodable { let id: String }
+        let id = try await insecure.decode(ID.self, .GET, "/id")
+        #expect(id.id == s.cluster[0].id.description)
+        let wrongPassword = try ClusterClient(hosts: ["https://127.0.0.1:\(s.port)"], basicAuth: ("admin", "nope"), checkCertificate: false)
+        await #expect(throws: ClusterClient.ClientError.self) { _ = try await wrongPassword.call(.GET, "/id") }
+        // A verifying client refuses the self-signed certificate (the HTTP client retries a
+        // failed connection until the deadline, then reports the last failure).
+        let verifying = try ClusterClient(hosts: ["https://127.0.0.1:\(s.port)"], basicAuth: ("admin", "s3cret"), timeout: .seconds(2))
+        let refused = await #expect(throws: ClusterClient.ClientError.self) { _ = try await verifying.call(.GET, "/id") }
+        #expect(refused.map { "\($0)".lowercased().contains("certificate") } == true, "\(String(describing: refused))")
+        // Plain HTTP on the HTTPS port gets nothing.
+        let plain = try ClusterClient(hosts: ["http://127.0.0.1:\(s.port)"], basicAuth: ("admin", "s3cret"), timeout: .seconds(2))
+        await #expect(throws: (any Error).self) { _ = try await plain.call(.GET, "/id") }
+    }
+
+    @Test func unusableCertificateFilesAreNamed() throws {
+        let cert = Self.fixtures.appendingPathComponent("test-tls-cert.pem").path
+        let key = Self.fixtures.appendingPathComponent("test-tls-key.pem").path
+        #expect { _ = try RESTAPIServer.tlsConfiguration(certificateFile: "/nonexistent.pem", keyFile: key) } throws: { error in
+            (error as? RESTAPIServer.APIError)?.message.contains("/nonexistent.pem: not a readable PEM certificate") == true
+        }
+        // The certificate given as the key.
+        #expect { _ = try RESTAPIServer.tlsConfiguration(certificateFile: cert, keyFile: cert) } throws: { error in
+            (error as? RESTAPIServer.APIError)?.message.contains("not a readable PEM private key") == true
+        }
     }
 
     @Test func corsFollowsTheConfiguredOrigins() async throws {
