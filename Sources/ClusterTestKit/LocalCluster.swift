@@ -56,6 +56,8 @@ public final class LocalCluster: @unchecked Sendable {
     public let secret: SecureBytes
     public private(set) var members: [Member] = []
     let tweak: @Sendable (inout ClusterPeer.Settings) -> Void
+    /// Each embedded IPFS node's `StorageMax` in bytes (nil: the repository's default).
+    let storageMax: UInt64?
 
     /// Settings sized for tests on a loaded 2-core machine: pings every 500 ms valid 1.5 s,
     /// checked every 200 ms (a dead peer is noticed within 1.7 s); a peer down 1 s has its pins
@@ -77,11 +79,12 @@ public final class LocalCluster: @unchecked Sendable {
     /// Starts `count` peers; every peer after the first bootstraps through the first.
     public init(
         peers count: Int, secret: SecureBytes = SecureBytes(SodiumRandom.bytes(32)), identities: [Ed25519.PrivateKey] = [],
-        tweak: @escaping @Sendable (inout ClusterPeer.Settings) -> Void = { _ in }
+        storageMax: UInt64? = nil, tweak: @escaping @Sendable (inout ClusterPeer.Settings) -> Void = { _ in }
     ) async throws {
         root = NSTemporaryDirectory() + "pinmesh-cluster-\(UUID().uuidString.prefix(8))"
         self.secret = secret
         self.tweak = tweak
+        self.storageMax = storageMax
         for i in 0..<count { try await add(index: i, identity: i < identities.count ? identities[i] : nil) }
     }
 
@@ -103,19 +106,20 @@ public final class LocalCluster: @unchecked Sendable {
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         let bootstrap = members.isEmpty ? [] : [await members[0].address]
         let started = try await Self.launch(
-            index: index, identity: identity, directory: dir, secret: other ?? secret, bootstrap: bootstrap, port: 0, tweak: own ?? tweak)
+            index: index, identity: identity, directory: dir, secret: other ?? secret, bootstrap: bootstrap, port: 0, storageMax: storageMax,
+            tweak: own ?? tweak)
         let m = Member(index: index, identity: identity, directory: dir, started: started)
         members.append(m)
         return m
     }
 
     static func launch(
-        index: Int, identity: Ed25519.PrivateKey, directory: String, secret: SecureBytes, bootstrap: [Multiaddr], port: Int,
+        index: Int, identity: Ed25519.PrivateKey, directory: String, secret: SecureBytes, bootstrap: [Multiaddr], port: Int, storageMax: UInt64?,
         tweak: (inout ClusterPeer.Settings) -> Void
     ) async throws -> Started {
         let ipfsDir = directory + "/ipfs"
         try IPFSRepo.initialize(at: ipfsDir)
-        let repo = try IPFSRepo(root: ipfsDir)
+        let repo = try IPFSRepo(root: ipfsDir, storageMax: storageMax)
         var quiet = Logger(label: "test.cluster")
         quiet.logLevel = ProcessInfo.processInfo.environment["PINMESH_TEST_LOG"] == nil ? .critical : .debug
         let server = try await RunningApp.start(logger: quiet) { running in
@@ -155,7 +159,7 @@ public final class LocalCluster: @unchecked Sendable {
         var bootstrap: [Multiaddr] = []
         if let other = members.first(where: { $0.running }) { bootstrap = [await other.address] }
         let started = try await Self.launch(
-            index: i, identity: m.identity, directory: m.directory, secret: secret, bootstrap: bootstrap, port: port, tweak: tweak)
+            index: i, identity: m.identity, directory: m.directory, secret: secret, bootstrap: bootstrap, port: port, storageMax: storageMax, tweak: tweak)
         m.peer = started.peer
         m.repo = started.repo
         m.ipfsPort = started.ipfsPort

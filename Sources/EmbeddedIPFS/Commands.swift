@@ -37,19 +37,56 @@ extension KuboRPCServer {
 
     // MARK: cat, resolve
 
-    func cat(_ c: RPCCall) throws -> Response {
+    /// Blocks for a read: stored ones, else fetched from peers into a small cache (not stored:
+    /// a node may read more than it may keep). A missing block stops the sync exporter with
+    /// ``Missing``; the caller fetches it and reads again.
+    final class ReadBlocks: BlockGetter, @unchecked Sendable {
+        struct Missing: Error { let cid: CID }
+        let repo: IPFSRepo
+        private var cache: [CID: [UInt8]] = [:]
+        private var cacheBytes = 0
+        static let cacheLimit = 16 << 20
+
+        init(repo: IPFSRepo) { self.repo = repo }
+
+        func block(_ cid: CID) throws -> [UInt8] {
+            if let b = try repo.stored(cid) { return b }
+            if let b = cache[cid] { return b }
+            throw Missing(cid: cid)
+        }
+
+        /// Runs `body` until it no longer stops on a missing block, fetching each one.
+        func withFetching<T>(_ body: () throws -> T) async throws -> T {
+            while true {
+                do {
+                    return try body()
+                } catch let m as Missing {
+                    guard let bytes = try await repo.fetchForRead(m.cid) else { throw RepoError.blockNotFound(m.cid) }
+                    if cacheBytes + bytes.count > Self.cacheLimit {
+                        cache.removeAll(keepingCapacity: true)
+                        cacheBytes = 0
+                    }
+                    cache[m.cid] = bytes
+                    cacheBytes += bytes.count
+                }
+            }
+        }
+    }
+
+    func cat(_ c: RPCCall) async throws -> Response {
         try c.requireArgs("ipfs-path")
         let offset = try c.int("offset", "o", default: 0)!
         let length = try c.int("length", "l", default: nil)
         guard offset >= 0 else { throw KuboError.client("cannot specify negative offset") }
         if let length, length < 0 { throw KuboError.client("cannot specify negative length") }
         var found: [(CID, UInt64)] = []
-        let exporter = Exporter(blocks: repo)
+        let reads = ReadBlocks(repo: repo)
+        let exporter = Exporter(blocks: reads)
         for a in c.args {
             let cid = try resolvePath(a)
             let size: UInt64
             do {
-                switch try exporter.kind(cid) {
+                switch try await reads.withFetching({ try exporter.kind(cid) }) {
                 case .file(let s), .raw(let s): size = s
                 case .directory, .hamtDirectory: throw KuboError.normal("this dag node is a directory")
                 case .symlink: throw KuboError.normal("this dag node is a symlink; cat its target instead")
@@ -68,7 +105,7 @@ extension KuboRPCServer {
         return Self.stream(contentType: "text/plain", output: true) { out in
             var skip = UInt64(offset)
             var remaining = length.map(UInt64.init) ?? UInt64.max
-            let ex = Exporter(blocks: repo)
+            let ex = Exporter(blocks: reads)
             for (cid, size) in files where remaining > 0 {
                 if skip >= size {
                     skip -= size
@@ -81,7 +118,10 @@ extension KuboRPCServer {
                     let n = min(UInt64(1 << 20), size - pos, remaining)
                     var chunk: [UInt8] = []
                     chunk.reserveCapacity(Int(n))
-                    try ex.read(cid, offset: pos, length: n) { chunk += $0 }
+                    try await reads.withFetching {
+                        chunk.removeAll(keepingCapacity: true)
+                        try ex.read(cid, offset: pos, length: n) { chunk += $0 }
+                    }
                     try await out.bytes(chunk)
                     pos += n
                     remaining -= n

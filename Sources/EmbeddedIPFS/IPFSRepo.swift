@@ -160,6 +160,16 @@ public final class IPFSRepo: BlockGetter, @unchecked Sendable {
         }
     }
 
+    /// A block from the fetcher, checked against its CID and not stored (a read of content
+    /// this node does not pin: `cat` of a sharded file). Nil when nobody has it.
+    public func fetchForRead(_ cid: CID) async throws -> [UInt8]? {
+        guard let f = currentFetcher, let bytes = try await f.fetch(cid) else { return nil }
+        guard cid.multihash.verifies(bytes) == true else {
+            throw RepoError(.hashMismatch, "a peer sent bytes for \(cid) that do not hash to it (or its hash cannot be checked)")
+        }
+        return bytes
+    }
+
     /// The stored, verified block, or nil when it is not stored.
     func stored(_ cid: CID) throws(RepoError) -> [UInt8]? {
         do {

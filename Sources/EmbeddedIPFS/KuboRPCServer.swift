@@ -32,7 +32,7 @@ public struct KuboRPCServer: HTTPResponder, Sendable {
         "id": { s, c, _ in try s.id(c) },
         "version": { s, c, _ in s.version(c) },
         "add": { s, c, r in try await s.add(c, r) },
-        "cat": { s, c, _ in try s.cat(c) },
+        "cat": { s, c, _ in try await s.cat(c) },
         "block/put": { s, c, r in try await s.blockPut(c, r) },
         "block/get": { s, c, _ in try s.blockGet(c) },
         "block/stat": { s, c, _ in try s.blockStat(c) },

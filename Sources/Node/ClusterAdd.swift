@@ -112,6 +112,12 @@ extension ClusterPeer {
             }
             minimum = o.replicationFactorMin
         }
+        return try await openAdd(options: o, peers: peers, minimum: minimum, local: local)
+    }
+
+    /// A block destination to each of `peers` (this peer's own store for itself); peers that
+    /// are not connected are dropped at once while `minimum` holds.
+    func openAdd(options o: PinOptions, peers: [PeerID], minimum: Int, local: Bool = false) async throws -> ClusterAdd {
         var destinations: [any BlockDestination] = []
         var dropped: [(PeerID, String)] = []
         for p in peers {

@@ -135,7 +135,7 @@ public actor ClusterPeer {
     private let localBlocks: PeerBlocks.LocalBlocks
     /// Where blocks given to this peer (adds) are stored.
     public nonisolated let blockStore: LocalBlockStore
-    private let allocator: BalancedAllocator
+    let allocator: BalancedAllocator
     private var downPeers: DownPeers
     /// Dead peers whose pins could not all be re-allocated yet (retried at every check).
     private var repinAgain: Set<PeerID> = []
@@ -380,7 +380,13 @@ public actor ClusterPeer {
     /// Commits a pin with resolved options; `fixed` allocations are taken as they are
     /// (an add's surviving destinations), otherwise the allocator chooses.
     func pin(_ cid: CID, options o: PinOptions, allocations fixed: [PeerID]?) async throws -> Pin {
-        var current = try database.pin(cid)?.allocations ?? []
+        let existing = try database.pin(cid)
+        if let existing, existing.type != .data {
+            throw ClusterError(
+                .badRequest,
+                "\(cid) is pinned as a \(existing.type.name) of a sharded add; pinning it as a whole would orphan its shards: unpin the add's root first")
+        }
+        var current = existing?.allocations ?? []
         if let from = o.pinUpdate {
             guard let old = try database.pin(from) else {
                 throw ClusterError(.notFound, "pin update from \(from): that CID is not pinned in the cluster; pin \(cid) without pin-update instead")
@@ -400,13 +406,23 @@ public actor ClusterPeer {
         return pin
     }
 
-    /// Removes `cid` from the cluster's pinset.
+    /// Removes `cid` from the cluster's pinset; the root of a sharded add takes its cluster
+    /// DAG and shard pins with it (one write). Shard and cluster DAG pins are not unpinned alone.
     @discardableResult
     public func unpin(_ cid: CID) async throws -> Pin {
         guard let pin = try database.pin(cid) else {
             throw ClusterError(.notFound, "\(cid) is not pinned in the cluster (nothing to unpin)")
         }
-        try await pinset.unpin([cid])
+        switch pin.type {
+        case .shard, .clusterDAG:
+            let root = pin.type == .clusterDAG ? pin.reference.map { " (\($0))" } ?? "" : ""
+            throw ClusterError(.badRequest, "\(cid) is a \(pin.type.name) of a sharded add: unpin the add's root\(root) instead, which removes all its shards")
+        case .meta:
+            let dag = try await clusterDAG(of: pin)
+            try await pinset.unpin([cid] + [pin.reference].compactMap { $0 } + dag.shards.map(\.cid))
+        default:
+            try await pinset.unpin([cid])
+        }
         return pin
     }
 
@@ -434,7 +450,7 @@ public actor ClusterPeer {
     }
 
     /// Candidates: live peers (trusted only when configured so), with their metrics.
-    private func candidates(excluding: Set<PeerID>) async -> [Candidate] {
+    func candidates(excluding: Set<PeerID>) async -> [Candidate] {
         var out: [Candidate] = []
         for p in await monitor.peers() where !excluding.contains(p) {
             if settings.pinOnlyOnTrustedPeers && !settings.trust.trusts(p) { continue }
@@ -549,7 +565,7 @@ public actor ClusterPeer {
     }
 
     /// The peers a cluster-wide status asks: live peers, this one, and any allocation.
-    private func statusPeers(_ extra: [PeerID] = []) async -> [PeerID] {
+    func statusPeers(_ extra: [PeerID] = []) async -> [PeerID] {
         var set = Set(await monitor.peers())
         set.insert(me)
         for p in extra { set.insert(p) }
@@ -559,6 +575,7 @@ public actor ClusterPeer {
     /// Every peer's status of `cid` (local: this peer's only).
     public func status(_ cid: CID, local: Bool = false) async -> GlobalPinInfo {
         let pin = try? database.pin(cid)
+        if let pin, pin.type == .meta { return await shardedStatus(pin, local: local) }
         var out = GlobalPinInfo(cid: cid, pin: pin)
         if local {
             let mine = await tracker.status(cid)
@@ -572,7 +589,7 @@ public actor ClusterPeer {
 
     /// Asks every peer in `peers` for the status of `cids` (in parallel); a peer that does
     /// not answer gets `cluster_error` entries.
-    private func statusPage(_ cids: [CID], peers: [PeerID]) async -> [CID: [PinInfo]] {
+    func statusPage(_ cids: [CID], peers: [PeerID]) async -> [CID: [PinInfo]] {
         let names = await peerNames()
         let payload = (try? JSONEncoder().encode(cids).bytes) ?? []
         let timeout = settings.statusTimeout

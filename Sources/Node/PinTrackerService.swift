@@ -5,6 +5,7 @@ public import IPFSConnector
 public import Logging
 public import Multiformats
 public import PinTracker
+import UnixFS
 
 /// The stateless pin tracker on a running peer: it keeps no copy of the pinset. Operations
 /// (pin, unpin) run on at most `concurrentPins` workers against the IPFS daemon; a pin is
@@ -186,18 +187,34 @@ public actor PinTrackerService {
             case .pin:
                 let depth = op.pin.maxDepth < 0 ? nil : op.pin.maxDepth
                 try await connector.pin(op.pin.cid, maxDepth: depth, name: op.pin.name, inactivityTimeout: settings.pinTimeout) { _ in }
-            case .unpin:
-                do {
-                    try await connector.unpin(op.pin.cid)
-                } catch let e as IPFSConnectorError where e.code == .notPinned {
-                    // Nothing to undo.
+                if op.pin.type == .clusterDAG {
+                    // The node is here now; the file's internal nodes are pinned directly too.
+                    for node in try ClusterDAGNode(decoding: try await connector.blockGet(op.pin.cid)).internalNodes {
+                        try await connector.pin(node, maxDepth: 0, name: op.pin.name, inactivityTimeout: settings.pinTimeout) { _ in }
+                    }
                 }
+            case .unpin:
+                // A removed pin's type is gone with it: a cluster DAG node is known by its content.
+                if op.pin.cid.codec == .dagCBOR, let bytes = try? await connector.blockGet(op.pin.cid),
+                    let dag = try? ClusterDAGNode(decoding: bytes)
+                {
+                    for node in dag.internalNodes { try await unpinIfPinned(node) }
+                }
+                try await unpinIfPinned(op.pin.cid)
             }
             return nil
         } catch is CancellationError {
             return "cancelled"
         } catch {
             return "\(error)"
+        }
+    }
+
+    private nonisolated func unpinIfPinned(_ cid: CID) async throws {
+        do {
+            try await connector.unpin(cid)
+        } catch let e as IPFSConnectorError where e.code == .notPinned {
+            // Nothing to undo.
         }
     }
 

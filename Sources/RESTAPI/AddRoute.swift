@@ -15,6 +15,19 @@ struct AddedOutput: Codable, Sendable, Equatable {
     var allocations: [String]?
 }
 
+/// Where an add's blocks go: every block to the same peers, or shard by shard.
+enum Sender {
+    case whole(ClusterAdd)
+    case sharded(ShardedAdd)
+
+    func put(_ blocks: [Block]) async throws {
+        switch self {
+        case .whole(let a): try await a.put(blocks)
+        case .sharded(let a): try await a.put(blocks)
+        }
+    }
+}
+
 /// Blocks made while one body chunk was parsed, waiting to be sent.
 final class BlockBuffer: @unchecked Sendable {
     private var blocks: [Block] = []
@@ -35,6 +48,9 @@ struct AddParameters {
     var progress = false
     var noPin = false
     var car = false
+    var shard = false
+    /// 0: the default.
+    var shardSize: UInt64 = 0
 
     init(_ q: Parameters) throws {
         (options, mode) = try RESTAPIServer.pinOptions(q)
@@ -45,8 +61,13 @@ struct AddParameters {
         noPin = try RESTAPIServer.bool(q.get("no-pin"), "no-pin")
         // The client walks directories and skips hidden files; accepted for compatibility.
         for name in ["recursive", "hidden", "stream-channels"] { _ = try RESTAPIServer.bool(q.get(name), name) }
-        if try RESTAPIServer.bool(q.get("shard"), "shard") {
-            throw RESTAPIServer.APIError(.badRequest, "shard=true: sharded adds are not built yet in PinMesh; add without shard (the whole DAG goes to each allocated peer)")
+        shard = try RESTAPIServer.bool(q.get("shard"), "shard")
+        if let size = q.get("shard-size"), !size.isEmpty {
+            guard let n = UInt64(size), n == 0 || (ShardPlanner.minShardSize...ShardPlanner.maxShardSize).contains(n) else {
+                throw RESTAPIServer.APIError(
+                    .badRequest, "shard-size \(size.debugDescription) is invalid: give bytes from \(ShardPlanner.minShardSize) to \(ShardPlanner.maxShardSize) (0: the default, 100 MiB)")
+            }
+            shardSize = n
         }
         if try RESTAPIServer.bool(q.get("nocopy"), "nocopy") {
             throw RESTAPIServer.APIError(.badRequest, "nocopy=true (the filestore) is not supported by PinMesh; add without it")
@@ -89,6 +110,12 @@ struct AddParameters {
         do throws(UnixFSError) { try settings.validate() } catch {
             throw RESTAPIServer.APIError(.badRequest, error.message)
         }
+        if shard {
+            let conflict = car ? "format=car" : local ? "local=true" : noPin ? "no-pin=true" : nil
+            if let conflict {
+                throw RESTAPIServer.APIError(.badRequest, "shard=true cannot go with \(conflict): a sharded add imports UnixFS and pins its shards across the cluster")
+            }
+        }
     }
 }
 
@@ -109,9 +136,11 @@ extension RESTAPIServer {
             } catch let e as KuboError {
                 throw APIError(.badRequest, e.message)
             }
-            let add: ClusterAdd
+            let add: Sender
             do {
-                add = try await peer.beginAdd(options: p.options, mode: p.mode, local: p.local)
+                add = p.shard
+                    ? .sharded(try await peer.beginShardedAdd(options: p.options, mode: p.mode, shardSize: p.shardSize))
+                    : .whole(try await peer.beginAdd(options: p.options, mode: p.mode, local: p.local))
             } catch let e as ClusterError {
                 throw APIError(e.kind == .badRequest ? .badRequest : .internalServerError, e.message)
             }
@@ -161,9 +190,19 @@ extension RESTAPIServer {
                     roots = car.roots.map { ($0.description, nil, $0) }
                 }
                 var allocations: [String]?
-                if p.noPin {
+                switch add {
+                case .sharded(let sharded):
+                    guard roots.count == 1 else {
+                        throw APIError(.badRequest, "a sharded add needs one root, not \(roots.count): add one file or directory, or wrap them (wrap-with-directory)")
+                    }
+                    do {
+                        _ = try await sharded.finish(root: roots[0].2)
+                    } catch let e as ClusterError {
+                        throw APIError(e.kind == .badRequest ? .badRequest : .internalServerError, e.message)
+                    }
+                case .whole(let add) where p.noPin:
                     _ = try await add.finish()
-                } else {
+                case .whole(let add):
                     let pins = try await peer.commitAdd(add, roots: roots.map(\.2))
                     allocations = pins.first.map { $0.allocations.map(\.description) }
                     if allocations?.isEmpty == true { allocations = nil }  // everywhere (omitempty)

@@ -74,6 +74,15 @@ public struct RESTAPIServer: Sendable {
             self.status = status
             self.message = message
         }
+
+        /// 404, 400 or 503 by the error's kind.
+        init(_ e: ClusterError) {
+            switch e.kind {
+            case .notFound: self.init(.notFound, e.message)
+            case .badRequest: self.init(.badRequest, e.message)
+            case .unavailable: self.init(.serviceUnavailable, e.message)
+            }
+        }
     }
 
     public func router() -> Router<BasicRequestContext> {
@@ -116,6 +125,20 @@ public struct RESTAPIServer: Sendable {
                 let cid = try Self.cid(context.parameters.get("cid") ?? "")
                 let local = try Self.bool(request.uri.queryParameters.get("local"), "local")
                 return Self.json(await peer.status(cid, local: local))
+            }
+        }
+        // PinMesh's own: each shard's status, then the cluster DAG's, of a sharded add's root.
+        router.get("/pins/:cid/shards") { request, context in
+            try await Self.handle {
+                let cid = try Self.cid(context.parameters.get("cid") ?? "")
+                let local = try Self.bool(request.uri.queryParameters.get("local"), "local")
+                let statuses: [GlobalPinInfo]
+                do {
+                    statuses = try await peer.shardStatuses(cid, local: local)
+                } catch let e as ClusterError {
+                    throw APIError(e)
+                }
+                return await Self.stream { emit in for g in statuses { try await emit(g) } }
             }
         }
         router.post("/pins/:cid") { request, context in
@@ -283,8 +306,8 @@ public struct RESTAPIServer: Sendable {
             let cid = try await target()
             do {
                 return json(try await peer.unpin(cid))
-            } catch let e as ClusterError where e.kind == .notFound {
-                throw APIError(.notFound, e.message)
+            } catch let e as ClusterError {
+                throw APIError(e)
             }
         }
     }

@@ -80,8 +80,10 @@ struct AddCommand: AsyncParsableCommand {
     var noPin = false
     @Option(help: "unixfs (import the files) or car (each file is a CAR; its roots are pinned).")
     var format: String = "unixfs"
-    @Flag(help: "Shard the DAG across peers (not built yet: refused by the API).")
+    @Flag(help: "Cut the file's leaves into shards pinned on different peers (Specs/sharding.md); one root.")
     var shard = false
+    @Option(name: .customLong("shard-size"), help: "Bytes per shard with --shard (default 104857600).")
+    var shardSize: UInt64?
     @Flag(name: .customLong("no-stream"), help: "Print the output once the add is done, not as it comes.")
     var noStream = false
     @Flag(help: "Wait until the root is pinned on all its allocations (or fails).")
@@ -179,6 +181,10 @@ extension AddCommand {
             ("wrap-with-directory", String(wrapWithDirectory)), ("recursive", String(recursive)), ("hidden", String(hidden)),
             ("local", String(local)), ("no-pin", String(noPin)), ("format", format), ("shard", String(shard)),
         ]
+        if let shardSize {
+            guard shard else { throw ValidationError("--shard-size needs --shard") }
+            q.append(("shard-size", String(shardSize)))
+        }
         q += try placement.query(replication: replication, name: name)
         return q
     }

@@ -310,8 +310,9 @@ func afterPin(_ c: ClusterClient, _ cid: CID, global: GlobalOptions, noStatus: B
         guard let limit = GoDuration.parse(waitTimeout) else { throw ValidationError("--wait-timeout \(waitTimeout): write a duration like 30s") }
         let deadline = ContinuousClock.now + (limit == .zero ? .seconds(365 * 86400) : limit)
         func settled(_ g: GlobalPinInfo) -> Bool {
-            let mine = g.allocations.isEmpty ? Array(g.peerMap.values) : g.allocations.compactMap { g.peerMap[$0.description] }
-            return !mine.isEmpty && mine.allSatisfy { $0.status == .pinned || $0.status.isError }
+            // No allocations: pinned everywhere, or a sharded root (its holders report `sharded`).
+            let mine = g.allocations.isEmpty ? g.peerMap.values.filter { $0.status != .remote } : g.allocations.compactMap { g.peerMap[$0.description] }
+            return !mine.isEmpty && mine.allSatisfy { $0.status == .pinned || $0.status == .sharded || $0.status.isError }
         }
         while !settled(status) {
             guard ContinuousClock.now < deadline else {
@@ -348,6 +349,16 @@ struct StatusCommand: AsyncParsableCommand {
             try await c.each(GlobalPinInfo.self, .GET, "/pins", query: q) { g in
                 if global.enc == .json { try global.printJSON(g) } else { print(Text.status(g)) }
             }
+        }
+        // The root of a sharded add: each shard's progress too.
+        if cids.count == 1, global.enc == .text, !cids[0].contains("/") {
+            var shards: [GlobalPinInfo] = []
+            do {
+                try await c.each(GlobalPinInfo.self, .GET, "/pins/\(cids[0])/shards", query: local ? [("local", "true")] : []) { shards.append($0) }
+            } catch let e as ClusterClient.ClientError where e.status == 404 || e.status == 400 {
+                return  // not sharded
+            }
+            for g in shards { print(Text.shardLine(g)) }
         }
     }
 }
@@ -559,6 +570,15 @@ enum Text {
         let alloc = p.allocations.isEmpty ? "[everywhere]" : "[" + p.allocations.map(\.description).joined(separator: " ") + "]"
         let exp = p.options.expireAt.map(\.rfc3339) ?? "∞"
         return "\(p.cid) | \(p.name) | \(p.type.name.uppercased()) | \(repl) | Allocations: \(alloc) | \(p.options.mode == .direct ? "Direct" : "Recursive") | Metadata: \(p.options.metadata.isEmpty ? "no" : "yes") | Exp: \(exp) | Added: \(p.timestamp.rfc3339)"
+    }
+
+    /// `  shard-3 <cid>: PINNED on p1, p2 | PINNING on p3` (statuses grouped; remote peers left out).
+    static func shardLine(_ g: GlobalPinInfo) -> String {
+        var groups: [TrackerStatus: [String]] = [:]
+        for (peer, s) in g.peerMap where s.status != .remote { groups[s.status, default: []].append(s.peername.isEmpty ? peer : s.peername) }
+        let parts = groups.sorted { $0.key.rawValue < $1.key.rawValue }.map { "\($0.key.rawValue.uppercased()) on \($0.value.sorted().joined(separator: ", "))" }
+        let label = g.name.split(separator: "-").suffix(2).joined(separator: "-")
+        return "    \(label.isEmpty ? "shard" : label) \(g.cid): \(parts.isEmpty ? "no holder" : parts.joined(separator: " | "))"
     }
 
     static func status(_ g: GlobalPinInfo) -> String {

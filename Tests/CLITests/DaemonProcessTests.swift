@@ -121,8 +121,20 @@ import Testing
         #expect(uploaded.out.components(separatedBy: ": PINNED").count == 3, "\(uploaded.out)")
         let quieter = try CLITests.run("pinmeshctl", ["--host", api, "add", "-Q", "--enc", "text", tree + "/a.txt"])
         #expect(quieter.status == 0 && quieter.out == "QmV4STRyo1dygxGhZcr877TQ1M9AZuXhfm6HrXjxW1TYNP\n", "\(quieter)")
-        let refused = try CLITests.run("pinmeshctl", ["--host", api, "add", "--shard", tree + "/a.txt"])
-        #expect(refused.status == 2 && refused.err.contains("not built yet"), "\(refused)")
+        // A sharded add: one megabyte in four shards of 256 KiB over both peers, read back whole.
+        let big = root + "/big.bin"
+        let bigData = Data((0..<1_048_576).map { _ in UInt8.random(in: 0...255) })
+        FileManager.default.createFile(atPath: big, contents: bigData)
+        let sharded = try CLITests.run(
+            "pinmeshctl", ["--host", api, "add", "--shard", "--shard-size", "262144", "--rmin", "1", "--rmax", "1", "--name", "big", "--wait", "--wait-timeout", "60s", big])
+        #expect(sharded.status == 0 && sharded.out.contains(": SHARDED"), "\(sharded)")
+        let shardedRoot = try #require(sharded.out.split(separator: " ").dropFirst().first.map(String.init), "\(sharded.out)")
+        let shardStatus = try CLITests.run("pinmeshctl", ["--host", api, "status", shardedRoot])
+        #expect(shardStatus.out.components(separatedBy: "shard-").count == 5 && shardStatus.out.contains("clusterDAG"), "\(shardStatus.out)")
+        let listed = try CLITests.run("pinmeshctl", ["--host", api, "pin", "ls", "--filter", "meta-pin,shard-pin,clusterdag-pin"])
+        #expect(listed.out.split(separator: "\n").count == 6, "\(listed.out)")
+        _ = try Self.curl(["-X", "POST", "\(ipfs)/cat?arg=\(shardedRoot)", "-o", root + "/big.out"])
+        #expect(FileManager.default.contents(atPath: root + "/big.out") == bigData)
 
         // The connection graph as Graphviz text, and garbage collection on both peers.
         let graph = try CLITests.run("pinmeshctl", ["--host", api, "health", "graph"])

@@ -24,9 +24,10 @@ import UnixFS
     }
 
     static func serve(
-        peers: Int = 2, credentials: [String: String]? = nil, auth: (String, String)? = nil, settings: RESTAPIServer.Settings = RESTAPIServer.Settings()
+        peers: Int = 2, credentials: [String: String]? = nil, auth: (String, String)? = nil, settings: RESTAPIServer.Settings = RESTAPIServer.Settings(),
+        storageMax: UInt64? = nil
     ) async throws -> Served {
-        let c = try await LocalCluster(peers: peers)
+        let c = try await LocalCluster(peers: peers, storageMax: storageMax)
         var quiet = Logger(label: "test.restapi")
         quiet.logLevel = .critical  // the server's own shutdown chatter is not a test result
         let server = try await RunningApp.start(logger: quiet) { running in
