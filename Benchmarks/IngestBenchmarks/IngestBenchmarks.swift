@@ -50,6 +50,18 @@ let benchmarks: @Sendable () -> Void = {
         }
     }
 
+    // The sharded add's planner over a DAG's blocks (the bytes already hashed by the importer):
+    // 16 MiB in 1 KiB raw leaves, 16,384 leaves and their internal nodes, 1 MiB shards.
+    let small = try! FileImporter.importBytes(data, settings: ImportSettings(cidVersion: .v1, chunker: .size(1024)), keepBlocks: true).blocks
+    Benchmark("shard planner, 16 MiB in 1 KiB leaves, 1 MiB shards", configuration: config) { benchmark in
+        for _ in benchmark.scaledIterations {
+            var planner = try ShardPlanner(shardSize: 1 << 20)
+            for b in small { blackHole(try planner.place(b)) }
+            blackHole(planner.finish())
+            blackHole(try planner.clusterDAG(root: small.last!.cid))
+        }
+    }
+
     let children = (0..<174).map { i in
         ImportedNode(cid: CID.v1(codec: .raw, Multihash.sha256([UInt8(i)])), fileSize: 262_144, cumulativeSize: 262_144)
     }

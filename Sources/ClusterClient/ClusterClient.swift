@@ -170,11 +170,14 @@ public struct ClusterClient: Sendable {
         var pending: [UInt8] = []
         for try await chunk in response.body {
             pending += chunk.readableBytesView
-            while let nl = pending.firstIndex(of: 0x0A) {
-                let line = Array(pending[..<nl])
-                pending.removeSubrange(...nl)
-                if !line.isEmpty { try await body(line) }
+            // Every complete line of the chunk, then the partial rest kept once (removing each
+            // line from the front would move the rest once per line).
+            var start = 0
+            while let nl = pending[start...].firstIndex(of: 0x0A) {
+                if nl > start { try await body(Array(pending[start..<nl])) }
+                start = nl + 1
             }
+            if start > 0 { pending.removeFirst(start) }
         }
         if !pending.isEmpty { try await body(pending) }
         if let error = response.body.trailers?.first(name: "X-Stream-Error"), !error.isEmpty {

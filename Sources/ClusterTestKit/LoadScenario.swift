@@ -28,6 +28,11 @@ public struct LoadScenario: Sendable {
         /// Resident memory (MB) each second, from the start.
         public var rssMB: [Double] = []
         public var seconds = 0.0
+        /// From the start to the last pin's completion (the streams open at the deadline run
+        /// on after it, so `seconds` is longer).
+        public var pinSeconds = 0.0
+        /// Each pin's time from submission to answer, in seconds.
+        public var pinLatencies: [Double] = []
     }
 
 
@@ -83,9 +88,15 @@ public struct LoadScenario: Sendable {
                         try? await Task.sleep(until: due, clock: .continuous)
                         let n = i
                         pins.addTask {
+                            let submitted = ContinuousClock.now
                             do {
                                 try await pin(n)
-                                state.withLockedValue { $0.pinsDone += 1 }
+                                let now = ContinuousClock.now
+                                state.withLockedValue {
+                                    $0.pinsDone += 1
+                                    $0.pinSeconds = max($0.pinSeconds, Self.seconds(now - start))
+                                    $0.pinLatencies.append(Self.seconds(now - submitted))
+                                }
                             } catch {
                                 failed(error, stream: false)
                             }
@@ -97,9 +108,13 @@ public struct LoadScenario: Sendable {
             }
         }
         var r = state.withLockedValue { $0 }
-        let (s, atto) = (ContinuousClock.now - start).components
-        r.seconds = Double(s) + Double(atto) / 1e18
+        r.seconds = Self.seconds(ContinuousClock.now - start)
         return r
+    }
+
+    static func seconds(_ d: Duration) -> Double {
+        let (s, atto) = d.components
+        return Double(s) + Double(atto) / 1e18
     }
 }
 

@@ -439,7 +439,7 @@ public actor ClusterPeer {
     }
 
     /// Every pin of the shared state in key order, read in pages (never all at once).
-    public func forEachPin(_ body: (Pin) async throws -> Void) async throws {
+    public nonisolated func forEachPin(_ body: (Pin) async throws -> Void) async throws {
         var after: CID?
         while true {
             let page = try database.pins(after: after, limit: Self.streamPage)
@@ -589,7 +589,7 @@ public actor ClusterPeer {
 
     /// Asks every peer in `peers` for the status of `cids` (in parallel); a peer that does
     /// not answer gets `cluster_error` entries.
-    func statusPage(_ cids: [CID], peers: [PeerID]) async -> [CID: [PinInfo]] {
+    nonisolated func statusPage(_ cids: [CID], peers: [PeerID]) async -> [CID: [PinInfo]] {
         let names = await peerNames()
         let payload = (try? JSONEncoder().encode(cids).bytes) ?? []
         let timeout = settings.statusTimeout
@@ -629,7 +629,9 @@ public actor ClusterPeer {
 
     /// Every pin's status, cluster-wide (or this peer's with `local`), streamed to `body` in
     /// pages of the state: the whole set is never held.
-    public func statusAll(local: Bool = false, filter: Set<TrackerStatus>? = nil, _ body: @Sendable (GlobalPinInfo) async throws -> Void) async throws {
+    /// Off the actor (see ``PinTrackerService/statusAll(filter:_:)``): a stream's pages and its
+    /// consumer never queue on the peer's actor, which pins and unpins need.
+    public nonisolated func statusAll(local: Bool = false, filter: Set<TrackerStatus>? = nil, _ body: @Sendable (GlobalPinInfo) async throws -> Void) async throws {
         if local {
             let me = self.me
             try await tracker.statusAll(filter: filter) { info in

@@ -322,15 +322,20 @@ public actor PinTrackerService {
     /// Every CID of the shared state (and every failed or running operation on a CID no
     /// longer in it), as this peer sees it, to `body` in key order. The daemon's recursive
     /// pins are read once into a set of CIDs; the state is streamed in pages, never held.
-    public func statusAll(filter: Set<TrackerStatus>? = nil, _ body: @Sendable (PinInfo) async throws -> Void) async throws {
+    ///
+    /// Runs off the actor: a page of the state is read outside it and costs one hop onto it
+    /// (its statuses computed at once), and `body` runs outside it. A thousand concurrent
+    /// streams then queue a thousand short jobs on the actor, not a hundred each per page, and
+    /// the pin operations the actor also serves are not stuck behind them.
+    public nonisolated func statusAll(filter: Set<TrackerStatus>? = nil, _ body: @Sendable (PinInfo) async throws -> Void) async throws {
         let pinned = try await pinnedSet()
         var seen = Set<CID>()
         var after: CID?
         while true {
             let page = try state.pins(after: after, limit: ClusterPeer.streamPage)
-            for pin in page {
-                if instance.operation(pin.cid) != nil { seen.insert(pin.cid) }
-                let info = await status(pin.cid, pin, pinned: pinned)
+            let (infos, busy) = await statuses(of: page, pinned: pinned)
+            seen.formUnion(busy)
+            for info in infos {
                 if let filter, !filter.contains(info.short.status) { continue }
                 try await body(info)
             }
@@ -338,12 +343,32 @@ public actor PinTrackerService {
             after = last.cid
         }
         // Operations on CIDs the state no longer has (an unpin running or failed).
+        for info in await orphanOperations(excluding: seen) {
+            if let filter, !filter.contains(info.short.status) { continue }
+            try await body(info)
+        }
+    }
+
+    /// The statuses of one page of pins, and which of them have an operation.
+    private func statuses(of pins: [Pin], pinned: Set<[UInt8]>) async -> ([PinInfo], Set<CID>) {
+        var busy = Set<CID>()
+        var out: [PinInfo] = []
+        out.reserveCapacity(pins.count)
+        for pin in pins {
+            if instance.operation(pin.cid) != nil { busy.insert(pin.cid) }
+            out.append(await status(pin.cid, pin, pinned: pinned))
+        }
+        return (out, busy)
+    }
+
+    private func orphanOperations(excluding seen: Set<CID>) -> [PinInfo] {
+        var out: [PinInfo] = []
         for op in instance.all where !seen.contains(op.pin.cid) {
             guard (try? state.pin(op.pin.cid)) == nil else { continue }
             let status = PinTrackerInstance.status(pin: nil, me: me, operation: op, pinnedInIPFS: false)
-            if let filter, !filter.contains(status) { continue }
-            try await body(info(op.pin.cid, nil, status: status, error: op.error, op: op))
+            out.append(info(op.pin.cid, nil, status: status, error: op.error, op: op))
         }
+        return out
     }
 
     private func pinnedInIPFS() async throws -> Set<[UInt8]> {

@@ -18,8 +18,14 @@ public actor ShardedAdd {
     private var open: ClusterAdd?
     /// Internal nodes that arrived before any shard was open (sent with the first).
     private var early: [Block] = []
-    /// Every closed shard with the peers that hold it.
-    public private(set) var shards: [(shard: ShardPlanner.Shard, holders: [PeerID])] = []
+    /// Every closed shard (its index, CID and size) with the peers that hold it.
+    public private(set) var shards: [(shard: ShardRecord, holders: [PeerID])] = []
+
+    /// A closed shard, without its node's bytes.
+    public struct ShardRecord: Sendable {
+        public let index: Int
+        public let cid: CID
+    }
     /// Bytes this add has placed on each peer (for the next shard's allocation).
     private var placed: [PeerID: UInt64] = [:]
     public private(set) var dropped: [(peer: PeerID, reason: String)] = []
@@ -90,7 +96,7 @@ public actor ShardedAdd {
         try await add.put([shard.block])
         let holders = try await add.finish()
         dropped += await add.dropped
-        shards.append((shard, holders))
+        shards.append((ShardRecord(index: shard.index, cid: shard.block.cid), holders))
         open = nil
     }
 
@@ -160,7 +166,7 @@ extension ClusterPeer {
 
     /// Commits a sharded add's pins in one pinset write: shards, the cluster DAG, the meta-pin.
     func commitSharded(
-        root: CID, clusterDAG: CID, dagHolders: [PeerID], shards: [(shard: ShardPlanner.Shard, holders: [PeerID])], options o: PinOptions
+        root: CID, clusterDAG: CID, dagHolders: [PeerID], shards: [(shard: ShardedAdd.ShardRecord, holders: [PeerID])], options o: PinOptions
     ) async throws -> (meta: Pin, shards: [Pin], clusterDAG: Pin) {
         let now = Timestamp.now()
         var shardPins: [Pin] = []
@@ -169,9 +175,9 @@ extension ClusterPeer {
             var so = o
             so.name = "\(o.name)-shard-\(shard.index)"
             so.mode = .recursive
-            let p = Pin(cid: shard.block.cid, type: .shard, allocations: o.replicationFactorMin == -1 ? [] : holders, maxDepth: -1, reference: previous, timestamp: now, options: so)
+            let p = Pin(cid: shard.cid, type: .shard, allocations: o.replicationFactorMin == -1 ? [] : holders, maxDepth: -1, reference: previous, timestamp: now, options: so)
             shardPins.append(p)
-            previous = shard.block.cid
+            previous = shard.cid
         }
         var dagOptions = o
         dagOptions.name = "\(o.name)-clusterDAG"

@@ -405,26 +405,27 @@ public struct RESTAPIServer: Sendable {
     /// the client to take the previous one: memory stays bounded). No item: 204. An error
     /// before the first item: that error's status; after: the `X-Stream-Error` trailer.
     static func stream(_ produce: @escaping @Sendable (_ emit: @Sendable (any Encodable & Sendable) async throws -> Void) async throws -> Void) async -> Response {
-        let channel = AsyncThrowingChannel<[UInt8], any Error>()
+        let buffer = LineBuffer()
         let producer = Task {
             do {
                 try await produce { item in
                     var line = try encoder.encode(item)
                     line.append(0x0A)
-                    await channel.send([UInt8](line))
+                    await buffer.append([UInt8](line))
                 }
-                channel.finish()
+                buffer.finish()
             } catch {
-                channel.fail(error)
+                buffer.finish(error)
             }
         }
-        var iterator = channel.makeAsyncIterator()
         let first: [UInt8]?
         do {
-            first = try await iterator.next()
+            first = try await buffer.take()
         } catch let e as APIError {
+            producer.cancel()
             return error(e.status, e.message)
         } catch {
+            producer.cancel()
             return Self.error(.internalServerError, "\(error)")
         }
         guard let first else { return Response(status: .noContent) }
@@ -432,21 +433,23 @@ public struct RESTAPIServer: Sendable {
         headers[.contentType] = "application/json"
         headers[HTTPFields.Element.Name("X-Chunked-Output")!] = "1"
         headers[HTTPFields.Element.Name("Trailer")!] = "X-Stream-Error"
-        let rest = UnsafeTransfer(iterator)
         return Response(
             status: .ok, headers: headers,
             body: ResponseBody { writer in
-                var it = rest.value
                 var trailer: HTTPFields?
+                // The producer stops when the client goes away (a write throws) or at the end.
+                defer {
+                    producer.cancel()
+                    buffer.finish()
+                }
                 try await writer.write(ByteBuffer(bytes: first))
                 do {
-                    while let line = try await it.next() { try await writer.write(ByteBuffer(bytes: line)) }
+                    while let chunk = try await buffer.take() { try await writer.write(ByteBuffer(bytes: chunk)) }
                 } catch {
                     var t = HTTPFields()
                     t[HTTPFields.Element.Name("X-Stream-Error")!] = "\(error)".replacingOccurrences(of: "\n", with: " ")
                     trailer = t
                 }
-                producer.cancel()
                 try await writer.finish(trailer)
             })
     }

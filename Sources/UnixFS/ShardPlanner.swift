@@ -35,7 +35,8 @@ public struct ShardPlanner: Sendable {
     private var open: [CID] = []
     private var openSet: Set<CID> = []
     private var openBytes: UInt64 = 0
-    public private(set) var closed: [Shard] = []
+    /// The closed shards, without their nodes' bytes (memory: about 60 bytes a shard).
+    public private(set) var closed: [ClusterDAGNode.ShardEntry] = []
     public private(set) var internalNodes: [CID] = []
 
     public init(shardSize: UInt64 = ShardPlanner.defaultShardSize) throws(UnixFSError) {
@@ -80,7 +81,7 @@ public struct ShardPlanner: Sendable {
     private mutating func closeShard() -> Shard {
         let node = ShardNode(index: closed.count, leaves: open, bytes: openBytes)
         let shard = Shard(index: closed.count, block: node.block(), leaves: open.count, bytes: openBytes)
-        closed.append(shard)
+        closed.append(.init(cid: shard.block.cid, bytes: shard.bytes, leaves: shard.leaves))
         open.removeAll(keepingCapacity: true)
         openSet.removeAll(keepingCapacity: true)
         openBytes = 0
@@ -89,8 +90,7 @@ public struct ShardPlanner: Sendable {
 
     /// The cluster DAG node once every shard is closed.
     public func clusterDAG(root: CID) throws(UnixFSError) -> ClusterDAGNode {
-        let node = ClusterDAGNode(
-            root: root, shards: closed.map { .init(cid: $0.block.cid, bytes: $0.bytes, leaves: $0.leaves) }, internalNodes: internalNodes)
+        let node = ClusterDAGNode(root: root, shards: closed, internalNodes: internalNodes)
         let size = node.encoded().count
         guard size <= Self.maxClusterDAGBytes else {
             throw UnixFSError(

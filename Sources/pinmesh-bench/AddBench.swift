@@ -24,12 +24,17 @@ struct AddBench: AsyncParsableCommand {
 
     @Option(help: "Peers.") var peers = 3
     @Option(help: "Bytes in the file added.") var size = 256 << 20
-    @Option(help: "Replication factor (min and max).") var replication = 3
+    @Option(help: "Replication factor (min and max; of each shard with --shard).") var replication = 3
+    @Flag(help: "A sharded add (Specs/sharding.md): the leaves cut into shards over the peers.") var shard = false
+    @Option(name: .customLong("shard-size"), help: "Bytes per shard with --shard.") var shardSize = Int(ShardPlanner.defaultShardSize)
     @Flag(help: "Print one JSON object instead of a table.") var json = false
 
     func validate() throws {
         guard peers >= 1, size >= 1, replication >= 1, replication <= peers else {
             throw ValidationError("need --peers >= 1, --size >= 1 and 1 <= --replication <= --peers")
+        }
+        if shard && !(Int(ShardPlanner.minShardSize)...Int(ShardPlanner.maxShardSize)).contains(shardSize) {
+            throw ValidationError("--shard-size: \(ShardPlanner.minShardSize) to \(ShardPlanner.maxShardSize) bytes")
         }
     }
 
@@ -105,10 +110,11 @@ struct AddBench: AsyncParsableCommand {
         try? FileManager.default.removeItem(atPath: baseRoot)
         guard answer.contains(expected) else { throw ValidationError("the embedded node's add answered \(answer.prefix(200)), not \(expected)") }
 
-        progress("pinmeshctl add of \(size) bytes, replication \(replication)")
+        progress("pinmeshctl add of \(size) bytes, replication \(replication)\(shard ? ", shards of \(shardSize) bytes" : "")")
         let process = Process()
         process.executableURL = URL(fileURLWithPath: ctl)
         process.arguments = ["--host", "http://127.0.0.1:\(port)", "add", "-Q", "--replication", String(replication), "--timeout", "3600", file.path]
+            + (shard ? ["--shard", "--shard-size", String(shardSize)] : [])
         let out = Pipe()
         let err = Pipe()
         process.standardOutput = out
@@ -125,9 +131,24 @@ struct AddBench: AsyncParsableCommand {
         }
         let root = try CID(got)
         let pin = try await cluster[0].peer.pinned(root)
-        guard let pin, pin.allocations.count == replication else { throw ValidationError("the root is not pinned with \(replication) allocations") }
-        for m in cluster.members where pin.allocations.contains(m.id) {
-            guard m.repo.blocks.has(root) else { throw ValidationError("\(m.id) was allocated the root but does not hold it") }
+        var shards = 0
+        if shard {
+            guard let pin, pin.type == .meta else { throw ValidationError("the root is not a meta-pin") }
+            let dag = try await cluster[0].peer.clusterDAG(of: pin)
+            shards = dag.shards.count
+            for entry in dag.shards {
+                guard let p = try await cluster[0].peer.pinned(entry.cid), p.allocations.count == replication else {
+                    throw ValidationError("shard \(entry.cid) is not pinned with \(replication) allocations")
+                }
+                for m in cluster.members where p.allocations.contains(m.id) {
+                    guard m.repo.blocks.has(entry.cid) else { throw ValidationError("\(m.id) was allocated shard \(entry.cid) but does not hold it") }
+                }
+            }
+        } else {
+            guard let pin, pin.allocations.count == replication else { throw ValidationError("the root is not pinned with \(replication) allocations") }
+            for m in cluster.members where pin.allocations.contains(m.id) {
+                guard m.repo.blocks.has(root) else { throw ValidationError("\(m.id) was allocated the root but does not hold it") }
+            }
         }
         let mb = Double(size) / 1e6
         BenchReport.print(
@@ -137,7 +158,7 @@ struct AddBench: AsyncParsableCommand {
                 ("add_mb_s", mb / addSeconds), ("importer_mb_s", mb / importSeconds), ("ratio_vs_importer", importSeconds / addSeconds),
                 ("ipfs_add_mb_s", mb / ipfsAddSeconds), ("ratio_vs_ipfs_add", ipfsAddSeconds / addSeconds),
                 ("node_idle_rss_mb", idleRSS), ("node_peak_rss_mb", peakRSSMegabytes()),
-            ], json: json)
+            ] + (shard ? [("shards", Double(shards)), ("shard_size_bytes", Double(shardSize))] : []), json: json)
     }
 
     func progress(_ s: String) {

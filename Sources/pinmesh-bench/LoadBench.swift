@@ -67,12 +67,19 @@ struct LoadBench: AsyncParsableCommand {
             scenario: "load",
             fields: [
                 ("peers", Double(peers)), ("streams", Double(streams)), ("pins_per_s_target", Double(pinsPerSecond)),
-                ("seconds", result.seconds), ("pins_done", Double(result.pinsDone)), ("pins_per_s", Double(result.pinsDone) / result.seconds),
+                ("seconds", result.seconds), ("pins_done", Double(result.pinsDone)), ("pins_per_s", Double(result.pinsDone) / max(result.pinSeconds, 1e-9)),
+                ("pin_latency_p50_s", Self.percentile(result.pinLatencies, 0.5)), ("pin_latency_p99_s", Self.percentile(result.pinLatencies, 0.99)),
                 ("pin_errors", Double(result.pinErrors)), ("streams_read", Double(result.streamsRead)), ("stream_lines", Double(result.streamLines)),
                 ("stream_errors", Double(result.streamErrors)), ("idle_rss_mb", idle), ("peak_rss_mb", rss.max() ?? 0),
                 ("rss_first_half_max_mb", rss.prefix(max(1, rss.count / 2)).max() ?? 0), ("rss_second_half_max_mb", secondHalf.max() ?? 0),
                 ("end_rss_mb", rss.last ?? 0),
             ], json: json)
+    }
+
+    static func percentile(_ values: [Double], _ p: Double) -> Double {
+        guard !values.isEmpty else { return 0 }
+        let sorted = values.sorted()
+        return sorted[min(sorted.count - 1, Int(Double(sorted.count - 1) * p))]
     }
 
     func progress(_ s: String) {

@@ -149,7 +149,7 @@ import UnixFS
             try Data("content".utf8).write(to: f)
             let entries = try UploadEntry.walk([f.path], recursive: false, hidden: false)
             let cases: [([(String, String)], Int, String)] = [
-                ([("shard", "true")], 400, "not built yet"),
+                ([("shard", "true"), ("format", "car")], 400, "format=car"),
                 ([("format", "zip")], 400, "unixfs or car"),
                 ([("layout", "spiral")], 400, "balanced or trickle"),
                 ([("chunker", "size-0")], 400, "chunker"),
