@@ -22,10 +22,12 @@ final class LineBuffer: Sendable {
 
     init(limit: Int = 16 << 10) { self.limit = limit }
 
-    /// Adds a line; waits while `limit` bytes are already waiting.
-    func append(_ line: [UInt8]) async {
+    /// Adds a line; waits while `limit` bytes are already waiting. Throws `CancellationError`
+    /// once the stream is finished (the client went away): the producer stops there.
+    func append(_ line: [UInt8]) async throws {
         while true {
-            let (wake, mustWait): (CheckedContinuation<Void, Never>?, Bool) = state.withLockedValue { s in
+            let (wake, mustWait): (CheckedContinuation<Void, Never>?, Bool) = try state.withLockedValue { s in
+                if s.finished { throw CancellationError() }
                 if s.bytes.count >= limit { return (nil, true) }
                 s.bytes += line
                 defer { s.reader = nil }
@@ -41,7 +43,6 @@ final class LineBuffer: Sendable {
                 }
                 if resumeNow { c.resume() }
             }
-            if state.withLockedValue({ $0.finished }) { return }  // the reader went away
         }
     }
 

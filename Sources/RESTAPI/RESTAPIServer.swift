@@ -411,7 +411,7 @@ public struct RESTAPIServer: Sendable {
                 try await produce { item in
                     var line = try encoder.encode(item)
                     line.append(0x0A)
-                    await buffer.append([UInt8](line))
+                    try await buffer.append([UInt8](line))
                 }
                 buffer.finish()
             } catch {
