@@ -191,22 +191,46 @@ enum BaseN {
     }
 
     /// Big-number radix encoding with leading zero bytes kept as leading zero digits.
+    ///
+    /// The number is kept in limbs of `radix^k` (the largest power for which a limb times 256
+    /// still fits 64 bits: k = 9 for base58), so each input byte costs one pass over
+    /// a ninth as many limbs as digits; peer IDs and CIDv0 print on every status line.
     static func encodeRadix(_ bytes: [UInt8], alphabet: [UInt8]) -> String {
-        let radix = UInt32(alphabet.count)
+        let radix = UInt64(alphabet.count)
+        var k = 1
+        var limbBase = radix
+        while limbBase <= (UInt64.max >> 8) / radix { limbBase *= radix; k += 1 }
         let zeros = bytes.prefix(while: { $0 == 0 }).count
-        // Digits, least significant first.
-        var digits: [UInt8] = []
-        digits.reserveCapacity(bytes.count * 138 / 100 + 1)
+        // Limbs, least significant first.
+        var limbs: [UInt64] = []
+        limbs.reserveCapacity((bytes.count - zeros) * 138 / 100 / k + 2)
         for b in bytes[zeros...] {
-            var carry = UInt32(b)
-            for j in 0..<digits.count {
-                carry += UInt32(digits[j]) << 8
-                digits[j] = UInt8(carry % radix)
-                carry /= radix
+            var carry = UInt64(b)
+            for j in 0..<limbs.count {
+                let v = limbs[j] << 8 | carry
+                limbs[j] = v % limbBase
+                carry = v / limbBase
             }
             while carry > 0 {
-                digits.append(UInt8(carry % radix))
-                carry /= radix
+                limbs.append(carry % limbBase)
+                carry /= limbBase
+            }
+        }
+        // Digits, least significant first: k per limb, the top limb without its leading zeros.
+        var digits: [UInt8] = []
+        digits.reserveCapacity(limbs.count * k)
+        for (i, limb) in limbs.enumerated() {
+            var v = limb
+            if i == limbs.count - 1 {
+                while v > 0 {
+                    digits.append(UInt8(v % radix))
+                    v /= radix
+                }
+            } else {
+                for _ in 0..<k {
+                    digits.append(UInt8(v % radix))
+                    v /= radix
+                }
             }
         }
         var out = [UInt8](repeating: alphabet[0], count: zeros)
