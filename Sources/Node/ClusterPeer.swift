@@ -8,6 +8,7 @@ public import Logging
 public import Multiformats
 public import NIOCore
 import PeerMonitor
+import UnixFS
 public import Pinset
 import PinTracker
 public import SecureChannel
@@ -132,7 +133,9 @@ public actor ClusterPeer {
     public let monitor: MonitorService
     public let tracker: PinTrackerService
     let connector: any IPFSConnector
-    private let localBlocks: PeerBlocks.LocalBlocks
+    let localBlocks: PeerBlocks.LocalBlocks
+    /// Cluster DAG nodes of sharded adds read or made here (``clusterDAG(of:)``).
+    var clusterDAGs: [CID: ClusterDAGNode] = [:]
     /// Where blocks given to this peer (adds) are stored.
     public nonisolated let blockStore: LocalBlockStore
     let allocator: BalancedAllocator

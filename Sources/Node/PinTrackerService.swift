@@ -194,9 +194,11 @@ public actor PinTrackerService {
                     }
                 }
             case .unpin:
-                // A removed pin's type is gone with it: a cluster DAG node is known by its content.
-                if op.pin.cid.codec == .dagCBOR, let bytes = try? await connector.blockGet(op.pin.cid),
-                    let dag = try? ClusterDAGNode(decoding: bytes)
+                // A removed pin's type is gone with it: a cluster DAG node is known by its content,
+                // read only where it is pinned (kubo's block/get of a block it lacks would search
+                // the network until the request times out).
+                if op.pin.cid.codec == .dagCBOR, (try? await connector.pinStatus(op.pin.cid)) != nil,
+                    let bytes = try? await connector.blockGet(op.pin.cid), let dag = try? ClusterDAGNode(decoding: bytes)
                 {
                     for node in dag.internalNodes { try await unpinIfPinned(node) }
                 }

@@ -117,7 +117,7 @@ public actor ShardedAdd {
         try await dagSender.put([dagBlock])
         let dagHolders = try await dagSender.finish()
         dropped += await dagSender.dropped
-        return try await peer.commitSharded(root: root, clusterDAG: dagBlock.cid, dagHolders: dagHolders, shards: shards, options: options)
+        return try await peer.commitSharded(root: root, clusterDAG: dagBlock.cid, dagNode: dag, dagHolders: dagHolders, shards: shards, options: options)
     }
 }
 
@@ -166,7 +166,8 @@ extension ClusterPeer {
 
     /// Commits a sharded add's pins in one pinset write: shards, the cluster DAG, the meta-pin.
     func commitSharded(
-        root: CID, clusterDAG: CID, dagHolders: [PeerID], shards: [(shard: ShardedAdd.ShardRecord, holders: [PeerID])], options o: PinOptions
+        root: CID, clusterDAG: CID, dagNode: ClusterDAGNode? = nil, dagHolders: [PeerID], shards: [(shard: ShardedAdd.ShardRecord, holders: [PeerID])],
+        options o: PinOptions
     ) async throws -> (meta: Pin, shards: [Pin], clusterDAG: Pin) {
         let now = Timestamp.now()
         var shardPins: [Pin] = []
@@ -192,21 +193,31 @@ extension ClusterPeer {
             options: dagOptions)
         let meta = Pin(cid: root, type: .meta, allocations: [], maxDepth: 0, reference: clusterDAG, timestamp: now, options: o)
         try await pinset.pin(shardPins + [dag, meta])
+        if let node = dagNode { remember(node, as: clusterDAG) }
         logger.info(
             "sharded add pinned",
             metadata: ["root": "\(root)", "shards": "\(shardPins.count)", "clusterdag": "\(clusterDAG)", "holders": "\(dagHolders.map(\.description))"])
         return (meta, shardPins, dag)
     }
 
-    /// The cluster DAG node of a meta-pin: from this peer's IPFS, else from a holder.
+    /// Keeps a cluster DAG node read or made here (content-addressed: never stale; the last 64).
+    func remember(_ dag: ClusterDAGNode, as cid: CID) {
+        if clusterDAGs.count >= 64 { clusterDAGs.removeAll() }
+        clusterDAGs[cid] = dag
+    }
+
+    /// The cluster DAG node of a meta-pin: remembered, from this peer's IPFS, else from a holder.
     public func clusterDAG(of meta: Pin) async throws -> ClusterDAGNode {
         guard meta.type == .meta, let dagCID = meta.reference else {
             throw ClusterError(.badRequest, "\(meta.cid) is not the root of a sharded add")
         }
-        var bytes: [UInt8]?
-        bytes = try? await connector.blockGet(dagCID)
+        if let known = clusterDAGs[dagCID] { return known }
+        // This peer's blocks as it serves them to others, else a holder's.
+        var bytes: [UInt8]? = try? await localBlocks(dagCID)
         if bytes == nil, let dagPin = try database.pin(dagCID) {
-            for holder in dagPin.allocations where holder != me {
+            // No allocations: pinned everywhere.
+            let holders = dagPin.allocations.isEmpty ? await monitor.peers() : dagPin.allocations
+            for holder in holders where holder != me {
                 guard let connection = transport.connection(to: holder) else { continue }
                 if let b = try? await PeerBlocks.fetch(dagCID, from: connection) {
                     bytes = b
@@ -218,7 +229,9 @@ extension ClusterPeer {
             throw ClusterError(.unavailable, "the cluster DAG node \(dagCID) of \(meta.cid) is not readable here or from its holders")
         }
         do throws(UnixFSError) {
-            return try ClusterDAGNode(decoding: bytes)
+            let dag = try ClusterDAGNode(decoding: bytes)
+            remember(dag, as: dagCID)
+            return dag
         } catch {
             throw ClusterError(.unavailable, "the cluster DAG node \(dagCID) is malformed: \(error.message)")
         }
