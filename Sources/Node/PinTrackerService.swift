@@ -297,11 +297,7 @@ public actor PinTrackerService {
         if let view = pinnedView, ContinuousClock.now - pinnedViewAt < Self.pinnedViewAge { return view }
         if let refresh = pinnedRefresh { return try await refresh.value }
         let started = ContinuousClock.now
-        let refresh = Task { [connector] in
-            let box = CIDSet()
-            try await connector.forEachPin(recursiveOnly: true) { p in box.insert(p.cid.bytes) }
-            return box.take()
-        }
+        let refresh = Task { try await self.pinnedInIPFS() }
         pinnedRefresh = refresh
         changedDuringRefresh = []
         defer { pinnedRefresh = nil }
@@ -373,7 +369,8 @@ public actor PinTrackerService {
         return out
     }
 
-    private func pinnedInIPFS() async throws -> Set<[UInt8]> {
+    /// The daemon's recursive pins, listed now.
+    private nonisolated func pinnedInIPFS() async throws -> Set<[UInt8]> {
         let box = CIDSet()
         try await connector.forEachPin(recursiveOnly: true) { p in box.insert(p.cid.bytes) }
         return box.take()

@@ -28,21 +28,21 @@ public actor ShardedAdd {
     }
     /// Bytes this add has placed on each peer (for the next shard's allocation).
     private var placed: [PeerID: UInt64] = [:]
+    /// Peers dropped from a shard (or from the cluster DAG node's holders), with why.
     public private(set) var dropped: [(peer: PeerID, reason: String)] = []
-    public private(set) var blocksSent = 0
-    public private(set) var bytesSent = 0
+    /// What the shards' senders sent (each counts its own; logged at the commit).
+    private var sent = (blocks: 0, bytes: 0)
 
-    init(peer: ClusterPeer, options: PinOptions, shardSize: UInt64) throws {
+    /// `options.shardSize` is the shard size.
+    init(peer: ClusterPeer, options: PinOptions) throws {
         self.peer = peer
         self.options = options
         do throws(UnixFSError) {
-            planner = try ShardPlanner(shardSize: shardSize)
+            planner = try ShardPlanner(shardSize: options.shardSize)
         } catch {
             throw ClusterError(.badRequest, error.message)
         }
     }
-
-    public nonisolated var shardSize: UInt64 { options.shardSize }
 
     /// Places and sends `blocks` (in the importer's order).
     public func put(_ blocks: [Block]) async throws {
@@ -78,8 +78,6 @@ public actor ShardedAdd {
 
     private func send(_ run: [Block]) async throws {
         guard let open, !run.isEmpty else { return }
-        blocksSent += run.count
-        bytesSent += run.reduce(0) { $0 + $1.bytes.count }
         try await open.put(run)
     }
 
@@ -95,7 +93,7 @@ public actor ShardedAdd {
         guard let add = open else { return }
         try await add.put([shard.block])
         let holders = try await add.finish()
-        dropped += await add.dropped
+        await tally(add)
         shards.append((ShardRecord(index: shard.index, cid: shard.block.cid), holders))
         open = nil
     }
@@ -116,8 +114,16 @@ public actor ShardedAdd {
         let dagSender = try await peer.openAdd(options: options, peers: everyHolder, minimum: 1)
         try await dagSender.put([dagBlock])
         let dagHolders = try await dagSender.finish()
-        dropped += await dagSender.dropped
-        return try await peer.commitSharded(root: root, clusterDAG: dagBlock.cid, dagNode: dag, dagHolders: dagHolders, shards: shards, options: options)
+        await tally(dagSender)
+        return try await peer.commitSharded(
+            root: root, clusterDAG: dagBlock.cid, dagNode: dag, dagHolders: dagHolders, shards: shards, options: options, sent: sent,
+            dropped: dropped.map { "\($0.peer): \($0.reason)" })
+    }
+
+    private func tally(_ add: ClusterAdd) async {
+        dropped += await add.dropped
+        sent.blocks += await add.blocksSent
+        sent.bytes += await add.bytesSent
     }
 }
 
@@ -127,7 +133,7 @@ extension ClusterPeer {
         var o = resolved(options, mode: mode)
         o.shardSize = shardSize == 0 ? ShardPlanner.defaultShardSize : shardSize
         if o.mode == .direct { throw ClusterError(.badRequest, "mode=direct cannot be sharded: a shard is pinned recursively") }
-        return try ShardedAdd(peer: self, options: o, shardSize: o.shardSize)
+        return try ShardedAdd(peer: self, options: o)
     }
 
     /// The peers for shard `index`: live trusted peers with room for `need` more bytes beyond
@@ -167,7 +173,7 @@ extension ClusterPeer {
     /// Commits a sharded add's pins in one pinset write: shards, the cluster DAG, the meta-pin.
     func commitSharded(
         root: CID, clusterDAG: CID, dagNode: ClusterDAGNode? = nil, dagHolders: [PeerID], shards: [(shard: ShardedAdd.ShardRecord, holders: [PeerID])],
-        options o: PinOptions
+        options o: PinOptions, sent: (blocks: Int, bytes: Int) = (0, 0), dropped: [String] = []
     ) async throws -> (meta: Pin, shards: [Pin], clusterDAG: Pin) {
         let now = Timestamp.now()
         var shardPins: [Pin] = []
@@ -196,7 +202,10 @@ extension ClusterPeer {
         if let node = dagNode { remember(node, as: clusterDAG) }
         logger.info(
             "sharded add pinned",
-            metadata: ["root": "\(root)", "shards": "\(shardPins.count)", "clusterdag": "\(clusterDAG)", "holders": "\(dagHolders.map(\.description))"])
+            metadata: [
+                "root": "\(root)", "shards": "\(shardPins.count)", "clusterdag": "\(clusterDAG)", "holders": "\(dagHolders.map(\.description))",
+                "blocks": "\(sent.blocks)", "bytes": "\(sent.bytes)", "dropped": "\(dropped)",
+            ])
         return (meta, shardPins, dag)
     }
 

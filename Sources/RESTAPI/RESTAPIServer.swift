@@ -1,4 +1,3 @@
-import AsyncAlgorithms
 public import ClusterModel
 import Foundation
 public import Hummingbird
@@ -453,12 +452,6 @@ public struct RESTAPIServer: Sendable {
                 try await writer.finish(trailer)
             })
     }
-}
-
-/// Moves a value that is used by one task at a time across an isolation boundary.
-struct UnsafeTransfer<T>: @unchecked Sendable {
-    var value: T
-    init(_ value: T) { self.value = value }
 }
 
 /// A list appended to from `@Sendable` callbacks.
