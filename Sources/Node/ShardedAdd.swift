@@ -140,10 +140,7 @@ extension ClusterPeer {
     /// what the add `placed` on them already, in the balanced allocator's order (with that free
     /// space); every such peer for replication -1.
     func allocateShard(options o: PinOptions, need: UInt64, placed: [PeerID: UInt64], index: Int) async throws -> [PeerID] {
-        var candidates = await self.candidates(excluding: [])
-        if !candidates.contains(where: { $0.peer == me }), !settings.pinOnlyOnTrustedPeers || settings.trust.trusts(me) {
-            candidates.append(Candidate(peer: me, metrics: await monitor.values(of: me)))
-        }
+        let candidates = await self.candidates(excluding: [])
         var fits: [Candidate] = []
         for c in candidates {
             var metrics = c.metrics
