@@ -250,7 +250,7 @@ public actor PubSubService {
             let bytes = frame.encoded()
             let reliable = !frame.messages.isEmpty || !frame.iwant.isEmpty || !frame.subscriptions.isEmpty
                 || !frame.graft.isEmpty || !frame.prune.isEmpty || !frame.choke.isEmpty || !frame.unchoke.isEmpty
-            if !reliable, bytes.count < DatagramLayer.maxPayload {
+            if !reliable, bytes.count < DatagramMessages.maxMessage {
                 let transport = self.transport
                 Task { try? await transport.sendDatagram([Self.datagramTag] + bytes, to: peer) }
                 continue

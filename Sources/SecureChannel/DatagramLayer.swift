@@ -119,3 +119,47 @@ public struct DatagramOpener: Sendable {
         }
     }
 }
+
+/// The messages inside one datagram's plaintext: each `length (2, big-endian, at least 1) ‖
+/// bytes`, back to back. Several small messages sent in the same event-loop turn share a
+/// datagram (one seal, one system call); an empty plaintext carries none (it only tells the
+/// receiver where this peer's datagrams come from).
+public enum DatagramMessages {
+    /// The largest message: one datagram's payload less its length field.
+    public static let maxMessage = DatagramLayer.maxPayload - 2
+
+    /// Packs `messages` (each 1 … ``maxMessage`` bytes) into as few plaintexts as fit, in order.
+    public static func pack(_ messages: [[UInt8]]) -> [[UInt8]] {
+        var out: [[UInt8]] = []
+        var current: [UInt8] = []
+        for m in messages {
+            precondition(!m.isEmpty && m.count <= maxMessage, "datagram messages are 1 to \(maxMessage) bytes")
+            if current.count + 2 + m.count > DatagramLayer.maxPayload {
+                out.append(current)
+                current = []
+            }
+            current.append(UInt8(m.count >> 8))
+            current.append(UInt8(m.count & 0xff))
+            current.append(contentsOf: m)
+        }
+        if !current.isEmpty { out.append(current) }
+        return out
+    }
+
+    /// The messages of one plaintext. A zero length or one past the end is `malformed` (the
+    /// sender was authenticated, so the whole datagram is dropped).
+    public static func split(_ plaintext: [UInt8]) throws(SecureChannelError) -> [[UInt8]] {
+        var out: [[UInt8]] = []
+        var i = 0
+        while i < plaintext.count {
+            guard plaintext.count - i >= 2 else { throw SecureChannelError(.malformed, "datagram message length cut short") }
+            let n = Int(plaintext[i]) << 8 | Int(plaintext[i + 1])
+            guard n >= 1, n <= plaintext.count - i - 2 else {
+                throw SecureChannelError(.malformed, "datagram message of \(n) bytes where \(plaintext.count - i - 2) remain")
+            }
+            out.append(Array(plaintext[(i + 2)..<(i + 2 + n)]))
+            i += 2 + n
+        }
+        return out
+    }
+}

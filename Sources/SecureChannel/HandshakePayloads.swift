@@ -47,11 +47,12 @@ enum HandshakePayloads {
 
         var encoded: [UInt8] { [HandshakePayloads.version, cipher] + datagramID + ed25519 + signature }
 
-        init(cipher: UInt8, datagramID: [UInt8], identity: Ed25519.PrivateKey, noiseStatic: X25519.PublicKey) {
+        /// `signature`: the identity's signature over ``signaturePrefix`` ‖ its Noise static key.
+        init(cipher: UInt8, datagramID: [UInt8], ed25519: [UInt8], signature: [UInt8]) {
             self.cipher = cipher
             self.datagramID = datagramID
-            ed25519 = identity.publicKey.bytes
-            signature = identity.signature(for: HandshakePayloads.signaturePrefix + noiseStatic.bytes)
+            self.ed25519 = ed25519
+            self.signature = signature
         }
 
         init(decoding p: [UInt8]) throws(SecureChannelError) {

@@ -92,8 +92,12 @@ public actor ConnectionManager {
         var reached = 0
         for address in addresses {
             do {
-                _ = try await transport.dial(address)
+                let connection = try await transport.dial(address)
                 reached += 1
+                // An address that answered is one to redial, even if the connection drops
+                // before the peer's own addresses arrive through the exchange.
+                let full = address.peerID != nil ? address : try? Multiaddr("\(address)/p2p/\(connection.peer)")
+                if let full { peerstore.add(connection.peer, addresses: [full]) }
             } catch {
                 logger.warning("bootstrap address unreachable", metadata: ["address": "\(address)", "error": "\(error)"])
             }

@@ -22,6 +22,8 @@ final class DatagramPeer: @unchecked Sendable {
         localID = session.localDatagramID.reduce(0) { $0 << 8 | UInt64($1) }
     }
 
+    var hasAddress: Bool { lock.withLock { address != nil } }
+
     func seal(_ payload: [UInt8]) throws -> ([UInt8], SocketAddress) {
         try lock.withLock {
             guard let address else {
@@ -69,8 +71,9 @@ final class DatagramReceiver: ChannelInboundHandler {
         // Unknown receiver ids are dropped without any cryptographic work.
         guard let peer = lookup(id.reduce(0) { $0 << 8 | UInt64($1) }) else { return }
         do {
-            let payload = try peer.open(bytes, from: envelope.remoteAddress)
-            if !payload.isEmpty { deliver(peer.peer, payload) }
+            for message in try DatagramMessages.split(try peer.open(bytes, from: envelope.remoteAddress)) {
+                deliver(peer.peer, message)
+            }
         } catch {
             logger.trace("dropped datagram from \(envelope.remoteAddress): \(error)")
         }

@@ -3,6 +3,7 @@ public import Multiformats
 public import NIOCore
 import NIOConcurrencyHelpers
 import NIOPosix
+import Sodium
 public import SecureChannel
 
 /// An authenticated, encrypted connection to one peer, carrying RPC calls both ways.
@@ -17,7 +18,7 @@ public struct PeerConnection: Sendable {
         let promise = channel.eventLoop.makePromise(of: [UInt8].self)
         let amount = TimeAmount.nanoseconds(Int64(timeout.components.seconds) * 1_000_000_000 + Int64(timeout.components.attoseconds / 1_000_000_000))
         channel.writeAndFlush(RPCOutbound.call(method: method, payload: payload, promise: promise, timeout: amount))
-            .whenFailure { promise.fail($0) }
+            .whenFailure { [peer] in promise.fail(TransportError.closed(peer, $0)) }
         return try await promise.futureResult.get()
     }
 
@@ -28,6 +29,15 @@ public struct PeerConnection: Sendable {
             throw TransportError(.tooLarge, "one-way payload of \(payload.count) bytes exceeds \(RPCFrame.maxPayload)")
         }
         channel.writeAndFlush(RPCOutbound.frame(.message(method: method, payload: payload)), promise: nil)
+    }
+
+    /// Opens a stream served by the peer's stream handler of `method`, sending `payload` (at
+    /// most one window and ``RPCFrame/maxPayload`` bytes) with the open.
+    public func openStream(_ method: String, payload: [UInt8] = []) async throws -> PeerStream {
+        let promise = channel.eventLoop.makePromise(of: PeerStream.self)
+        channel.writeAndFlush(RPCOutbound.openStream(method: method, payload: payload, promise: promise))
+            .whenFailure { [peer] in promise.fail(TransportError.closed(peer, $0)) }
+        return try await promise.futureResult.get()
     }
 
     public var isActive: Bool { channel.isActive }
@@ -61,6 +71,9 @@ public final class SecureTransport: Sendable {
     private let datagramPeers = NIOLockedValueBox<(byID: [UInt64: DatagramPeer], byPeer: [PeerID: DatagramPeer])>(([:], [:]))
     private let datagramHandler = NIOLockedValueBox<RPCServer.OneWayBox?>(nil)
     private let pendingHandshakes = NIOLockedValueBox(0)
+    private let ephemerals = EphemeralKeys()
+    /// Datagram messages waiting for the end of the UDP loop's turn, by peer.
+    private let outgoing = NIOLockedValueBox<(queues: [PeerID: [[UInt8]]], scheduled: Bool)>(([:], false))
     private let connectionHandlers = NIOLockedValueBox<[@Sendable (PeerID, ConnectionEvent) -> Void]>([])
 
     /// Adds a handler told when a peer gets its (one) connection and when it loses it; called on
@@ -81,6 +94,13 @@ public final class SecureTransport: Sendable {
     public let maxConnections: Int
     /// Calls one peer may have in flight on this transport; more are answered "busy" at once.
     public let maxConcurrentCallsPerPeer: Int
+    /// Streams one peer may have open on this transport; more are reset "busy" at once.
+    public let maxStreamsPerPeer: Int
+    /// Bytes a stream's sender may have unread by the receiver (each direction, each stream).
+    public let streamWindow: Int
+    /// Whether small frames written in one event-loop turn share a record (on by default; the
+    /// benchmark turns it off to measure what it adds).
+    public let coalesce: Bool
 
     /// Receives authenticated datagram payloads (set before `listen`).
     public func onDatagram(_ handler: @escaping @Sendable (_ peer: PeerID, _ payload: [UInt8]) -> Void) {
@@ -88,24 +108,70 @@ public final class SecureTransport: Sendable {
         datagramHandler.withLockedValue { $0 = box }
     }
 
-    /// Sends one datagram (at most ``DatagramLayer/maxPayload`` bytes) to a connected peer over
-    /// UDP; larger messages belong on the TCP connection.
+    /// Sends one message (at most ``DatagramMessages/maxMessage`` bytes) to a connected peer
+    /// over UDP: unordered, unacknowledged, possibly lost. Messages sent in the same event-loop
+    /// turn to the same peer share datagrams. Larger messages belong on the TCP connection.
+    /// Throws `tooLarge`, or `unreachable` without a session or a known address of the peer.
     public func sendDatagram(_ payload: [UInt8], to peer: PeerID) async throws {
+        guard payload.count <= DatagramMessages.maxMessage else {
+            throw TransportError(.tooLarge, "datagram message of \(payload.count) bytes exceeds \(DatagramMessages.maxMessage); send it on TCP")
+        }
         guard let channel = udp.withLockedValue({ $0 }) else {
             throw TransportError(.unreachable, "datagrams need a listening transport (call listen first)")
         }
         guard let state = datagramPeers.withLockedValue({ $0.byPeer[peer] }) else {
             throw TransportError(.unreachable, "no secure session with \(peer): connect first")
         }
-        let (bytes, address) = try state.seal(payload)
-        try await channel.writeAndFlush(AddressedEnvelope(remoteAddress: address, data: channel.allocator.buffer(bytes: bytes)))
+        guard state.hasAddress else {
+            throw TransportError(.unreachable, "no datagram address for \(peer) yet (it has not sent one)")
+        }
+        if payload.isEmpty { return sendDatagramNow([], to: peer) }
+        let schedule = outgoing.withLockedValue { out -> Bool in
+            out.queues[peer, default: []].append(payload)
+            defer { out.scheduled = true }
+            return !out.scheduled
+        }
+        if schedule { channel.eventLoop.execute { [self] in flushDatagrams(channel) } }
+    }
+
+    /// Seals what was queued this turn, as few datagrams per peer as fit, and writes them in one
+    /// flush (one `sendmmsg` for many).
+    private func flushDatagrams(_ channel: any Channel) {
+        let queues = outgoing.withLockedValue { out in
+            defer { out = ([:], false) }
+            return out.queues
+        }
+        var bytes: UInt64 = 0
+        for (peer, messages) in queues {
+            guard let state = datagramPeers.withLockedValue({ $0.byPeer[peer] }) else { continue }
+            for plaintext in DatagramMessages.pack(messages) {
+                guard let (sealed, address) = try? state.seal(plaintext) else { break }
+                bytes += UInt64(sealed.count)
+                channel.write(AddressedEnvelope(remoteAddress: address, data: channel.allocator.buffer(bytes: sealed)), promise: nil)
+            }
+        }
+        channel.flush()
+        traffic.totals.withLockedValue { $0.udpOut += bytes }
+    }
+
+    /// An empty datagram (it tells the peer where ours come from), not waiting for the write.
+    func sendDatagramNow(_ payload: [UInt8], to peer: PeerID) {
+        guard let channel = udp.withLockedValue({ $0 }),
+              let state = datagramPeers.withLockedValue({ $0.byPeer[peer] }),
+              let (bytes, address) = try? state.seal(payload) else { return }
+        channel.writeAndFlush(AddressedEnvelope(remoteAddress: address, data: channel.allocator.buffer(bytes: bytes)), promise: nil)
         traffic.totals.withLockedValue { $0.udpOut += UInt64(bytes.count) }
     }
 
     public init(
         settings: HandshakeSettings, group: any EventLoopGroup, logger: Logger = Logger(label: "pinmesh.transport"),
-        maxPendingHandshakes: Int = 64, maxConnections: Int = 1024, maxConcurrentCallsPerPeer: Int = 256
+        maxPendingHandshakes: Int = 64, maxConnections: Int = 1024, maxConcurrentCallsPerPeer: Int = 256,
+        maxStreamsPerPeer: Int = 256, streamWindow: Int = 512 * 1024, coalesce: Bool = true
     ) {
+        precondition(streamWindow >= 2 && UInt64(streamWindow) <= RPCFrame.maxWindowIncrement, "the stream window must be 2 bytes to 1 GiB")
+        self.maxStreamsPerPeer = maxStreamsPerPeer
+        self.streamWindow = streamWindow
+        self.coalesce = coalesce
         self.settings = settings
         self.maxPendingHandshakes = maxPendingHandshakes
         self.maxConnections = maxConnections
@@ -115,7 +181,6 @@ public final class SecureTransport: Sendable {
         localPeer = try! PeerID(ed25519PublicKey: settings.identity.publicKey.bytes)
         logger[metadataKey: "peer"] = "\(localPeer)"
         self.logger = logger
-        server.register(Self.pingMethod) { _, _ in [] }
     }
 
     /// The live connection to `peer`, if any (dialled or accepted).
@@ -159,6 +224,10 @@ public final class SecureTransport: Sendable {
             // Room for bursts: the kernel drops what does not fit while the loop is busy.
             .channelOption(.socketOption(.so_rcvbuf), value: 4 << 20)
             .channelOption(.socketOption(.so_sndbuf), value: 1 << 20)
+            // recvmmsg: up to 32 datagrams per system call. The receive buffer is split evenly
+            // among them, so it must hold 32 whole datagrams (a shorter slice truncates them).
+            .channelOption(.datagramVectorReadMessageCount, value: 32)
+            .channelOption(.recvAllocator, value: FixedSizeRecvByteBufferAllocator(capacity: 32 * 2048))
             .channelInitializer { [self] ch in
                 ch.eventLoop.makeCompletedFuture {
                     try ch.pipeline.syncOperations.addHandler(DatagramReceiver(
@@ -180,40 +249,63 @@ public final class SecureTransport: Sendable {
             throw TransportError(.badAddress, "cannot dial \(address): expected /ip4|ip6|dns|dns4|dns6/<host>/tcp/<port>[/p2p/<id>]")
         }
         if let expected = address.peerID, let existing = connection(to: expected) { return existing }
-        let established = NIOLockedValueBox<EventLoopFuture<SecureSession>?>(nil)
+        // The first round trip (a ping) leaves in the same event-loop turn as message 3, not
+        // after a hop back to this task: it is what makes sure the peer holds the session too.
+        let futures = NIOLockedValueBox<(EventLoopFuture<SecureSession>, EventLoopFuture<[UInt8]>)?>(nil)
         let bootstrap = ClientBootstrap(group: group)
             .channelOption(.socketOption(.tcp_nodelay), value: 1)
             .connectTimeout(.seconds(5))
             .channelInitializer { [self] channel in
                 channel.eventLoop.makeCompletedFuture {
-                    let future = try self.install(on: channel, role: .initiator(expected: address.peerID))
-                    established.withLockedValue { $0 = future }
+                    let established = try self.install(on: channel, role: .initiator(expected: address.peerID))
+                    let ping = established.flatMap { _ in
+                        let reply = channel.eventLoop.makePromise(of: [UInt8].self)
+                        channel.writeAndFlush(RPCOutbound.call(method: Self.pingMethod, payload: [], promise: reply, timeout: .seconds(10)))
+                            .whenFailure { reply.fail(TransportError(.connectionClosed, "connection closed before the first round trip: \($0)")) }
+                        return reply.futureResult
+                    }
+                    futures.withLockedValue { $0 = (established, ping) }
                 }
             }
-        let channel: any Channel
-        do {
-            channel = try await bootstrap.connect(host: host, port: port).get()
-        } catch {
+        // One wait for the connect, the handshake and the first round trip together: each
+        // separate wait is a hop between the event loop and this task.
+        let connected: EventLoopFuture<any Channel>
+        // An IP address skips the resolver (a hop to a thread running getaddrinfo).
+        if let ip = try? SocketAddress(ipAddress: host, port: port) {
+            connected = bootstrap.connect(to: ip)
+        } else {
+            connected = bootstrap.connect(host: host, port: port)
+        }
+        let unreachable = connected.flatMapErrorThrowing { error in
             throw TransportError(.unreachable, "cannot connect to \(address): \(error)")
         }
-        let session = try await established.withLockedValue { $0! }.get()
-        // A simultaneous dial may have won: use the surviving connection.
-        if let winner = connection(to: session.peer), winner.channel !== channel { return winner }
-        // One round trip makes sure the peer holds the session too (it may still be reading
-        // message 3), then an empty authenticated datagram tells it where ours come from.
-        let connection = PeerConnection(peer: session.peer, session: session, channel: channel)
+        let trip = unreachable.flatMap { channel in
+            let (established, ping) = futures.withLockedValue { $0! }
+            return established.and(ping).map { (channel, $0.0) }
+        }
+        let channel: any Channel
+        let session: SecureSession
         do {
-            _ = try await connection.call(Self.pingMethod, [])
-        } catch let error as TransportError where error.code == .connectionClosed {
-            // Lost a simultaneous dial: the peer's connection to us is the one both keep.
-            if let winner = await awaitConnection(to: session.peer, timeout: settings.timeout) { return winner }
+            (channel, session) = try await trip.get()
+        } catch let error as TransportError where error.code == .unreachable {
+            throw error
+        } catch {
+            // The handshake succeeded and the connection closed under the first round trip: it
+            // lost a simultaneous dial, and the peer's connection to us is the one both keep.
+            if let established = futures.withLockedValue({ $0?.0 }), let won = try? await established.get() {
+                if let winner = await awaitConnection(to: won.peer, timeout: settings.timeout) { return winner }
+                throw TransportError(.connectionClosed, "the connection to \(won.peer) closed right after the handshake: \(error)")
+            }
             throw error
         }
+        // A simultaneous dial may have won: use the surviving connection.
+        if let winner = connection(to: session.peer), winner.channel !== channel { return winner }
+        // An empty authenticated datagram tells the peer where ours come from (not awaited).
         if let address = try? SocketAddress.makeAddressResolvingHost(host, port: port) {
             registerDatagrams(session, address: address)
-            try? await sendDatagram([], to: session.peer)
+            sendDatagramNow([], to: session.peer)
         }
-        return connection
+        return PeerConnection(peer: session.peer, session: session, channel: channel)
     }
 
     /// Waits (bounded, re-checking on an event loop) for a live connection to `peer`.
@@ -248,11 +340,15 @@ public final class SecureTransport: Sendable {
         let promise = channel.eventLoop.makePromise(of: SecureSession.self)
         let isInitiator: Bool
         if case .initiator = role { isInitiator = true } else { isInitiator = false }
-        let handshake = HandshakeInstance(role: role, settings: settings, now: SecureChannelHandler.now())
+        let handshake = HandshakeInstance(role: role, settings: settings, now: SecureChannelHandler.now(), ephemeral: ephemerals.take())
+        // Refill after this turn: the key generation runs while the peer computes its answer.
+        channel.eventLoop.execute { [ephemerals] in ephemerals.refill() }
         try channel.pipeline.syncOperations.addHandlers([
             ByteCounter(traffic),
             SecureChannelHandler(handshake: handshake, isInitiator: isInitiator, timeout: settings.timeout, established: promise, logger: logger),
-            RPCHandler(server: server, maxConcurrent: maxConcurrentCallsPerPeer, logger: logger),
+            RPCHandler(
+                server: server, isInitiator: isInitiator, maxConcurrent: maxConcurrentCallsPerPeer,
+                streamWindow: streamWindow, maxStreams: maxStreamsPerPeer, coalesce: coalesce, logger: logger),
         ])
         promise.futureResult.whenSuccess { [self] session in
             let connection = PeerConnection(peer: session.peer, session: session, channel: channel)
@@ -313,6 +409,26 @@ public final class SecureTransport: Sendable {
         case .ip6(let a): return (a.description, Int(port))
         case .dns(let n), .dns4(let n), .dns6(let n): return (n, Int(port))
         default: return nil
+        }
+    }
+}
+
+/// Fresh X25519 ephemeral keys generated ahead of the handshakes that use them, so a handshake
+/// does not wait for a base-point multiplication. Each key is handed out once and never reused.
+final class EphemeralKeys: Sendable {
+    static let spare = 4
+    private let keys = NIOLockedValueBox<[X25519.PrivateKey]>([])
+
+    /// A key made ahead of time, or a new one when none is left.
+    func take() -> X25519.PrivateKey {
+        keys.withLockedValue { $0.popLast() } ?? .generate()
+    }
+
+    /// Generates keys until ``spare`` are ready.
+    func refill() {
+        while keys.withLockedValue({ $0.count }) < Self.spare {
+            let key = X25519.PrivateKey.generate()
+            keys.withLockedValue { $0.append(key) }
         }
     }
 }

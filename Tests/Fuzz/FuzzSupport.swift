@@ -15,7 +15,7 @@ let fuzzTargets: [String: ([UInt8]) -> Void] = [
     "varint": fuzzVarint, "multihash": fuzzMultihash, "multibase": fuzzMultibase,
     "cid": fuzzCID, "multiaddr": fuzzMultiaddr, "peerid": fuzzPeerID,
     "dagpb": fuzzDagPB, "unixfsdata": fuzzUnixFSData, "dagcbor": fuzzDagCBOR, "car": fuzzCAR,
-    "records": fuzzRecords, "handshake": fuzzHandshake, "datagram": fuzzDatagram, "pubsub": fuzzPubSub, "rpcframe": fuzzRPCFrame,
+    "records": fuzzRecords, "handshake": fuzzHandshake, "datagram": fuzzDatagram, "datagrammessages": fuzzDatagramMessages, "pubsub": fuzzPubSub, "rpcframe": fuzzRPCFrame,
     "pinset": fuzzPinset, "snapshot": fuzzPinsetSnapshot, "rpcquery": fuzzRPCQuery,
 ]
 

@@ -1,3 +1,4 @@
+import Multiformats
 import Testing
 @testable import Transport
 
@@ -18,7 +19,26 @@ import Testing
     @Test func malformedFramesAreTypedErrors() {
         let bad: [(String, [UInt8])] = [
             ("empty", []),
-            ("unknown kind", [5, 0]),
+            ("unknown kind", [11, 0]),
+            ("kind 0", [0, 0]),
+            ("stream open with id 0", [5, 0, 1, 0x61]),
+            ("stream data with id 0", [6, 0, 1]),
+            ("stream data without data", [6, 1]),
+            ("window of 0", [7, 1, 0]),
+            ("window past 1 GiB", [7, 1, 0x81, 0x80, 0x80, 0x80, 0x04]),
+            ("bytes after a window", [7, 1, 1, 0]),
+            ("window without increment", [7, 1]),
+            ("bytes after a close", [8, 1, 0]),
+            ("reset with id 0", [9, 0]),
+            ("reason over 1,024 bytes", [9, 1] + [UInt8](repeating: 0x61, count: 1025)),
+            ("empty batch", [10, 0]),
+            ("batch with an id", [10, 1, 1, 8]),
+            ("batch inside a batch", [10, 0, 5, 10, 0, 2, 8, 1]),
+            ("batched frame of length 0", [10, 0, 0]),
+            ("batched frame past the end", [10, 0, 5, 8, 1]),
+            ("batched frame that is malformed", [10, 0, 2, 8, 0]),
+            ("call id over 9 bytes", [2] + [UInt8](repeating: 0xff, count: 9) + [1]),
+            ("call id not minimal", [2, 0x81, 0x00]),
             ("one-way with a call id", [4, 1, 1, 0x70]),
             ("request without method", [1, 1]),
             ("method of length 0", [1, 1, 0]),
@@ -30,8 +50,28 @@ import Testing
         for (what, bytes) in bad {
             #expect(throws: TransportError.self, "\(what)") { try RPCFrame(decoding: bytes) }
         }
+        // At the limits they decode.
+        #expect((try? RPCFrame(decoding: [7, 1, 0x80, 0x80, 0x80, 0x80, 0x04])) == .window(stream: 1, increment: 1 << 30))
+        #expect((try? RPCFrame(decoding: [9, 1] + [UInt8](repeating: 0x61, count: 1024))) != nil)
+        #expect((try? RPCFrame(decoding: [2] + [UInt8](repeating: 0xff, count: 8) + [0x7f])) == .response(id: Varint.maxValue, payload: []))
         // At the method limit it decodes.
         #expect((try? RPCFrame(decoding: [4, 0, 64] + [UInt8](repeating: 0x61, count: 64))) != nil)
+    }
+
+    @Test func everyPrefixOfABatchDecodesOrFailsCleanly() throws {
+        let batch = RPCFrame.batch([
+            .message(method: "m", payload: [1, 2]), .data(stream: 3, payload: [9, 9, 9]), .window(stream: 300, increment: 70_000),
+            .close(stream: 1), .reset(stream: 2, reason: "r"), .open(stream: 5, method: "s", payload: []),
+        ])
+        let bytes = batch.encoded()
+        #expect(try RPCFrame(decoding: bytes) == batch)
+        for n in 0..<bytes.count {
+            // A batch cut short either fails or decodes to its first frames (the cut fell between frames).
+            if case .batch(let frames)? = try? RPCFrame(decoding: Array(bytes[..<n])) {
+                guard case .batch(let all) = batch else { return }
+                #expect(Array(all.prefix(frames.count)) == frames, "prefix \(n)")
+            }
+        }
     }
 
     @Test func everyPrefixDecodesOrFailsCleanly() {

@@ -151,6 +151,33 @@ final class Inbox: @unchecked Sendable {
         await a.shutdown()
         await b.shutdown()
     }
+    @Test func smallDatagramMessagesOfOneTurnShareDatagrams() async throws {
+        let (a, _) = try await TransportTests.node()
+        let (b, addrB) = try await TransportTests.node()
+        let inbox = Inbox()
+        b.onDatagram { inbox.put($0, $1) }
+        _ = try await a.dial(addrB)
+        let before = a.trafficTotals.udpOut
+        try await a.sendDatagram([1, 2, 3], to: b.localPeer)
+        #expect(await inbox.wait(for: 1).count == 1)
+        let messages = (0..<500).map { i in [UInt8](repeating: UInt8(i & 0xff), count: 1 + i % 200) }
+        for m in messages { try await a.sendDatagram(m, to: b.localPeer) }
+        let got = Array(await inbox.wait(for: 501).dropFirst())
+        #expect(got.count == 500)
+        let same = Set(got.map(\.1)) == Set(messages)
+        #expect(same, "the messages that arrived differ from those sent")
+        // 500 messages of 1 to 200 bytes (51,000 bytes with their lengths) fill about 44
+        // datagrams, not 500.
+        let datagrams = Double(a.trafficTotals.udpOut - before) / 1200
+        #expect(datagrams < 60, "\(datagrams) datagrams' worth of bytes for 500 messages")
+        // The largest message fits; one byte more does not.
+        try await a.sendDatagram([UInt8](repeating: 7, count: DatagramMessages.maxMessage), to: b.localPeer)
+        let all = await inbox.wait(for: 502)
+        #expect(all.count == 502 && all.last?.1.count == DatagramMessages.maxMessage)
+        await #expect(throws: TransportError.self) { try await a.sendDatagram([UInt8](repeating: 0, count: DatagramMessages.maxMessage + 1), to: b.localPeer) }
+        await a.shutdown()
+        await b.shutdown()
+    }
 }
 
 /// Re-checks `condition` on an event loop every 10 ms until it holds or `timeout` passes.
