@@ -86,6 +86,28 @@ public struct RecordSealer: Sendable {
         return 4 + written
     }
 
+    /// Seals an uncompressed record in place: `record` holds 4 bytes of room for the header,
+    /// then `count` plaintext bytes, then 16 bytes of room for the tag. Returns the record's
+    /// size. The bulk path: the plaintext is written once, where its ciphertext goes.
+    public mutating func sealInPlace(_ record: UnsafeMutableRawBufferPointer, plaintextCount count: Int) -> Int {
+        precondition(count <= RecordLayer.maxPlaintext, "record payload of \(count) bytes exceeds \(RecordLayer.maxPlaintext)")
+        precondition(record.count >= RecordSealer.recordSize(payload: count), "no room for the record's header and tag")
+        let length = count + AEAD.tagBytes
+        record[0] = 0
+        record[1] = UInt8(length >> 16)
+        record[2] = UInt8(length >> 8 & 0xff)
+        record[3] = UInt8(length & 0xff)
+        let n = RecordLayer.nonce(counter)
+        let written = n.withUnsafeBytes { nb in
+            try! aead.seal(
+                UnsafeRawBufferPointer(rebasing: record[4..<4 + count]), nonce: nb,
+                authenticating: UnsafeRawBufferPointer(rebasing: record[0..<4]),
+                into: UnsafeMutableRawBufferPointer(rebasing: record[4...]))
+        }
+        advance()
+        return 4 + written
+    }
+
     /// Whether a 4 KiB sample compresses by an eighth: random and already-compressed data
     /// (most blocks) skip the full attempt.
     public static func looksCompressible(_ payload: [UInt8]) -> Bool {
@@ -146,33 +168,68 @@ public struct RecordOpener: Sendable {
 
     private mutating func readNext() throws(SecureChannelError) -> [UInt8]? {
         guard buffer.count - offset >= RecordLayer.headerBytes else { return nil }
-        let header = Array(buffer[offset..<offset + 4])
-        guard header[0] & ~RecordLayer.flagLZ4 == 0 else {
-            throw SecureChannelError(.malformed, "record header has unknown flags 0x\(String(header[0], radix: 16))")
+        let size = try RecordOpener.recordSize(buffer[offset], buffer[offset + 1], buffer[offset + 2], buffer[offset + 3])
+        guard buffer.count - offset >= size else { return nil }
+        let start = offset
+        offset += size
+        let opened = buffer.withUnsafeBytes { all in
+            Result { () throws(SecureChannelError) -> [UInt8] in
+                try openRecord(UnsafeRawBufferPointer(rebasing: all[start..<start + size]))
+            }
         }
-        let length = Int(header[1]) << 16 | Int(header[2]) << 8 | Int(header[3])
+        return try opened.get()
+    }
+
+    /// The size of the whole record (header and ciphertext) whose first 4 bytes are `header`.
+    /// Throws `malformed` for unknown flags and `tooLarge` for a length out of bounds.
+    public static func recordSize(header: UnsafeRawBufferPointer) throws(SecureChannelError) -> Int {
+        try recordSize(header[0], header[1], header[2], header[3])
+    }
+
+    /// ``recordSize(header:)`` from the header's four bytes.
+    public static func recordSize(_ flags: UInt8, _ l0: UInt8, _ l1: UInt8, _ l2: UInt8) throws(SecureChannelError) -> Int {
+        guard flags & ~RecordLayer.flagLZ4 == 0 else {
+            throw SecureChannelError(.malformed, "record header has unknown flags 0x\(String(flags, radix: 16))")
+        }
+        let length = Int(l0) << 16 | Int(l1) << 8 | Int(l2)
         guard length >= AEAD.tagBytes, length <= RecordLayer.maxCiphertext else {
             throw SecureChannelError(.tooLarge, "record of \(length) bytes is outside 16...\(RecordLayer.maxCiphertext)")
         }
-        guard buffer.count - offset >= 4 + length else { return nil }
-        let start = offset + 4
-        offset += 4 + length
+        return RecordLayer.headerBytes + length
+    }
+
+    /// Opens one whole record (its header and ciphertext exactly, ``recordSize(header:)``
+    /// bytes) straight from where it was received: the path of a connection, which does not
+    /// copy whole records through ``feed(_:)``. Any error is final, as for ``next()``.
+    public mutating func open(record: UnsafeRawBufferPointer) throws(SecureChannelError) -> [UInt8] {
+        if let failure { throw failure }
+        do throws(SecureChannelError) {
+            guard record.count >= RecordLayer.headerBytes,
+                  try RecordOpener.recordSize(header: UnsafeRawBufferPointer(rebasing: record[0..<4])) == record.count else {
+                throw SecureChannelError(.malformed, "a record of \(record.count) bytes does not match its header")
+            }
+            return try openRecord(record)
+        } catch {
+            failure = error
+            throw error
+        }
+    }
+
+    private mutating func openRecord(_ record: UnsafeRawBufferPointer) throws(SecureChannelError) -> [UInt8] {
+        let flags = record[0]
+        let length = record.count - RecordLayer.headerBytes
+        let header = UnsafeRawBufferPointer(rebasing: record[0..<4])
+        let sealed = UnsafeRawBufferPointer(rebasing: record[4...])
         let nonce = RecordLayer.nonce(counter)
         let opening = aead
         var failed = false
         let body = [UInt8](unsafeUninitializedCapacity: length - AEAD.tagBytes) { out, count in
-            buffer.withUnsafeBytes { all in
-                nonce.withUnsafeBytes { nb in
-                    header.withUnsafeBytes { hb in
-                        do throws(SodiumError) {
-                            count = try opening.open(
-                                UnsafeRawBufferPointer(rebasing: all[start..<start + length]), nonce: nb, authenticating: hb,
-                                into: UnsafeMutableRawBufferPointer(out))
-                        } catch {
-                            failed = true
-                            count = 0
-                        }
-                    }
+            nonce.withUnsafeBytes { nb in
+                do throws(SodiumError) {
+                    count = try opening.open(sealed, nonce: nb, authenticating: header, into: UnsafeMutableRawBufferPointer(out))
+                } catch {
+                    failed = true
+                    count = 0
                 }
             }
         }
@@ -181,7 +238,7 @@ public struct RecordOpener: Sendable {
         }
         counter += 1
         if counter % rekeyInterval == 0 { aead = RecordLayer.rekey(aead, algorithm: algorithm) }
-        guard header[0] & RecordLayer.flagLZ4 != 0 else { return body }
+        guard flags & RecordLayer.flagLZ4 != 0 else { return body }
         guard body.count >= 4 else { throw SecureChannelError(.malformed, "compressed record shorter than its length field") }
         let original = Int(body[0]) << 24 | Int(body[1]) << 16 | Int(body[2]) << 8 | Int(body[3])
         guard original <= RecordLayer.maxPlaintext else {

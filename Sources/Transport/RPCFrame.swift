@@ -53,7 +53,7 @@ public enum RPCFrame: Hashable, Sendable {
         case .message(let method, let payload): return 3 + method.utf8.count + payload.count
         case .response(let id, let payload), .data(let id, let payload): return 1 + Varint.encodedLength(id) + payload.count
         case .error(let id, let message), .reset(let id, let message):
-            return 1 + Varint.encodedLength(id) + min(message.utf8.count, Self.maxReasonBytes)
+            return 1 + Varint.encodedLength(id) + Self.reasonLength(message)
         case .window(let id, let increment): return 1 + Varint.encodedLength(id) + Varint.encodedLength(increment)
         case .close(let id): return 1 + Varint.encodedLength(id)
         case .batch(let frames):
@@ -68,8 +68,8 @@ public enum RPCFrame: Hashable, Sendable {
         case .open(let id, let method, let payload): Self.encode(kind: 5, id: id, method: method, payload: payload, into: &out)
         case .response(let id, let payload): Self.header(2, id, payload.count, into: &out); out.append(contentsOf: payload)
         case .data(let id, let payload): Self.header(6, id, payload.count, into: &out); out.append(contentsOf: payload)
-        case .error(let id, let message): Self.header(3, id, 0, into: &out); out.append(contentsOf: message.utf8.prefix(Self.maxReasonBytes))
-        case .reset(let id, let reason): Self.header(9, id, 0, into: &out); out.append(contentsOf: reason.utf8.prefix(Self.maxReasonBytes))
+        case .error(let id, let message): Self.header(3, id, 0, into: &out); out.append(contentsOf: message.utf8.prefix(Self.reasonLength(message)))
+        case .reset(let id, let reason): Self.header(9, id, 0, into: &out); out.append(contentsOf: reason.utf8.prefix(Self.reasonLength(reason)))
         case .window(let id, let increment): Self.header(7, id, 10, into: &out); Varint.encode(increment & Varint.maxValue, into: &out)
         case .close(let id): Self.header(8, id, 0, into: &out)
         case .batch(let frames):
@@ -81,6 +81,18 @@ public enum RPCFrame: Hashable, Sendable {
                 frame.encode(into: &out)
             }
         }
+    }
+
+    /// How many UTF-8 bytes of `reason` go on the wire: at most ``maxReasonBytes``, cut where a
+    /// character starts (a cut inside one would decode to a different string).
+    static func reasonLength(_ reason: String) -> Int {
+        var n = 0
+        for scalar in reason.unicodeScalars {
+            let size = UTF8.width(scalar)
+            guard n + size <= maxReasonBytes else { break }
+            n += size
+        }
+        return n
     }
 
     /// A data frame's bytes straight from a slice of the writer's buffer (one copy).

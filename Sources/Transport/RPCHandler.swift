@@ -66,7 +66,7 @@ final class RPCHandler: ChannelDuplexHandler {
     typealias InboundIn = [UInt8]
     typealias InboundOut = Never
     typealias OutboundIn = RPCOutbound
-    typealias OutboundOut = [UInt8]
+    typealias OutboundOut = RecordPlaintext
 
     /// Frames smaller than this are coalesced.
     static let coalesceBelow = 1024
@@ -331,15 +331,21 @@ final class RPCHandler: ChannelDuplexHandler {
         var wrote = false
         while entry.credit > 0, let first = entry.queue.first {
             let n = min(entry.credit, first.bytes.count - first.offset, RPCFrame.maxData)
-            let frame = RPCFrame.dataFrame(stream: entry.stream.id, payload: first.bytes[first.offset..<first.offset + n])
             entry.credit -= n
             wrote = true
-            if first.offset + n == first.bytes.count {
+            let done = first.offset + n == first.bytes.count
+            if done {
                 entry.queue.removeFirst()
-                emit(frame, promise: first.promise, context: context)
             } else {
                 entry.queue[entry.queue.startIndex].offset += n
-                emit(frame, promise: nil, context: context)
+            }
+            let range = first.offset..<first.offset + n
+            if n < Self.coalesceBelow {
+                emit(RPCFrame.dataFrame(stream: entry.stream.id, payload: first.bytes[range]), promise: done ? first.promise : nil, context: context)
+            } else {
+                // Large data skips the frame array: it is written straight into its record.
+                writeBatch(context: context)
+                context.write(wrapOutboundOut(.streamData(stream: entry.stream.id, bytes: first.bytes, range: range)), promise: done ? first.promise : nil)
             }
         }
         if entry.queue.isEmpty && entry.finishQueued && !entry.localClosed {
@@ -380,7 +386,7 @@ final class RPCHandler: ChannelDuplexHandler {
     private func emit(_ frame: [UInt8], promise: EventLoopPromise<Void>?, context: ChannelHandlerContext) {
         guard coalesce, frame.count < Self.coalesceBelow else {
             writeBatch(context: context)
-            context.write(wrapOutboundOut(frame), promise: promise)
+            context.write(wrapOutboundOut(.bytes(frame)), promise: promise)
             return
         }
         let cost = Varint.encodedLength(UInt64(frame.count)) + frame.count
@@ -409,11 +415,11 @@ final class RPCHandler: ChannelDuplexHandler {
         batchPromises.removeAll(keepingCapacity: true)
         batchBytes = 2
         if promises.isEmpty {
-            context.write(wrapOutboundOut(record), promise: nil)
+            context.write(wrapOutboundOut(.bytes(record)), promise: nil)
         } else {
             let done = context.eventLoop.makePromise(of: Void.self)
             done.futureResult.whenComplete { result in for p in promises { p.completeWith(result) } }
-            context.write(wrapOutboundOut(record), promise: done)
+            context.write(wrapOutboundOut(.bytes(record)), promise: done)
         }
     }
 

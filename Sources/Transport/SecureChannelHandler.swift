@@ -1,15 +1,26 @@
 import Logging
 import NIOCore
+import Multiformats
 import SecureChannel
+
+/// What goes into one record.
+enum RecordPlaintext: Sendable {
+    case bytes([UInt8])
+    /// A stream data frame of `bytes[range]`, written straight into the record's buffer.
+    case streamData(stream: UInt64, bytes: [UInt8], range: Range<Int>)
+}
 
 /// Runs the PinMesh handshake on a TCP channel, then seals and opens records.
 ///
 /// Inbound: bytes in, record plaintexts out. Outbound: plaintexts in (queued until the handshake
 /// is done), sealed records out. Fires a ``SecureSession`` user event once established.
+///
+/// Whole records are opened where NIO received them; only a record cut by the end of a read is
+/// gathered in `partial`. Stream data is sealed in place in the buffer that goes to the socket.
 final class SecureChannelHandler: ChannelDuplexHandler {
     typealias InboundIn = ByteBuffer
     typealias InboundOut = [UInt8]
-    typealias OutboundIn = [UInt8]
+    typealias OutboundIn = RecordPlaintext
     typealias OutboundOut = ByteBuffer
 
     private var handshake: HandshakeInstance?
@@ -17,7 +28,9 @@ final class SecureChannelHandler: ChannelDuplexHandler {
     private var frames = HandshakeFrameDecoder()
     private var sealer: RecordSealer?
     private var opener: RecordOpener?
-    private var queued: [([UInt8], EventLoopPromise<Void>?)] = []
+    private var queued: [(RecordPlaintext, EventLoopPromise<Void>?)] = []
+    /// The start of a record whose end has not arrived yet.
+    private var partial: [UInt8] = []
     private var deadline: Scheduled<Void>?
     private let established: EventLoopPromise<SecureSession>
     private let timeout: TimeAmount
@@ -52,39 +65,61 @@ final class SecureChannelHandler: ChannelDuplexHandler {
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        var buffer = unwrapInboundIn(data)
+        let buffer = unwrapInboundIn(data)
         guard !closed else { return }
-        if opener != nil && handshake == nil {
-            buffer.withUnsafeReadableBytes { opener!.feed($0) }
-            deliverQueued(context: context)
+        if handshake == nil && opener != nil {
+            buffer.withUnsafeReadableBytes { records($0, context: context) }
             return
         }
-        guard let bytes = buffer.readBytes(length: buffer.readableBytes) else { return }
-        if handshake != nil {
-            frames.feed(bytes)
-            while var hs = handshake, let message = frames.next() {
-                let actions = hs.onMessage(message, now: Self.now())
-                handshake = hs
-                run(actions, context: context)
-            }
-            if opener != nil {
-                let rest = frames.takeRemainder()
-                if !rest.isEmpty { deliver(rest, context: context) }
-            }
-        } else if opener != nil {
-            deliver(bytes, context: context)
+        var copy = buffer
+        guard let bytes = copy.readBytes(length: copy.readableBytes), handshake != nil else { return }
+        frames.feed(bytes)
+        while var hs = handshake, let message = frames.next() {
+            let actions = hs.onMessage(message, now: Self.now())
+            handshake = hs
+            run(actions, context: context)
+        }
+        if opener != nil {
+            let rest = frames.takeRemainder()
+            if !rest.isEmpty { rest.withUnsafeBytes { records($0, context: context) } }
         }
     }
 
-    private func deliver(_ bytes: [UInt8], context: ChannelHandlerContext) {
-        opener!.feed(bytes)
-        deliverQueued(context: context)
-    }
-
-    private func deliverQueued(context: ChannelHandlerContext) {
+    /// Opens every whole record in `bytes` where it lies, completing a record cut by the last
+    /// read first and keeping the start of one cut by this read.
+    private func records(_ bytes: UnsafeRawBufferPointer, context: ChannelHandlerContext) {
+        var i = 0
         do {
-            while let payload = try opener!.next() {
-                context.fireChannelRead(wrapInboundOut(payload))
+            if !partial.isEmpty {
+                if partial.count < RecordLayer.headerBytes {
+                    let take = min(RecordLayer.headerBytes - partial.count, bytes.count)
+                    partial += bytes[0..<take]
+                    i = take
+                    guard partial.count == RecordLayer.headerBytes else { return }
+                }
+                let size = try RecordOpener.recordSize(partial[0], partial[1], partial[2], partial[3])
+                let take = min(size - partial.count, bytes.count - i)
+                partial += bytes[i..<i + take]
+                i += take
+                guard partial.count == size else { return }
+                let plaintext = try partial.withUnsafeBytes { r in
+                    Result { () throws(SecureChannelError) -> [UInt8] in try opener!.open(record: r) }
+                }.get()
+                partial = []
+                context.fireChannelRead(wrapInboundOut(plaintext))
+                guard !closed else { return }
+            }
+            while bytes.count - i >= RecordLayer.headerBytes {
+                let size = try RecordOpener.recordSize(header: UnsafeRawBufferPointer(rebasing: bytes[i..<i + 4]))
+                guard bytes.count - i >= size else { break }
+                let plaintext = try opener!.open(record: UnsafeRawBufferPointer(rebasing: bytes[i..<i + size]))
+                i += size
+                context.fireChannelRead(wrapInboundOut(plaintext))
+                guard !closed else { return }
+            }
+            if i < bytes.count {
+                partial.reserveCapacity(RecordLayer.headerBytes + RecordLayer.maxCiphertext)
+                partial += bytes[i...]
             }
         } catch {
             logger.warning("closing connection: \(error)")
@@ -121,29 +156,49 @@ final class SecureChannelHandler: ChannelDuplexHandler {
     }
 
     func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
-        let payload = unwrapOutboundIn(data)
+        let plaintext = unwrapOutboundIn(data)
         if closed {
             promise?.fail(TransportError(.connectionClosed, "connection closed"))
         } else if sealer != nil {
-            sealAndWrite(payload, promise: promise, context: context)
+            sealAndWrite(plaintext, promise: promise, context: context)
         } else {
-            queued.append((payload, promise))
+            queued.append((plaintext, promise))
         }
     }
 
-    private func sealAndWrite(_ payload: [UInt8], promise: EventLoopPromise<Void>?, context: ChannelHandlerContext) {
-        if payload.count >= RecordLayer.compressionThreshold && RecordSealer.looksCompressible(payload) {
-            let record = sealer!.seal(payload, compressible: true)
-            context.write(wrapOutboundOut(context.channel.allocator.buffer(bytes: record)), promise: promise)
-            return
+    private func sealAndWrite(_ plaintext: RecordPlaintext, promise: EventLoopPromise<Void>?, context: ChannelHandlerContext) {
+        switch plaintext {
+        case .bytes(let payload):
+            if payload.count >= RecordLayer.compressionThreshold && RecordSealer.looksCompressible(payload) {
+                let record = sealer!.seal(payload, compressible: true)
+                context.write(wrapOutboundOut(context.channel.allocator.buffer(bytes: record)), promise: promise)
+                return
+            }
+            let size = RecordSealer.recordSize(payload: payload.count)
+            var buffer = context.channel.allocator.buffer(capacity: size)
+            buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: size) { out in
+                payload.withUnsafeBytes { sealer!.seal($0, into: out) }
+            }
+            context.write(wrapOutboundOut(buffer), promise: promise)
+        case .streamData(let stream, let bytes, let range):
+            // The frame header and the data go where the record's plaintext goes, then are
+            // sealed in place: one copy of the data, no intermediate array.
+            var header: [UInt8] = [6]
+            Varint.encode(stream, into: &header)
+            let count = header.count + range.count
+            let size = RecordSealer.recordSize(payload: count)
+            var buffer = context.channel.allocator.buffer(capacity: size)
+            buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: size) { out in
+                let record = UnsafeMutableRawBufferPointer(rebasing: out[0..<size])
+                UnsafeMutableRawBufferPointer(rebasing: record[4...]).copyBytes(from: header)
+                bytes.withUnsafeBytes { src in
+                    UnsafeMutableRawBufferPointer(rebasing: record[(4 + header.count)...])
+                        .copyMemory(from: UnsafeRawBufferPointer(rebasing: src[range]))
+                }
+                return sealer!.sealInPlace(record, plaintextCount: count)
+            }
+            context.write(wrapOutboundOut(buffer), promise: promise)
         }
-        // The bulk path: seal straight into the outgoing buffer.
-        let size = RecordSealer.recordSize(payload: payload.count)
-        var buffer = context.channel.allocator.buffer(capacity: size)
-        buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: size) { out in
-            payload.withUnsafeBytes { sealer!.seal($0, into: out) }
-        }
-        context.write(wrapOutboundOut(buffer), promise: promise)
     }
 
     func channelInactive(context: ChannelHandlerContext) {

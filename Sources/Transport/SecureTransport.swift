@@ -199,6 +199,7 @@ public final class SecureTransport: Sendable {
             .serverChannelOption(.backlog, value: 256)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
+            .childChannelOption(.recvAllocator, value: Self.receiveBuffers)
             .childChannelInitializer { [self] channel in
                 channel.eventLoop.makeCompletedFuture {
                     let admitted = pendingHandshakes.withLockedValue { pending in
@@ -254,6 +255,7 @@ public final class SecureTransport: Sendable {
         let futures = NIOLockedValueBox<(EventLoopFuture<SecureSession>, EventLoopFuture<[UInt8]>)?>(nil)
         let bootstrap = ClientBootstrap(group: group)
             .channelOption(.socketOption(.tcp_nodelay), value: 1)
+            .channelOption(.recvAllocator, value: Self.receiveBuffers)
             .connectTimeout(.seconds(5))
             .channelInitializer { [self] channel in
                 channel.eventLoop.makeCompletedFuture {
@@ -321,6 +323,10 @@ public final class SecureTransport: Sendable {
         loop.execute { check() }
         return (try? await promise.futureResult.get()) ?? nil
     }
+
+    /// Reads of up to 1 MiB when the peer sends that fast (NIO's default stops at 64 KiB, less
+    /// than one full record): whole records are then opened where they were read.
+    static let receiveBuffers = AdaptiveRecvByteBufferAllocator(minimum: 64, initial: 2048, maximum: 1 << 20)
 
     /// Answered by every transport; `dial` uses it to finish the first round trip.
     static let pingMethod = "pinmesh/ping"

@@ -1,4 +1,5 @@
-func fuzzDatagram(_ bytes: [UInt8]) {
+/// One handshake for the whole run (its sessions); each input gets a fresh sealer and opener.
+nonisolated(unsafe) let fuzzDatagramSessions: (initiator: SecureSession, responder: SecureSession) = {
     let secret = SecureBytes([UInt8](repeating: 1, count: 32))
     let ki = try! Ed25519.PrivateKey(seed: [UInt8](repeating: 2, count: 32))
     let kr = try! Ed25519.PrivateKey(seed: [UInt8](repeating: 3, count: 32))
@@ -13,8 +14,11 @@ func fuzzDatagram(_ bytes: [UInt8]) {
         fatalError("no session")
     }
     let a3 = i.onMessage(sent(r.onMessage(sent(i.start()), now: .zero)), now: .zero)
-    let si = session(a3)
-    let sr = session(r.onMessage(sent(a3), now: .zero))
+    return (session(a3), session(r.onMessage(sent(a3), now: .zero)))
+}()
+
+func fuzzDatagram(_ bytes: [UInt8]) {
+    let (si, sr) = fuzzDatagramSessions
     var opener = DatagramOpener(session: sr)
     // Forged datagrams addressed to the right session: never accepted.
     let forged = sr.localDatagramID + Array(bytes.prefix(1200 - 8))
@@ -22,11 +26,4 @@ func fuzzDatagram(_ bytes: [UInt8]) {
     var sealer = DatagramSealer(session: si)
     let payload = Array(bytes.prefix(DatagramLayer.maxPayload))
     fuzzCheck((try? opener.open(try! sealer.seal(payload))) == payload, "datagram round trip")
-}
-
-/// The messages inside a datagram: what splits re-packs to the same bytes.
-func fuzzDatagramMessages(_ bytes: [UInt8]) {
-    guard let messages = try? DatagramMessages.split(Array(bytes.prefix(DatagramLayer.maxPayload))) else { return }
-    let packed = DatagramMessages.pack(messages)
-    fuzzCheck(packed.count <= 1 && (packed.first ?? []) == Array(bytes.prefix(DatagramLayer.maxPayload)), "datagram messages do not re-pack to the same bytes")
 }

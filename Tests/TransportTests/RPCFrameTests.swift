@@ -58,6 +58,17 @@ import Testing
         #expect((try? RPCFrame(decoding: [4, 0, 64] + [UInt8](repeating: 0x61, count: 64))) != nil)
     }
 
+    @Test func reasonsAreCutAtACharacterBoundary() throws {
+        let reason = String(repeating: "a", count: 1023) + "é and more"
+        let frame = RPCFrame.reset(stream: 1, reason: reason)
+        #expect(frame.encoded().count == 2 + 1023)
+        #expect(frame.encodedSize == frame.encoded().count)
+        #expect(try RPCFrame(decoding: frame.encoded()) == .reset(stream: 1, reason: String(repeating: "a", count: 1023)))
+        // Exactly 1,024 bytes are kept whole.
+        let full = String(repeating: "b", count: 1022) + "é"
+        #expect(try RPCFrame(decoding: RPCFrame.error(id: 3, message: full).encoded()) == .error(id: 3, message: full))
+    }
+
     @Test func everyPrefixOfABatchDecodesOrFailsCleanly() throws {
         let batch = RPCFrame.batch([
             .message(method: "m", payload: [1, 2]), .data(stream: 3, payload: [9, 9, 9]), .window(stream: 300, increment: 70_000),

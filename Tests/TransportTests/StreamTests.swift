@@ -234,10 +234,10 @@ import Testing
         for i in 0..<50 { channel.write(RPCOutbound.frame(.message(method: "m", payload: [UInt8(i)])), promise: nil) }
         channel.flush()
         // Nothing leaves before the end of the turn.
-        #expect(try channel.readOutbound(as: [UInt8].self) == nil)
+        #expect(try channel.readOutbound(as: RecordPlaintext.self)?.bytes == nil)
         channel.embeddedEventLoop.run()
-        let record = try #require(try channel.readOutbound(as: [UInt8].self))
-        #expect(try channel.readOutbound(as: [UInt8].self) == nil)
+        let record = try #require(try channel.readOutbound(as: RecordPlaintext.self)?.bytes)
+        #expect(try channel.readOutbound(as: RecordPlaintext.self)?.bytes == nil)
         guard case .batch(let frames) = try RPCFrame(decoding: record) else { Issue.record("not a batch"); return }
         #expect(frames == (0..<50).map { .message(method: "m", payload: [UInt8($0)]) })
         // A frame of 1,024 bytes or more leaves on its own, after the batch before it.
@@ -245,12 +245,12 @@ import Testing
         channel.write(RPCOutbound.frame(.message(method: "m", payload: [UInt8](repeating: 2, count: 1100))), promise: nil)
         channel.flush()
         channel.embeddedEventLoop.run()
-        #expect(try RPCFrame(decoding: try #require(try channel.readOutbound(as: [UInt8].self))) == .message(method: "m", payload: [1]))
-        #expect(try channel.readOutbound(as: [UInt8].self)?.count == 1100 + 4)
+        #expect(try RPCFrame(decoding: try #require(try channel.readOutbound(as: RecordPlaintext.self)?.bytes)) == .message(method: "m", payload: [1]))
+        #expect(try channel.readOutbound(as: RecordPlaintext.self)?.bytes.count == 1100 + 4)
         // Without coalescing every frame is its own record, flushed at once.
         let plain = try Self.embedded(coalesce: false)
         for i in 0..<3 { plain.writeAndFlush(RPCOutbound.frame(.message(method: "m", payload: [UInt8(i)])), promise: nil) }
-        for i in 0..<3 { #expect(try plain.readOutbound(as: [UInt8].self) == RPCFrame.message(method: "m", payload: [UInt8(i)]).encoded()) }
+        for i in 0..<3 { #expect(try plain.readOutbound(as: RecordPlaintext.self)?.bytes == RPCFrame.message(method: "m", payload: [UInt8(i)]).encoded()) }
     }
 
     @Test func aBatchNeverExceedsOneRecord() throws {
@@ -260,11 +260,21 @@ import Testing
         channel.flush()
         channel.embeddedEventLoop.run()
         var count = 0
-        while let record = try channel.readOutbound(as: [UInt8].self) {
+        while let record = try channel.readOutbound(as: RecordPlaintext.self)?.bytes {
             #expect(record.count <= RecordLayer.maxPlaintext)
             guard case .batch(let frames) = try RPCFrame(decoding: record) else { Issue.record("not a batch"); return }
             count += frames.count
         }
         #expect(count == 200)
+    }
+}
+
+extension RecordPlaintext {
+    /// The record's plaintext, as the peer decrypts it.
+    var bytes: [UInt8] {
+        switch self {
+        case .bytes(let b): return b
+        case .streamData(let stream, let bytes, let range): return RPCFrame.dataFrame(stream: stream, payload: bytes[range])
+        }
     }
 }
