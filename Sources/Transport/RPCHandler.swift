@@ -9,7 +9,7 @@ import SecureChannel
 enum RPCOutbound: Sendable {
     case call(method: String, payload: [UInt8], promise: EventLoopPromise<[UInt8]>, timeout: TimeAmount)
     case frame(RPCFrame)
-    case openStream(method: String, payload: [UInt8], promise: EventLoopPromise<PeerStream>)
+    case openStream(method: String, payload: [UInt8], deadline: TimeAmount?, promise: EventLoopPromise<PeerStream>)
     /// Completes the write's promise once every byte went out under the stream's window.
     case streamWrite(id: UInt64, bytes: [UInt8])
     case streamFinish(id: UInt64)
@@ -280,7 +280,7 @@ final class RPCHandler: ChannelDuplexHandler {
             }
             pending[id] = (reply, timer)
             emit(RPCFrame.request(id: id, method: method, payload: payload).encoded(), promise: promise, context: context)
-        case .openStream(let method, let payload, let reply):
+        case .openStream(let method, let payload, let deadline, let reply):
             guard let peer else {
                 reply.fail(TransportError(.connectionClosed, "streams open once the handshake is done"))
                 promise?.succeed(())
@@ -298,6 +298,17 @@ final class RPCHandler: ChannelDuplexHandler {
             entry.credit -= payload.count
             streams[id] = entry
             emit(RPCFrame.open(stream: id, method: method, payload: payload).encoded(), promise: promise, context: context)
+            if let deadline {
+                // Still open at the deadline (either way): reset on both sides.
+                let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+                context.eventLoop.scheduleTask(in: deadline) {
+                    let (handler, context) = bound.value
+                    guard let live = handler.streams[id], live === entry else { return }
+                    let reason = "\(method) stream not done within its deadline of \(deadline)"
+                    handler.send(.reset(stream: id, reason: reason), context: context)
+                    handler.abort(entry, TransportError(.timeout, reason))
+                }
+            }
             reply.succeed(stream)
         case .streamWrite(let id, let bytes):
             guard let entry = streams[id], !entry.finishQueued, !entry.localClosed else {

@@ -32,10 +32,13 @@ public struct PeerConnection: Sendable {
     }
 
     /// Opens a stream served by the peer's stream handler of `method`, sending `payload` (at
-    /// most one window and ``RPCFrame/maxPayload`` bytes) with the open.
-    public func openStream(_ method: String, payload: [UInt8] = []) async throws -> PeerStream {
+    /// most one window and ``RPCFrame/maxPayload`` bytes) with the open. With a `deadline`, a
+    /// stream not closed both ways by then is reset on both sides (reads and writes here fail
+    /// with `timeout`).
+    public func openStream(_ method: String, payload: [UInt8] = [], deadline: Duration? = nil) async throws -> PeerStream {
         let promise = channel.eventLoop.makePromise(of: PeerStream.self)
-        channel.writeAndFlush(RPCOutbound.openStream(method: method, payload: payload, promise: promise))
+        let amount = deadline.map { TimeAmount.nanoseconds(Int64($0.components.seconds) * 1_000_000_000 + Int64($0.components.attoseconds / 1_000_000_000)) }
+        channel.writeAndFlush(RPCOutbound.openStream(method: method, payload: payload, deadline: amount, promise: promise))
             .whenFailure { [peer] in promise.fail(TransportError.closed(peer, $0)) }
         return try await promise.futureResult.get()
     }

@@ -162,6 +162,28 @@ import Testing
         await server.shutdown()
     }
 
+    @Test func aStreamPastItsDeadlineIsResetOnBothSides() async throws {
+        let seen = NIOLockedValueBox<String?>(nil)
+        let done = Self.group.next().makePromise(of: Void.self)
+        let (server, client, connection) = try await Self.pair { rpc in
+            rpc.registerStream("hold") { stream in
+                do { while try await stream.read() != nil {} } catch { seen.withLockedValue { $0 = "\(error)" } }
+                done.succeed(())
+            }
+        }
+        let stream = try await connection.openStream("hold", payload: [1], deadline: .milliseconds(100))
+        let error = await #expect(throws: TransportError.self) { try await stream.read() }
+        #expect(error?.code == .timeout)
+        try await done.futureResult.get()
+        #expect(seen.withLockedValue { $0 }?.contains("deadline") == true)
+        // A stream done before its deadline is not touched by it.
+        let quick = try await connection.openStream("echo", payload: [7], deadline: .seconds(30))
+        quick.finish()
+        #expect(try await quick.readAll(limit: 10) == [7])
+        await client.shutdown()
+        await server.shutdown()
+    }
+
     @Test func aClosedConnectionFailsItsStreams() async throws {
         let (server, client, connection) = try await Self.pair { rpc in
             rpc.registerStream("hold") { stream in while try await stream.read() != nil {} }

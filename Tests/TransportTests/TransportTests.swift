@@ -22,7 +22,7 @@ import Testing
         return (t, try Multiaddr("/ip4/127.0.0.1/tcp/\(port)/p2p/\(t.localPeer)"))
     }
 
-    @Test func threePeersCallEachOtherBothWays() async throws {
+    @Test func threePeersCallEachOtherBothWaysOverCallsStreamsAndDatagrams() async throws {
         let (a, _) = try await Self.node()
         let (b, addrB) = try await Self.node()
         let (c, addrC) = try await Self.node()
@@ -49,6 +49,30 @@ import Testing
         await #expect(throws: TransportError.self) { try await ab.call("nope", []) }
         await #expect(throws: TransportError.self) { try await ab.call("echo", [UInt8](repeating: 0, count: RPCFrame.maxPayload + 1)) }
         #expect(a.connectedPeers == [b.localPeer, c.localPeer].sorted())
+        // B and C connect too; each of the three sends every other a datagram and a stream.
+        _ = try await b.dial(addrC)
+        let inboxes = [Inbox(), Inbox(), Inbox()]
+        let peers = [a, b, c]
+        for (t, inbox) in zip(peers, inboxes) {
+            t.onDatagram { inbox.put($0, $1) }
+            t.server.registerStream("up") { stream in
+                let all = try await stream.readAll(limit: 1 << 20)
+                try await stream.write(all.reversed())
+            }
+        }
+        for (i, from) in peers.enumerated() {
+            for to in peers where to !== from {
+                let connection = try #require(from.connection(to: to.localPeer))
+                try await from.sendDatagram([UInt8(i)], to: to.localPeer)
+                let stream = try await connection.openStream("up", payload: [UInt8(i), 1, 2])
+                stream.finish()
+                #expect(try await stream.readAll(limit: 10) == [2, 1, UInt8(i)])
+            }
+        }
+        for (i, inbox) in inboxes.enumerated() {
+            let got = await inbox.wait(for: 2)
+            #expect(Set(got.map(\.1)) == Set((0..<3).filter { $0 != i }.map { [UInt8($0)] }), "datagrams at peer \(i)")
+        }
         for t in [a, b, c] { await t.shutdown() }
     }
 
