@@ -31,6 +31,8 @@ public struct HandshakeSettings: Sendable {
     /// A handshake not finished this long after it started fails with `timeout`.
     public var timeout: Duration = .seconds(5)
     public var ciphers: [RecordCipher] = RecordCipher.local
+    /// Identity bindings checked before, to skip their signature check; nil checks every time.
+    public var verified: (any VerifiedIdentities)?
 
     public init(clusterSecret: SecureBytes, identity: Ed25519.PrivateKey) {
         self.clusterSecret = clusterSecret
@@ -142,7 +144,7 @@ public struct HandshakeInstance {
             return [.send(HandshakeInstance.frame(try noise.write(payload.encoded)))]
         case .initiator(let expected) where noise.step == 1:
             let identity = try HandshakePayloads.Identity(decoding: try noise.read(message))
-            let peer = try identity.verifiedPeer(noiseStatic: noise.remoteStatic!)
+            let peer = try identity.verifiedPeer(noiseStatic: noise.remoteStatic!, verified: settings.verified)
             if let expected, expected != peer {
                 throw SecureChannelError(.unexpectedPeer, "dialled \(expected) but the peer proved it is \(peer)")
             }
@@ -157,7 +159,7 @@ public struct HandshakeInstance {
             return [.send(out), .established(session(peer: peer, remoteDatagramID: identity.datagramID))]
         case .responder where noise.step == 2:
             let identity = try HandshakePayloads.Identity(decoding: try noise.read(message))
-            let peer = try identity.verifiedPeer(noiseStatic: noise.remoteStatic!)
+            let peer = try identity.verifiedPeer(noiseStatic: noise.remoteStatic!, verified: settings.verified)
             guard identity.cipher == chosenCipher else {
                 throw SecureChannelError(.malformed, "initiator echoed cipher \(identity.cipher), responder chose \(chosenCipher)")
             }

@@ -129,11 +129,11 @@ public final class PeerStream: Sendable {
         waiter?.resume(throwing: error)
     }
 
-    /// Counts bytes the application took; grants them back once half a window has gathered.
+    /// Counts bytes the application took; grants them back once a quarter of a window gathered.
     private func consumed(_ n: Int) {
         let grant = inbound.withLockedValue { state -> Int in
             state.consumed += n
-            guard state.consumed >= window / 2 else { return 0 }
+            guard state.consumed >= window / 4 else { return 0 }
             defer { state.consumed = 0 }
             return state.consumed
         }

@@ -175,6 +175,8 @@ public final class SecureTransport: Sendable {
         self.maxStreamsPerPeer = maxStreamsPerPeer
         self.streamWindow = streamWindow
         self.coalesce = coalesce
+        var settings = settings
+        if settings.verified == nil { settings.verified = IdentityCache() }
         self.settings = settings
         self.maxPendingHandshakes = maxPendingHandshakes
         self.maxConnections = maxConnections
@@ -438,6 +440,22 @@ final class EphemeralKeys: Sendable {
         while keys.withLockedValue({ $0.count }) < Self.spare {
             let key = X25519.PrivateKey.generate()
             keys.withLockedValue { $0.append(key) }
+        }
+    }
+}
+
+/// The identity bindings this transport verified, the last 4,096 (oldest forgotten first).
+final class IdentityCache: VerifiedIdentities {
+    static let capacity = 4096
+    private let state = NIOLockedValueBox<(set: Set<[UInt8]>, order: CircularBuffer<[UInt8]>)>(([], CircularBuffer()))
+
+    func contains(_ binding: [UInt8]) -> Bool { state.withLockedValue { $0.set.contains(binding) } }
+
+    func insert(_ binding: [UInt8]) {
+        state.withLockedValue { s in
+            guard s.set.insert(binding).inserted else { return }
+            s.order.append(binding)
+            if s.order.count > Self.capacity, let oldest = s.order.popFirst() { s.set.remove(oldest) }
         }
     }
 }
