@@ -103,6 +103,8 @@ final class RPCHandler: ChannelDuplexHandler {
         var finishQueued = false
         var localClosed = false
         var remoteClosed = false
+        /// The opener's deadline, cancelled when the stream ends first.
+        var deadline: Scheduled<Void>?
 
         init(stream: PeerStream, ours: Bool, window: Int) {
             self.stream = stream
@@ -301,7 +303,7 @@ final class RPCHandler: ChannelDuplexHandler {
             if let deadline {
                 // Still open at the deadline (either way): reset on both sides.
                 let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
-                context.eventLoop.scheduleTask(in: deadline) {
+                entry.deadline = context.eventLoop.scheduleTask(in: deadline) {
                     let (handler, context) = bound.value
                     guard let live = handler.streams[id], live === entry else { return }
                     let reason = "\(method) stream not done within its deadline of \(deadline)"
@@ -375,6 +377,8 @@ final class RPCHandler: ChannelDuplexHandler {
 
     private func remove(_ entry: StreamEntry) {
         guard streams.removeValue(forKey: entry.stream.id) != nil else { return }
+        entry.deadline?.cancel()
+        entry.deadline = nil
         if !entry.ours { peerStreams -= 1 }
     }
 

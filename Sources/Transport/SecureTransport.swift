@@ -257,7 +257,8 @@ public final class SecureTransport: Sendable {
         if let expected = address.peerID, let existing = connection(to: expected) { return existing }
         // The first round trip (a ping) leaves in the same event-loop turn as message 3, not
         // after a hop back to this task: it is what makes sure the peer holds the session too.
-        let futures = NIOLockedValueBox<(EventLoopFuture<SecureSession>, EventLoopFuture<[UInt8]>)?>(nil)
+        // By channel: a name with IPv4 and IPv6 addresses is tried on more than one channel.
+        let futures = NIOLockedValueBox<[ObjectIdentifier: (EventLoopFuture<SecureSession>, EventLoopFuture<[UInt8]>)]>([:])
         let bootstrap = ClientBootstrap(group: group)
             .channelOption(.socketOption(.tcp_nodelay), value: 1)
             .channelOption(.recvAllocator, value: Self.receiveBuffers)
@@ -271,7 +272,7 @@ public final class SecureTransport: Sendable {
                             .whenFailure { reply.fail(TransportError(.connectionClosed, "connection closed before the first round trip: \($0)")) }
                         return reply.futureResult
                     }
-                    futures.withLockedValue { $0 = (established, ping) }
+                    futures.withLockedValue { $0[ObjectIdentifier(channel)] = (established, ping) }
                 }
             }
         // One wait for the connect, the handshake and the first round trip together: each
@@ -287,7 +288,7 @@ public final class SecureTransport: Sendable {
             throw TransportError(.unreachable, "cannot connect to \(address): \(error)")
         }
         let trip = unreachable.flatMap { channel in
-            let (established, ping) = futures.withLockedValue { $0! }
+            let (established, ping) = futures.withLockedValue { $0[ObjectIdentifier(channel)]! }
             return established.and(ping).map { (channel, $0.0) }
         }
         let channel: any Channel
@@ -299,7 +300,9 @@ public final class SecureTransport: Sendable {
         } catch {
             // The handshake succeeded and the connection closed under the first round trip: it
             // lost a simultaneous dial, and the peer's connection to us is the one both keep.
-            if let established = futures.withLockedValue({ $0?.0 }), let won = try? await established.get() {
+            let channel = try? await unreachable.get()
+            if let channel, let established = futures.withLockedValue({ $0[ObjectIdentifier(channel)]?.0 }),
+               let won = try? await established.get() {
                 if let winner = await awaitConnection(to: won.peer, timeout: settings.timeout) { return winner }
                 throw TransportError(.connectionClosed, "the connection to \(won.peer) closed right after the handshake: \(error)")
             }

@@ -79,18 +79,49 @@ struct InitCommand: ParsableCommand {
         if secret == nil { print("cluster secret (give it to the other peers with --secret): \(secretHex)") }
     }
 
-    /// A TCP port that was free a moment ago (bound to port 0, then released).
+    /// A port free a moment ago for TCP and UDP (the cluster port uses both), chosen at random
+    /// below the system's ephemeral range: a port the kernel hands out for port 0 (what this
+    /// did before) is soon handed to some other program's socket too, and a daemon started a
+    /// little later then found its port taken. Falls back to a port-0 port.
     static func freePort() throws -> Int {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        var low = 32768
+        if let text = try? String(contentsOfFile: "/proc/sys/net/ipv4/ip_local_port_range", encoding: .utf8),
+           let first = text.split(whereSeparator: { $0 == " " || $0 == "\t" || $0 == "\n" }).first, let n = Int(first) {
+            low = n
+        }
+        if low > 11000 {
+            for _ in 0..<64 {
+                let port = Int.random(in: 10000..<low)
+                if bindable(port, SOCK_STREAM) && bindable(port, SOCK_DGRAM) { return port }
+            }
+        }
+        var port = 0
+        guard bindable(0, SOCK_STREAM, bound: &port) else {
+            throw ValidationError("cannot find a free port: \(String(cString: strerror(errno)))")
+        }
+        return port
+    }
+
+    private static func bindable(_ port: Int, _ type: __socket_type) -> Bool {
+        var bound = 0
+        return bindable(port, type, bound: &bound)
+    }
+
+    /// Whether 127.0.0.1:`port` can be bound now (the socket is closed again); `bound` is the
+    /// port the kernel gave.
+    private static func bindable(_ port: Int, _ type: __socket_type, bound: inout Int) -> Bool {
+        let fd = socket(AF_INET, Int32(type.rawValue), 0)
+        guard fd >= 0 else { return false }
         defer { close(fd) }
         var addr = sockaddr_in()
         addr.sin_family = sa_family_t(AF_INET)
         addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+        addr.sin_port = UInt16(port).bigEndian
         var len = socklen_t(MemoryLayout<sockaddr_in>.size)
         let ok = withUnsafeMutablePointer(to: &addr) { p in
             p.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, len) == 0 && getsockname(fd, $0, &len) == 0 }
         }
-        guard ok else { throw ValidationError("cannot find a free port: \(String(cString: strerror(errno)))") }
-        return Int(UInt16(bigEndian: addr.sin_port))
+        bound = Int(UInt16(bigEndian: addr.sin_port))
+        return ok
     }
 }
