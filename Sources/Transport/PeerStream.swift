@@ -35,8 +35,9 @@ public final class PeerStream: Sendable {
         self.window = window
     }
 
-    /// The next bytes in order, or `nil` after the peer half-closed. Throws `remoteError` when
-    /// the stream was reset (by either side) and `connectionClosed` when the connection went away.
+    /// The next bytes in order, or `nil` after the peer half-closed. Throws `reset` when the
+    /// stream was reset (by either side), `timeout` past its deadline, and `connectionClosed`
+    /// when the connection went away. One task reads at a time.
     public func read() async throws -> [UInt8]? {
         let result: [UInt8]? = try await withTaskCancellationHandler {
             try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<[UInt8]?, any Error>) in
@@ -44,6 +45,9 @@ public final class PeerStream: Sendable {
                     if let chunk = state.chunks.popFirst() { return .success(chunk) }
                     if let failure = state.failure { return .failure(failure) }
                     if state.ended { return .success(nil) }
+                    guard state.waiter == nil else {
+                        return .failure(TransportError(.malformed, "another read is already waiting on the \(method) stream: read from one task at a time"))
+                    }
                     state.waiter = continuation
                     return nil
                 }

@@ -110,30 +110,16 @@ struct TransportBench: AsyncParsableCommand {
         progress("handshakes: \(handshakes)")
         var firstByte: [Double] = []
         let (handshakeSeconds, _) = try await measure {
-            for _ in 0..<handshakes {
-                let t = SecureTransport(settings: HandshakeSettings(clusterSecret: secret, identity: .generate()), group: group)
-                let start = ContinuousClock.now
-                let c = try await t.dial(address)
-                _ = try await c.call("echo", [1])
-                firstByte.append(BenchClock.seconds(since: start) * 1000)
-                await c.close()
+            firstByte = try await connectTimes(to: address) {
+                SecureTransport(settings: HandshakeSettings(clusterSecret: secret, identity: .generate()), group: group)
             }
         }
-        firstByte.sort()
 
         // Reconnects: one client identity dialling again and again (both sides know each
         // other's identity binding by then, so neither checks the signature again).
         progress("reconnects: \(handshakes)")
         let returning = SecureTransport(settings: HandshakeSettings(clusterSecret: secret, identity: .generate()), group: group)
-        var again: [Double] = []
-        for _ in 0..<handshakes {
-            let start = ContinuousClock.now
-            let c = try await returning.dial(address)
-            _ = try await c.call("echo", [1])
-            again.append(BenchClock.seconds(since: start) * 1000)
-            await c.close()
-        }
-        again.sort()
+        let again = try await connectTimes(to: address) { returning }
 
         await client.shutdown()
         await server.shutdown()
@@ -203,6 +189,21 @@ struct TransportBench: AsyncParsableCommand {
         }
         let n = count.withLockedValue { $0 }
         return (Double(n) / seconds, Double(n) / cpu, 1 - Double(n) / Double(sent))
+    }
+
+    /// Milliseconds from dialling to the first answered byte (a 1-byte echo), sorted, for
+    /// `handshakes` connections each made (and closed) by the transport `dialler` returns.
+    func connectTimes(to address: Multiaddr, _ dialler: () -> SecureTransport) async throws -> [Double] {
+        var times: [Double] = []
+        for _ in 0..<handshakes {
+            let t = dialler()
+            let start = ContinuousClock.now
+            let c = try await t.dial(address)
+            _ = try await c.call("echo", [1])
+            times.append(BenchClock.seconds(since: start) * 1000)
+            await c.close()
+        }
+        return times.sorted()
     }
 
     /// Median round trip of a 128-byte call, one at a time, in microseconds.
