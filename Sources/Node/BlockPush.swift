@@ -1,3 +1,4 @@
+import ClusterModel
 import Foundation
 public import EmbeddedIPFS
 public import Logging

@@ -4,6 +4,7 @@ public import NIOCore
 import NIOConcurrencyHelpers
 import NIOPosix
 import Sodium
+import ClusterModel
 public import SecureChannel
 
 /// An authenticated, encrypted connection to one peer, carrying RPC calls both ways.
@@ -450,15 +451,9 @@ final class EphemeralKeys: Sendable {
 /// The identity bindings this transport verified, the last 4,096 (oldest forgotten first).
 final class IdentityCache: VerifiedIdentities {
     static let capacity = 4096
-    private let state = NIOLockedValueBox<(set: Set<[UInt8]>, order: CircularBuffer<[UInt8]>)>(([], CircularBuffer()))
+    private let bindings = NIOLockedValueBox(RecentSet<[UInt8]>(capacity: capacity))
 
-    func contains(_ binding: [UInt8]) -> Bool { state.withLockedValue { $0.set.contains(binding) } }
+    func contains(_ binding: [UInt8]) -> Bool { bindings.withLockedValue { $0.contains(binding) } }
 
-    func insert(_ binding: [UInt8]) {
-        state.withLockedValue { s in
-            guard s.set.insert(binding).inserted else { return }
-            s.order.append(binding)
-            if s.order.count > Self.capacity, let oldest = s.order.popFirst() { s.set.remove(oldest) }
-        }
-    }
+    func insert(_ binding: [UInt8]) { _ = bindings.withLockedValue { $0.insert(binding) } }
 }

@@ -1,3 +1,4 @@
+import ClusterModel
 import ClusterTestKit
 import Foundation
 import Multiformats
