@@ -122,14 +122,20 @@ public struct RecordSealer: Sendable {
 }
 
 /// Opens records for one direction from a byte stream fed in any pieces.
+///
+/// Whole records are opened where they lie in the bytes given (a connection's read buffer);
+/// only a record cut by the end of those bytes is copied, to be completed by the next ones.
 public struct RecordOpener: Sendable {
     private var aead: AEAD
     private let algorithm: AEAD.Algorithm
     private let rekeyInterval: UInt64
     public private(set) var counter: UInt64 = 0
-    private var buffer: [UInt8] = []
-    private var offset = 0
+    /// The start of a record whose end has not arrived yet.
+    private var partial: [UInt8] = []
     private var failure: SecureChannelError?
+    /// Plaintexts opened by ``feed(_:)`` and not yet taken by ``next()``.
+    private var ready: [[UInt8]] = []
+    private var taken = 0
 
     public init(cipher: RecordCipher, key: SecureBytes, rekeyInterval: UInt64 = RecordLayer.rekeyInterval) throws(SodiumError) {
         algorithm = cipher.algorithm
@@ -137,57 +143,80 @@ public struct RecordOpener: Sendable {
         self.rekeyInterval = rekeyInterval
     }
 
-    public mutating func feed(_ bytes: [UInt8]) {
-        bytes.withUnsafeBytes { feed($0) }
-    }
-
-    /// Appends received bytes (one copy).
-    public mutating func feed(_ bytes: UnsafeRawBufferPointer) {
-        if offset == buffer.count {
-            buffer.removeAll(keepingCapacity: true)
-            offset = 0
-        } else if offset > RecordLayer.maxCiphertext && offset > buffer.count / 2 {
-            // Compact only once half the buffer is consumed: each byte moves O(1) times.
-            buffer.removeFirst(offset)
-            offset = 0
-        }
-        buffer.append(contentsOf: bytes)
-    }
-
-    /// The next record's plaintext, or nil when more bytes are needed. Any error is final: the
-    /// connection must be closed.
-    public mutating func next() throws(SecureChannelError) -> [UInt8]? {
+    /// Opens every record `bytes` completes, in order, handing each plaintext to `deliver`;
+    /// `deliver` returns false to stop (the rest of `bytes` is dropped: the connection is
+    /// closing). Any error is final: the connection must be closed.
+    public mutating func open(_ bytes: UnsafeRawBufferPointer, _ deliver: ([UInt8]) -> Bool) throws(SecureChannelError) {
         if let failure { throw failure }
-        do {
-            return try readNext()
+        do throws(SecureChannelError) {
+            var i = 0
+            if !partial.isEmpty {
+                if partial.count < RecordLayer.headerBytes {
+                    let take = min(RecordLayer.headerBytes - partial.count, bytes.count)
+                    partial += bytes[0..<take]
+                    i = take
+                    guard partial.count == RecordLayer.headerBytes else { return }
+                }
+                let size = try RecordOpener.recordSize(partial[0], partial[1], partial[2], partial[3])
+                let take = min(size - partial.count, bytes.count - i)
+                partial += bytes[i..<i + take]
+                i += take
+                guard partial.count == size else { return }
+                let record = partial
+                partial = []
+                let plaintext = try record.withUnsafeBytes { r in
+                    Result { () throws(SecureChannelError) -> [UInt8] in try openRecord(r) }
+                }.get()
+                guard deliver(plaintext) else { return }
+            }
+            while bytes.count - i >= RecordLayer.headerBytes {
+                let size = try RecordOpener.recordSize(bytes[i], bytes[i + 1], bytes[i + 2], bytes[i + 3])
+                guard bytes.count - i >= size else { break }
+                let plaintext = try openRecord(UnsafeRawBufferPointer(rebasing: bytes[i..<i + size]))
+                i += size
+                guard deliver(plaintext) else { return }
+            }
+            if i < bytes.count {
+                partial.reserveCapacity(RecordLayer.headerBytes + RecordLayer.maxCiphertext)
+                partial += bytes[i...]
+            }
         } catch {
             failure = error
             throw error
         }
     }
 
-    private mutating func readNext() throws(SecureChannelError) -> [UInt8]? {
-        guard buffer.count - offset >= RecordLayer.headerBytes else { return nil }
-        let size = try RecordOpener.recordSize(buffer[offset], buffer[offset + 1], buffer[offset + 2], buffer[offset + 3])
-        guard buffer.count - offset >= size else { return nil }
-        let start = offset
-        offset += size
-        let opened = buffer.withUnsafeBytes { all in
-            Result { () throws(SecureChannelError) -> [UInt8] in
-                try openRecord(UnsafeRawBufferPointer(rebasing: all[start..<start + size]))
-            }
+    public mutating func feed(_ bytes: [UInt8]) {
+        bytes.withUnsafeBytes { feed($0) }
+    }
+
+    /// Opens what `bytes` completes, for ``next()`` to hand out; an error is kept for
+    /// ``next()`` to throw once the records before it are taken.
+    public mutating func feed(_ bytes: UnsafeRawBufferPointer) {
+        var opened: [[UInt8]] = []
+        try? open(bytes) { opened.append($0); return true }
+        if taken == ready.count {
+            ready = opened
+            taken = 0
+        } else {
+            ready += opened
         }
-        return try opened.get()
     }
 
-    /// The size of the whole record (header and ciphertext) whose first 4 bytes are `header`.
+    /// The next record's plaintext, or nil when more bytes are needed. Any error is final: the
+    /// connection must be closed.
+    public mutating func next() throws(SecureChannelError) -> [UInt8]? {
+        if taken < ready.count {
+            defer { taken += 1 }
+            return ready[taken]
+        }
+        if let failure { throw failure }
+        return nil
+    }
+
+    /// The size of the whole record (header and ciphertext) whose header is these four bytes.
     /// Throws `malformed` for unknown flags and `tooLarge` for a length out of bounds.
-    public static func recordSize(header: UnsafeRawBufferPointer) throws(SecureChannelError) -> Int {
-        try recordSize(header[0], header[1], header[2], header[3])
-    }
-
-    /// ``recordSize(header:)`` from the header's four bytes.
-    public static func recordSize(_ flags: UInt8, _ l0: UInt8, _ l1: UInt8, _ l2: UInt8) throws(SecureChannelError) -> Int {
+    static func recordSize(_ flags: UInt8, _ l0: UInt8, _ l1: UInt8, _ l2: UInt8) throws(SecureChannelError) -> Int {
         guard flags & ~RecordLayer.flagLZ4 == 0 else {
             throw SecureChannelError(.malformed, "record header has unknown flags 0x\(String(flags, radix: 16))")
         }
@@ -196,23 +225,6 @@ public struct RecordOpener: Sendable {
             throw SecureChannelError(.tooLarge, "record of \(length) bytes is outside 16...\(RecordLayer.maxCiphertext)")
         }
         return RecordLayer.headerBytes + length
-    }
-
-    /// Opens one whole record (its header and ciphertext exactly, ``recordSize(header:)``
-    /// bytes) straight from where it was received: the path of a connection, which does not
-    /// copy whole records through ``feed(_:)``. Any error is final, as for ``next()``.
-    public mutating func open(record: UnsafeRawBufferPointer) throws(SecureChannelError) -> [UInt8] {
-        if let failure { throw failure }
-        do throws(SecureChannelError) {
-            guard record.count >= RecordLayer.headerBytes,
-                  try RecordOpener.recordSize(header: UnsafeRawBufferPointer(rebasing: record[0..<4])) == record.count else {
-                throw SecureChannelError(.malformed, "a record of \(record.count) bytes does not match its header")
-            }
-            return try openRecord(record)
-        } catch {
-            failure = error
-            throw error
-        }
     }
 
     private mutating func openRecord(_ record: UnsafeRawBufferPointer) throws(SecureChannelError) -> [UInt8] {

@@ -103,6 +103,13 @@ public enum RPCFrame: Hashable, Sendable {
         return out
     }
 
+    /// The bytes a data frame of `stream` starts with (its payload follows).
+    static func dataHeader(stream: UInt64) -> [UInt8] {
+        var out: [UInt8] = []
+        header(6, stream, 0, into: &out)
+        return out
+    }
+
     private static func header(_ kind: UInt8, _ id: UInt64, _ extra: Int, into out: inout [UInt8]) {
         out.reserveCapacity(out.count + 11 + extra)
         out.append(kind)

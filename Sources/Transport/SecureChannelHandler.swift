@@ -1,6 +1,5 @@
 import Logging
 import NIOCore
-import Multiformats
 import SecureChannel
 
 /// What goes into one record.
@@ -15,8 +14,8 @@ enum RecordPlaintext: Sendable {
 /// Inbound: bytes in, record plaintexts out. Outbound: plaintexts in (queued until the handshake
 /// is done), sealed records out. Fires a ``SecureSession`` user event once established.
 ///
-/// Whole records are opened where NIO received them; only a record cut by the end of a read is
-/// gathered in `partial`. Stream data is sealed in place in the buffer that goes to the socket.
+/// Whole records are opened where NIO received them (``RecordOpener``); stream data is sealed
+/// in place in the buffer that goes to the socket.
 final class SecureChannelHandler: ChannelDuplexHandler {
     typealias InboundIn = ByteBuffer
     typealias InboundOut = [UInt8]
@@ -29,8 +28,6 @@ final class SecureChannelHandler: ChannelDuplexHandler {
     private var sealer: RecordSealer?
     private var opener: RecordOpener?
     private var queued: [(RecordPlaintext, EventLoopPromise<Void>?)] = []
-    /// The start of a record whose end has not arrived yet.
-    private var partial: [UInt8] = []
     private var deadline: Scheduled<Void>?
     private let established: EventLoopPromise<SecureSession>
     private let timeout: TimeAmount
@@ -85,41 +82,12 @@ final class SecureChannelHandler: ChannelDuplexHandler {
         }
     }
 
-    /// Opens every whole record in `bytes` where it lies, completing a record cut by the last
-    /// read first and keeping the start of one cut by this read.
+    /// Opens the records `bytes` completes, where they lie, and passes their plaintexts on.
     private func records(_ bytes: UnsafeRawBufferPointer, context: ChannelHandlerContext) {
-        var i = 0
         do {
-            if !partial.isEmpty {
-                if partial.count < RecordLayer.headerBytes {
-                    let take = min(RecordLayer.headerBytes - partial.count, bytes.count)
-                    partial += bytes[0..<take]
-                    i = take
-                    guard partial.count == RecordLayer.headerBytes else { return }
-                }
-                let size = try RecordOpener.recordSize(partial[0], partial[1], partial[2], partial[3])
-                let take = min(size - partial.count, bytes.count - i)
-                partial += bytes[i..<i + take]
-                i += take
-                guard partial.count == size else { return }
-                let plaintext = try partial.withUnsafeBytes { r in
-                    Result { () throws(SecureChannelError) -> [UInt8] in try opener!.open(record: r) }
-                }.get()
-                partial = []
+            try opener!.open(bytes) { plaintext in
                 context.fireChannelRead(wrapInboundOut(plaintext))
-                guard !closed else { return }
-            }
-            while bytes.count - i >= RecordLayer.headerBytes {
-                let size = try RecordOpener.recordSize(header: UnsafeRawBufferPointer(rebasing: bytes[i..<i + 4]))
-                guard bytes.count - i >= size else { break }
-                let plaintext = try opener!.open(record: UnsafeRawBufferPointer(rebasing: bytes[i..<i + size]))
-                i += size
-                context.fireChannelRead(wrapInboundOut(plaintext))
-                guard !closed else { return }
-            }
-            if i < bytes.count {
-                partial.reserveCapacity(RecordLayer.headerBytes + RecordLayer.maxCiphertext)
-                partial += bytes[i...]
+                return !closed
             }
         } catch {
             logger.warning("closing connection: \(error)")
@@ -183,8 +151,7 @@ final class SecureChannelHandler: ChannelDuplexHandler {
         case .streamData(let stream, let bytes, let range):
             // The frame header and the data go where the record's plaintext goes, then are
             // sealed in place: one copy of the data, no intermediate array.
-            var header: [UInt8] = [6]
-            Varint.encode(stream, into: &header)
+            let header = RPCFrame.dataHeader(stream: stream)
             let count = header.count + range.count
             let size = RecordSealer.recordSize(payload: count)
             var buffer = context.channel.allocator.buffer(capacity: size)

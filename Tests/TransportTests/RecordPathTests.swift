@@ -26,24 +26,34 @@ import Testing
                 }
                 #expect(written == record.count)
                 #expect(record == expected, "\(cipher) record of \(size) bytes")
-                #expect(try record.withUnsafeBytes { try opener.open(record: $0) } == plaintext)
+                opener.feed(record)
+                #expect(try opener.next() == plaintext)
             }
         }
     }
 
-    @Test func openingAWholeRecordChecksItsSizeAndStopsAfterAFailure() throws {
+    @Test func wholeRecordsOpenWhereTheyLieAndACutOneWaitsForItsEnd() throws {
         let key = SecureBytes.random(count: 32)
         var sealer = try RecordSealer(cipher: .chacha20Poly1305, key: key)
         var opener = try RecordOpener(cipher: .chacha20Poly1305, key: key)
-        let record = sealer.seal([1, 2, 3])
-        // One byte more or less than the header says.
-        #expect(throws: SecureChannelError.self) { try (record + [0]).withUnsafeBytes { try opener.open(record: $0) } }
-        var fresh = try RecordOpener(cipher: .chacha20Poly1305, key: key)
-        #expect(throws: SecureChannelError.self) { try Array(record.dropLast()).withUnsafeBytes { try fresh.open(record: $0) } }
-        // The first failure is final.
-        #expect(throws: SecureChannelError.self) { try record.withUnsafeBytes { try opener.open(record: $0) } }
-        var good = try RecordOpener(cipher: .chacha20Poly1305, key: key)
-        #expect(try record.withUnsafeBytes { try good.open(record: $0) } == [1, 2, 3])
+        let wire = sealer.seal([1, 2, 3]) + sealer.seal([4]) + sealer.seal([5, 6])
+        var got: [[UInt8]] = []
+        // Two whole records and the first 2 bytes of the third (half its header).
+        try wire[..<(wire.count - 20)].withUnsafeBytes { try opener.open($0) { got.append($0); return true } }
+        #expect(got == [[1, 2, 3], [4]])
+        try wire[(wire.count - 20)...].withUnsafeBytes { try opener.open($0) { got.append($0); return true } }
+        #expect(got == [[1, 2, 3], [4], [5, 6]])
+        // Stopping drops the rest of those bytes.
+        var stopping = try RecordOpener(cipher: .chacha20Poly1305, key: key)
+        var first: [[UInt8]] = []
+        try wire.withUnsafeBytes { try stopping.open($0) { first.append($0); return false } }
+        #expect(first == [[1, 2, 3]])
+        // After a failure every call fails, good bytes included.
+        var failed = try RecordOpener(cipher: .chacha20Poly1305, key: key)
+        var bad = wire
+        bad[30] ^= 1
+        #expect(throws: SecureChannelError.self) { try bad.withUnsafeBytes { try failed.open($0) { _ in true } } }
+        #expect(throws: SecureChannelError.self) { try wire.withUnsafeBytes { try failed.open($0) { _ in true } } }
     }
 
     /// Two handlers on embedded channels, bytes carried between them by hand.
