@@ -108,19 +108,22 @@ import Testing
         await server.shutdown()
     }
 
-    @Test func resetsReachTheOtherSideWithTheirReason() async throws {
+    /// A pair whose server serves `hold`: reads until the stream fails, keeps the error it read.
+    static func pairWithWatchedHold() async throws
+        -> (SecureTransport, SecureTransport, PeerConnection, seen: NIOLockedValueBox<String?>, done: EventLoopFuture<Void>) {
         let seen = NIOLockedValueBox<String?>(nil)
-        let done = Self.group.next().makePromise(of: Void.self)
-        let (server, client, connection) = try await Self.pair { rpc in
+        let done = group.next().makePromise(of: Void.self)
+        let (server, client, connection) = try await pair { rpc in
             rpc.registerStream("hold") { stream in
-                do {
-                    while try await stream.read() != nil {}
-                } catch {
-                    seen.withLockedValue { $0 = "\(error)" }
-                }
+                do { while try await stream.read() != nil {} } catch { seen.withLockedValue { $0 = "\(error)" } }
                 done.succeed(())
             }
         }
+        return (server, client, connection, seen, done.futureResult)
+    }
+
+    @Test func resetsReachTheOtherSideWithTheirReason() async throws {
+        let (server, client, connection, seen, done) = try await Self.pairWithWatchedHold()
         // The handler throws: the opener's read fails with the handler's error.
         let failing = try await connection.openStream("fail")
         let error = await #expect(throws: TransportError.self) { try await failing.read() }
@@ -132,7 +135,7 @@ import Testing
         // The opener resets: the handler's read fails with the reason.
         let held = try await connection.openStream("hold", payload: [1])
         held.reset("changed my mind")
-        try await done.futureResult.get()
+        try await done.get()
         #expect(seen.withLockedValue { $0 }?.contains("changed my mind") == true)
         await #expect(throws: TransportError.self) { try await held.write([1]) }
         await client.shutdown()
@@ -163,18 +166,11 @@ import Testing
     }
 
     @Test func aStreamPastItsDeadlineIsResetOnBothSides() async throws {
-        let seen = NIOLockedValueBox<String?>(nil)
-        let done = Self.group.next().makePromise(of: Void.self)
-        let (server, client, connection) = try await Self.pair { rpc in
-            rpc.registerStream("hold") { stream in
-                do { while try await stream.read() != nil {} } catch { seen.withLockedValue { $0 = "\(error)" } }
-                done.succeed(())
-            }
-        }
+        let (server, client, connection, seen, done) = try await Self.pairWithWatchedHold()
         let stream = try await connection.openStream("hold", payload: [1], deadline: .milliseconds(100))
         let error = await #expect(throws: TransportError.self) { try await stream.read() }
         #expect(error?.code == .timeout)
-        try await done.futureResult.get()
+        try await done.get()
         #expect(seen.withLockedValue { $0 }?.contains("deadline") == true)
         // A stream done before its deadline is not touched by it.
         let quick = try await connection.openStream("echo", payload: [7], deadline: .seconds(30))
