@@ -74,6 +74,14 @@ let package = Package(
             dependencies: ["ClusterModel", "Multiformats", "UnixFS", "Sodium", "CodedError"],
             swiftSettings: swiftSettings),
 
+        .target(
+            name: "Libp2pCore",
+            dependencies: [
+                "Multiformats", "Sodium", "SecureChannel", "CodedError", .product(name: "Crypto", package: "swift-crypto"),
+            ],
+            swiftSettings: swiftSettings),
+        .target(name: "Bitswap", dependencies: ["Multiformats", "CodedError"], swiftSettings: swiftSettings),
+
         .target(name: "Allocator", dependencies: ["Multiformats", "CodedError"], swiftSettings: swiftSettings),
         .target(name: "PeerMonitor", dependencies: ["ClusterModel", "Multiformats"], swiftSettings: swiftSettings),
         .target(name: "PinTracker", dependencies: ["ClusterModel", "Multiformats", "CodedError"], swiftSettings: swiftSettings),
@@ -91,6 +99,17 @@ let package = Package(
             name: "Transport",
             dependencies: [
                 "SecureChannel", "Multiformats", "Sodium", "CodedError", "ClusterModel",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings),
+
+        .target(
+            name: "Libp2p",
+            dependencies: [
+                "Libp2pCore", "Bitswap", "Multiformats", "Sodium", "CodedError",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
@@ -263,6 +282,21 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
+            ],
+            swiftSettings: swiftSettings),
+        .testTarget(
+            name: "Libp2pCoreTests", dependencies: ["Libp2pCore", "Multiformats", "Sodium", "ClusterTestKit"],
+            swiftSettings: swiftSettings),
+        .testTarget(
+            name: "BitswapTests", dependencies: ["Bitswap", "Multiformats", "ClusterTestKit"],
+            swiftSettings: swiftSettings),
+        .testTarget(
+            name: "Libp2pTests",
+            dependencies: [
+                "Libp2p", "Libp2pCore", "Bitswap", "Multiformats", "Sodium", "ClusterTestKit",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings),
         .testTarget(
