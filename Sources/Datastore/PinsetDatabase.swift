@@ -17,6 +17,7 @@ public final class PinsetDatabase: Sendable {
     /// Prepared statements per connection: preparing them for every read cost more than the
     /// read (a status listing reads once per CID).
     private let statements = StatementCache()
+    private let undecodable = UndecodableRows()
 
     /// Opens (creating if needed) the database at `path`.
     public init(path: String) throws(PinsetError) {
@@ -94,31 +95,56 @@ public final class PinsetDatabase: Sendable {
     public func count() throws -> Int { try pool.read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM pins") ?? 0 } }
 
     /// Every pin, in CID byte order, `batch` at a time: memory stays bounded for any set size.
+    /// A row that does not decode is skipped and counted (``undecodableRows``), never fatal.
     public func forEachPin(batch: Int = 1_000, _ body: (Pin) throws -> Void) throws {
         var after = Data()
         while true {
-            let rows = try pool.read { db in
-                try Row.fetchAll(db, sql: "SELECT key, value FROM pins WHERE key > ? ORDER BY key LIMIT ?", arguments: [after, batch])
-            }
-            for row in rows {
-                let key: Data = row[0]
-                let value: Data = row[1]
-                try body(try SQLitePinsetStore.decodePin(key: key, value: value))
-            }
-            guard rows.count == batch, let last = rows.last else { return }
-            after = last[0]
+            let (pins, last, full) = try page(after: after, rows: batch)
+            for p in pins { try body(p) }
+            guard full, let last else { return }
+            after = last
         }
     }
 
-    /// Up to `limit` pins in key order, starting after `after` (nil: from the first).
+    /// Up to `limit` pins in key order, starting after `after` (nil: from the first); fewer only
+    /// at the end of the set. Rows that do not decode are skipped and counted.
     public func pins(after: CID?, limit: Int) throws -> [Pin] {
-        try pool.read { db in
-            try Row.fetchAll(
-                db, sql: "SELECT key, value FROM pins WHERE key > ? ORDER BY key LIMIT ?",
-                arguments: [Data(after?.bytes ?? []), limit])
-                .map { row in try SQLitePinsetStore.decodePin(key: row[0], value: row[1]) }
+        var out: [Pin] = []
+        var from = Data(after?.bytes ?? [])
+        while out.count < limit {
+            let (pins, last, full) = try page(after: from, rows: limit - out.count)
+            out += pins
+            guard full, let last else { break }
+            from = last
         }
+        return out
     }
+
+    /// One read of up to `rows` rows after `after`: the pins that decode, the last key read,
+    /// and whether `rows` rows were there (more may follow).
+    private func page(after: Data, rows: Int) throws -> (pins: [Pin], last: Data?, full: Bool) {
+        let read = try pool.read { db in
+            try Row.fetchAll(db, sql: "SELECT key, value FROM pins WHERE key > ? ORDER BY key LIMIT ?", arguments: [after, rows])
+        }
+        var pins: [Pin] = []
+        pins.reserveCapacity(read.count)
+        for row in read {
+            let key: Data = row[0]
+            let value: Data = row[1]
+            do {
+                pins.append(try SQLitePinsetStore.decodePin(key: key, value: value))
+            } catch {
+                undecodable.record(key: key, error: error)
+            }
+        }
+        let last: Data? = read.last?[0]
+        return (pins, last, read.count == rows)
+    }
+
+    /// Rows of the materialised state that did not decode (written by a PinMesh that did not
+    /// check a pin's limits, or damaged): listings and exports skip them; `pinmesh state cleanup`
+    /// removes them.
+    public var undecodableRows: (count: Int, lastKey: CID?, lastError: String?) { undecodable.snapshot }
 
     /// The CIDs allocated to `peer` (an index lookup, never a scan of the set).
     public func keys(allocatedTo peer: PeerID) throws -> [CID] {
@@ -504,4 +530,22 @@ final class StatementCache: @unchecked Sendable {
 
     /// Finalizes every statement (before the connections close).
     func removeAll() { lock.withLock { byConnection = [:] } }
+}
+
+/// What ``PinsetDatabase`` skipped because it did not decode.
+final class UndecodableRows: @unchecked Sendable {
+    private let lock = NSLock()
+    private var count = 0
+    private var lastKey: CID?
+    private var lastError: String?
+
+    func record(key: Data, error: any Error) {
+        lock.withLock {
+            count += 1
+            lastKey = try? CID(bytes: [UInt8](key))
+            lastError = "\(error)"
+        }
+    }
+
+    var snapshot: (count: Int, lastKey: CID?, lastError: String?) { lock.withLock { (count, lastKey, lastError) } }
 }

@@ -26,6 +26,8 @@ public struct KuboRPCServer: HTTPResponder, Sendable {
     /// The version the API reports: the kubo RPC API it follows.
     public static let kuboAPIVersion = "0.38.0"
 
+    static let originHeader = HTTPFields.Element.Name("Origin")!
+
     typealias Handler = @Sendable (KuboRPCServer, RPCCall, Request) async throws -> Response
 
     static let commands: [String: Handler] = [
@@ -63,6 +65,12 @@ public struct KuboRPCServer: HTTPResponder, Sendable {
         guard let handler = Self.commands[name] else { return Self.plain(.notFound, "404 page not found\n") }
         guard request.method == .post else {
             return Self.plain(.methodNotAllowed, "405 - Method Not Allowed\n")
+        }
+        if let why = RequestOrigin.refusal(
+            origin: request.headers[Self.originHeader], authority: request.head.authority, allowedOrigins: repo.config.allowedOrigins)
+        {
+            logger.notice("ipfs rpc \(name) refused", metadata: ["reason": "\(why)"])
+            return Self.plain(.forbidden, "403 - Forbidden\n")
         }
         do {
             let call = try RPCCall(command: name, query: request.uri.query)

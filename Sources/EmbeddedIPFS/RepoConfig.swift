@@ -16,9 +16,18 @@ public struct RepoConfig: Codable, Sendable, Equatable {
     public struct DatastoreSection: Codable, Sendable, Equatable {
         public var StorageMax: String
     }
+    /// kubo's `API` section: `HTTPHeaders` (its `Access-Control-Allow-Origin` lists the
+    /// origins that may call the RPC API from a browser, see ``RequestOrigin``).
+    public struct APISection: Codable, Sendable, Equatable {
+        public var HTTPHeaders: [String: [String]]?
+    }
     public var Identity: IdentitySection
     public var Addresses: AddressesSection
     public var Datastore: DatastoreSection
+    public var API: APISection?
+
+    /// The origins `API.HTTPHeaders.Access-Control-Allow-Origin` allows (none by default).
+    public var allowedOrigins: [String] { API?.HTTPHeaders?["Access-Control-Allow-Origin"] ?? [] }
 
     public static let defaultAPI = "/ip4/127.0.0.1/tcp/5091"
     public static let defaultStorageMax = "10GB"
@@ -30,7 +39,7 @@ public struct RepoConfig: Codable, Sendable, Equatable {
         let raw = [0x08, 0x01, 0x12, 0x40] + key.seed.bytes + key.publicKey.bytes
         return RepoConfig(
             Identity: .init(PeerID: id.description, PrivKey: Data(raw).base64EncodedString()),
-            Addresses: .init(API: api), Datastore: .init(StorageMax: storageMax))
+            Addresses: .init(API: api), Datastore: .init(StorageMax: storageMax), API: nil)
     }
 
     public var peerID: Multiformats.PeerID {

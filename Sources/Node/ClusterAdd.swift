@@ -94,6 +94,7 @@ extension ClusterPeer {
     /// while the minimum holds.
     public func beginAdd(options: PinOptions, mode: PinMode? = nil, local: Bool = false) async throws -> ClusterAdd {
         let o = resolved(options, mode: mode)
+        try Self.checkStorable(o)
         var peers: [PeerID]
         var minimum = 1
         if local {

@@ -380,6 +380,12 @@ public actor ClusterPeer {
         return o
     }
 
+    /// Refuses options the pinset cannot store (a name or metadata over the stored limits, …)
+    /// before any work is done: committed, such a pin could not be read back or replicated.
+    static func checkStorable(_ o: PinOptions) throws {
+        do { try PinCodec.validate(o) } catch { throw ClusterError(.badRequest, "nothing was pinned: \(error.message)") }
+    }
+
     /// Commits a pin with resolved options; `fixed` allocations are taken as they are
     /// (an add's surviving destinations), otherwise the allocator chooses.
     func pin(_ cid: CID, options o: PinOptions, allocations fixed: [PeerID]?) async throws -> Pin {
@@ -397,6 +403,7 @@ public actor ClusterPeer {
             current = old.allocations
         }
         var pin = Pin(cid: cid, type: .data, allocations: [], maxDepth: o.mode == .direct ? 0 : -1, timestamp: .now(), options: o)
+        try Self.checkStorable(o)
         if !pin.isPinEverywhere {
             if let fixed {
                 pin.allocations = fixed

@@ -183,6 +183,9 @@ public actor PinsetService {
                 "the pinset write queue holds \(batcher.count) operations and \(ops.count) more exceed its \(settings.batching.maxQueue); retry later or raise batching.max_queue"
             )
         }
+        // A pin over a stored limit would be committed, then fail every read of the state
+        // here and be refused by every other peer: refuse it before anything is queued.
+        for case .pin(let p) in ops { try PinCodec.validate(p) }
         let now = Self.millis()
         for op in ops { try batcher.add(op, now: now) }
         try await withCheckedThrowingContinuation { (c: CheckedContinuation<Void, any Error>) in

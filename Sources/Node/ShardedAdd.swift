@@ -131,6 +131,7 @@ extension ClusterPeer {
     /// Starts a sharded add with `shardSize` bytes per shard (0: ipfs-cluster's default).
     public func beginShardedAdd(options: PinOptions, mode: PinMode? = nil, shardSize: UInt64) async throws -> ShardedAdd {
         var o = resolved(options, mode: mode)
+        try Self.checkStorable(o)
         o.shardSize = shardSize == 0 ? ShardPlanner.defaultShardSize : shardSize
         if o.mode == .direct { throw ClusterError(.badRequest, "mode=direct cannot be sharded: a shard is pinned recursively") }
         return try ShardedAdd(peer: self, options: o)

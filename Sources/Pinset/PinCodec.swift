@@ -65,6 +65,51 @@ public enum PinCodec {
         }
     }
 
+    /// Checks `pin` against every limit ``decode(_:cid:)`` holds a stored pin to, so that what is
+    /// written can always be read back, listed, exported and replicated. Every writer calls this
+    /// before anything is committed; the message names the option (as the REST API spells it)
+    /// and the limit.
+    public static func validate(_ pin: Pin) throws(PinsetError) {
+        try validate(pin.options)
+        guard pin.allocations.count <= maxAllocations else {
+            throw PinsetError(.tooLarge, "the pin names \(pin.allocations.count) allocations; at most \(maxAllocations) peers are stored")
+        }
+        guard pin.maxDepth >= -1, pin.maxDepth <= Int(Int32.max) else {
+            throw PinsetError(.malformed, "max depth \(pin.maxDepth) is out of range: use -1 (the whole DAG) or 0 to \(Int32.max)")
+        }
+    }
+
+    /// The options' part of ``validate(_:)-(Pin)``: what a request can be refused for before
+    /// any of its work (an upload, an allocation) is done.
+    public static func validate(_ o: PinOptions) throws(PinsetError) {
+        func text(_ value: String, _ what: String) throws(PinsetError) {
+            let n = value.utf8.count
+            guard n <= maxStringBytes else {
+                throw PinsetError(.tooLarge, "\(what) is \(n) bytes long; a pin stores at most \(maxStringBytes) bytes there: shorten it")
+            }
+        }
+        try text(o.name, "the pin's name")
+        guard o.metadata.count <= maxMetadataEntries else {
+            throw PinsetError(.tooLarge, "the pin has \(o.metadata.count) metadata entries (meta-*); at most \(maxMetadataEntries) are stored")
+        }
+        for (k, v) in o.metadata.sorted(by: { $0.key < $1.key }) {
+            try text(k, "metadata key \(String(k.prefix(40)).debugDescription)")
+            try text(v, "the value of metadata key meta-\(String(k.prefix(40)))")
+        }
+        guard o.origins.count <= maxOrigins else {
+            throw PinsetError(.tooLarge, "the pin names \(o.origins.count) origins; at most \(maxOrigins) are stored")
+        }
+        guard o.userAllocations.count <= maxAllocations else {
+            throw PinsetError(.tooLarge, "the pin names \(o.userAllocations.count) user-allocations; at most \(maxAllocations) peers are stored")
+        }
+        for (r, what) in [(o.replicationFactorMin, "replication-min"), (o.replicationFactorMax, "replication-max")] where r < -1 || r > 1024 {
+            throw PinsetError(.malformed, "\(what) \(r) is out of range: use -1 (every peer), 0 (the cluster's default) or 1 to 1024")
+        }
+        guard o.shardSize <= UInt64(Int64.max) else {
+            throw PinsetError(.malformed, "shard size \(o.shardSize) is out of range: at most \(Int64.max) bytes")
+        }
+    }
+
     /// Decodes one encoded pin value that fills `bytes`.
     public static func decode(_ bytes: [UInt8], cid: CID) throws(PinsetError) -> Pin {
         var r = CBORScanner(bytes, what: "pin value of \(cid)")

@@ -1,4 +1,5 @@
 import Crypto
+import EmbeddedIPFS
 import Foundation
 public import Hummingbird
 import NIOConcurrencyHelpers
@@ -187,6 +188,16 @@ struct AuthMiddleware: RouterMiddleware {
 /// CORS as ipfs-cluster's `cors_*` settings say: allowed origins (`*` for any), methods,
 /// headers, exposed headers, credentials and preflight max age. A preflight (`OPTIONS` with
 /// `Access-Control-Request-Method`) is answered here without authentication.
+///
+/// Beyond what ipfs-cluster does (it reflects any origin with credentials):
+/// - a cross-origin request whose origin or method is not allowed is refused with 403 before it
+///   runs (a `POST` with a `text/plain` body needs no preflight, so the browser alone would not
+///   stop a web page from pinning or unpinning);
+/// - an origin is echoed with `Access-Control-Allow-Credentials` only when it is listed by
+///   name; `*` answers `Access-Control-Allow-Origin: *`, which browsers never combine with
+///   cookies or a stored `Authorization`.
+/// A request whose `Origin` is the API's own address (`Host`) is same-origin and not checked,
+/// when that address is an IP address or localhost or the origin is listed (``RequestOrigin``).
 struct CORSPolicy: RouterMiddleware, Sendable {
     typealias Context = BasicRequestContext
     var allowedOrigins: [String]
@@ -200,26 +211,38 @@ struct CORSPolicy: RouterMiddleware, Sendable {
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         guard let origin = request.headers[Self.name("Origin")] else { return try await next(request, context) }
-        let allowed = allowedOrigins.contains("*") || allowedOrigins.contains(origin)
+        let listed = allowedOrigins.contains(origin)
+        // Same-origin, unless the name is not this machine's: a page whose name was re-pointed at
+        // this address (DNS rebinding) is same-origin to the browser and must not write.
+        if RequestOrigin.isSameOrigin(origin, authority: request.head.authority),
+            listed || RequestOrigin.isAllowedHost(RequestOrigin.host(of: request.head.authority ?? ""), [])
+        {
+            return try await next(request, context)
+        }
+        let allowed = listed || allowedOrigins.contains("*")
+        func methodAllowed(_ m: String) -> Bool { allowedMethods.contains(where: { $0.caseInsensitiveCompare(m) == .orderedSame }) }
+        var headers = HTTPFields()
+        func allow(_ h: inout HTTPFields) {
+            h[Self.name("Access-Control-Allow-Origin")] = listed ? origin : "*"
+            if listed && allowCredentials { h[Self.name("Access-Control-Allow-Credentials")] = "true" }
+            h[Self.name("Vary")] = "Origin"
+        }
         if request.method == .options, let wanted = request.headers[Self.name("Access-Control-Request-Method")] {
-            var headers = HTTPFields()
-            if allowed, allowedMethods.contains(where: { $0.caseInsensitiveCompare(wanted) == .orderedSame }) {
-                headers[Self.name("Access-Control-Allow-Origin")] = origin
+            if allowed, methodAllowed(wanted) {
+                allow(&headers)
                 headers[Self.name("Access-Control-Allow-Methods")] = allowedMethods.joined(separator: ", ")
                 if !allowedHeaders.isEmpty { headers[Self.name("Access-Control-Allow-Headers")] = allowedHeaders.joined(separator: ", ") }
-                if allowCredentials { headers[Self.name("Access-Control-Allow-Credentials")] = "true" }
                 if maxAgeSeconds > 0 { headers[Self.name("Access-Control-Max-Age")] = String(maxAgeSeconds) }
-                headers[Self.name("Vary")] = "Origin"
             }
             return Response(status: .noContent, headers: headers)
         }
-        var response = try await next(request, context)
-        if allowed {
-            response.headers[Self.name("Access-Control-Allow-Origin")] = origin
-            if allowCredentials { response.headers[Self.name("Access-Control-Allow-Credentials")] = "true" }
-            if !exposedHeaders.isEmpty { response.headers[Self.name("Access-Control-Expose-Headers")] = exposedHeaders.joined(separator: ", ") }
-            response.headers[Self.name("Vary")] = "Origin"
+        guard allowed, methodAllowed(request.method.rawValue) else {
+            let why = allowed ? "the method \(request.method.rawValue) is not in cors_allowed_methods" : "the origin is not in cors_allowed_origins"
+            return RESTAPIServer.error(.forbidden, "cross-origin \(request.method.rawValue) from \(origin) refused: \(why) of the API's configuration")
         }
+        var response = try await next(request, context)
+        allow(&response.headers)
+        if !exposedHeaders.isEmpty { response.headers[Self.name("Access-Control-Expose-Headers")] = exposedHeaders.joined(separator: ", ") }
         return response
     }
 }

@@ -63,6 +63,13 @@ struct StateCommand: AsyncParsableCommand {
                 }
             }
             out.write(buffer)
+            let skipped = db.undecodableRows
+            if skipped.count > 0 {
+                FileHandle.standardError.write(
+                    Data(
+                        ("warning: \(skipped.count) stored pin(s) could not be read and are not in the export (the last: \(skipped.lastKey.map(\.description) ?? "?"), \(skipped.lastError ?? "")). "
+                            + "'pinmesh state cleanup' removes the local state; the other peers' copies are not affected.\n").utf8))
+            }
         }
     }
 
@@ -94,9 +101,14 @@ struct StateCommand: AsyncParsableCommand {
             let decoder = JSONDecoder()
             for (n, line) in data.split(separator: 0x0a, omittingEmptySubsequences: false).enumerated() {
                 guard !line.allSatisfy({ $0 == 0x20 || $0 == 0x0d || $0 == 0x09 }) else { continue }
-                do { pins.append(try decoder.decode(Pin.self, from: Data(line))) } catch {
+                let pin: Pin
+                do { pin = try decoder.decode(Pin.self, from: Data(line)) } catch {
                     throw ValidationError("line \(n + 1) is not a pin: \(error). Nothing was imported.")
                 }
+                do { try PinCodec.validate(pin) } catch {
+                    throw ValidationError("line \(n + 1): \(error.message). Nothing was imported.")
+                }
+                pins.append(pin)
             }
             let db = try config.openDatabase(mustExist: false)
             let rules = PinsetInstance(trust: .everyone)

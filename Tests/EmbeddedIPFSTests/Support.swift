@@ -86,11 +86,13 @@ final class LiveNode: @unchecked Sendable {
         return out
     }
 
-    func call(_ command: String, _ query: String = "", method: HTTPMethod = .POST, parts: [Part]? = nil, rawBody: [UInt8]? = nil, contentType: String? = nil)
-        async throws -> Reply
-    {
+    func call(
+        _ command: String, _ query: String = "", method: HTTPMethod = .POST, parts: [Part]? = nil, rawBody: [UInt8]? = nil, contentType: String? = nil,
+        headers: [(String, String)] = []
+    ) async throws -> Reply {
         var r = HTTPClientRequest(url: api + command + (query.isEmpty ? "" : "?" + query))
         r.method = method
+        for (k, v) in headers { r.headers.add(name: k, value: v) }
         if let parts {
             r.body = .bytes(ByteBuffer(bytes: Self.multipart(parts)))
             r.headers.add(name: "Content-Type", value: "multipart/form-data; boundary=pinmesh-test-boundary")

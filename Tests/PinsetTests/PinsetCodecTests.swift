@@ -79,6 +79,46 @@ import UnixFS
         let pin = try PinCodec.decode(DagCBOR.map(["a": .list(peers), "n": .string(name)]).encoded(), cid: cid(1))
         #expect(pin.allocations.count == PinCodec.maxAllocations)
         #expect(pin.name == name)
+        try PinCodec.validate(pin)
+    }
+
+    /// What a writer may commit is exactly what ``PinCodec/decode(_:cid:)`` reads back: every
+    /// limit accepted at the limit, refused one over, naming the option and the limit.
+    @Test func validationRefusesWhatCouldNotBeReadBack() throws {
+        let atLimit = String(repeating: "x", count: PinCodec.maxStringBytes)
+        let over = atLimit + "y"
+        var good = Pin(cid: cid(1))
+        good.options.name = atLimit
+        good.options.metadata = [atLimit: atLimit]
+        good.options.origins = Array(repeating: try Multiaddr("/ip4/127.0.0.1/tcp/4001"), count: PinCodec.maxOrigins)
+        good.allocations = Array(repeating: PinsetFixtures.peer(1), count: PinCodec.maxAllocations)
+        try PinCodec.validate(good)
+        #expect(try PinCodec.decode(PinCodec.encode(good), cid: good.cid) == good)
+
+        var many = Pin(cid: cid(1))
+        for i in 0..<PinCodec.maxMetadataEntries { many.options.metadata["k\(i)"] = "v" }
+        try PinCodec.validate(many)
+
+        let cases: [(String, (inout Pin) -> Void, String)] = [
+            ("name", { $0.options.name = over }, "the pin's name is 1025 bytes long; a pin stores at most 1024"),
+            ("metadata value", { $0.options.metadata = ["owner": over] }, "the value of metadata key meta-owner is 1025 bytes"),
+            ("metadata key", { $0.options.metadata = [over: "v"] }, "metadata key"),
+            ("metadata entries", { p in for i in 0...PinCodec.maxMetadataEntries { p.options.metadata["k\(i)"] = "v" } }, "65 metadata entries"),
+            ("origins", { $0.options.origins = Array(repeating: try! Multiaddr("/ip4/127.0.0.1/tcp/4001"), count: PinCodec.maxOrigins + 1) }, "17 origins"),
+            ("allocations", { $0.allocations = Array(repeating: PinsetFixtures.peer(1), count: PinCodec.maxAllocations + 1) }, "257 allocations"),
+            ("user allocations", { $0.options.userAllocations = Array(repeating: PinsetFixtures.peer(1), count: PinCodec.maxAllocations + 1) }, "257 user-allocations"),
+            ("replication", { $0.options.replicationFactorMax = 1025 }, "replication-max 1025 is out of range"),
+        ]
+        for (what, change, words) in cases {
+            var p = Pin(cid: cid(1))
+            change(&p)
+            #expect(throws: PinsetError.self, "\(what)") { try PinCodec.validate(p) }
+            do {
+                try PinCodec.validate(p)
+            } catch {
+                #expect(error.message.contains(words), "\(what): \(error.message)")
+            }
+        }
     }
 }
 

@@ -37,6 +37,33 @@ final class TempDatabase {
 }
 
 @Suite struct PinsetDatabaseTests {
+    /// A stored row that does not decode (what a PinMesh that did not check limits could write)
+    /// is skipped and counted by every listing; pages still hold `limit` pins until the end.
+    @Test func anUndecodableRowIsSkippedNotFatal() throws {
+        let t = try TempDatabase()
+        let good = (1...20).map { fixturePin($0) }
+        var poisoned = fixturePin(21)
+        poisoned.options.name = String(repeating: "n", count: PinCodec.maxStringBytes + 976)
+        try t.db.write { store in
+            for (i, p) in (good + [poisoned]).enumerated() {
+                try store.setElements([PinElement(id: CID.v1(codec: .dagCBOR, cid(100 + i).multihash), priority: 1, pin: p)], of: p.cid)
+            }
+        }
+        #expect(try t.pins().count == 20)
+        var paged: [CID] = []
+        var after: CID?
+        while true {
+            let page = try t.db.pins(after: after, limit: 3)
+            paged += page.map(\.cid)
+            guard page.count == 3 else { break }
+            after = page.last?.cid
+        }
+        #expect(Set(paged) == Set(good.map(\.cid)) && paged.count == 20)
+        let skipped = t.db.undecodableRows
+        #expect(skipped.count >= 2 && skipped.lastKey == poisoned.cid)
+        #expect(skipped.lastError?.contains("over 1024 bytes") == true)
+    }
+
     /// The SQLite store gives exactly the memory store's state for the same nodes.
     @Test func matchesTheMemoryStore() throws {
         var rng = SplitMix64(seed: 5)

@@ -158,6 +158,8 @@ import UnixFS
                 ([("nocopy", "true")], 400, "nocopy"),
                 ([("local", "perhaps")], 400, "not a boolean"),
                 ([("replication-min", "4"), ("replication-max", "4")], 500, "not enough peers"),
+                ([("name", String(repeating: "n", count: 1_025))], 400, "the pin's name is 1025 bytes long"),
+                ([("shard", "true"), ("meta-k", String(repeating: "v", count: 1_025))], 400, "meta-k is 1025 bytes"),
             ]
             for (query, code, words) in cases {
                 do {

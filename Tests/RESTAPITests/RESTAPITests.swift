@@ -55,6 +55,14 @@ import UnixFS
         }
     }
 
+    /// A request with exactly these headers (what a browser would send), outside ClusterClient.
+    static func raw(_ s: Served, _ method: HTTPMethod, _ path: String, _ headers: [(String, String)]) async throws -> HTTPClientResponse {
+        var r = HTTPClientRequest(url: "http://127.0.0.1:\(s.port)\(path)")
+        r.method = method
+        for (k, v) in headers { r.headers.add(name: k, value: v) }
+        return try await HTTPClient.shared.execute(r, timeout: .seconds(10))
+    }
+
     @Test func pinStatusAllocationsAndErrorsAsIpfsClusterAnswers() async throws {
         let s = try await Self.serve()
         defer { Task { await Self.stop(s) } }
@@ -111,6 +119,10 @@ import UnixFS
             (.GET, "/allocations/bafkreihdwdcefgh4dqkjv67uzcmw7ojee6xedzdetojuzjevtenxquvyku", [], 404, "not pinned"),
             (.DELETE, "/pins/bafkreihdwdcefgh4dqkjv67uzcmw7ojee6xedzdetojuzjevtenxquvyku", [], 404, "not pinned"),
             (.POST, "/pins/\(cid)", [("replication-min", "3"), ("replication-max", "3")], 500, "not enough peers"),
+            // Over the stored limits: refused before anything is committed (a pin committed with
+            // them made every later listing of this peer fail, and the other peers refuse it).
+            (.POST, "/pins/\(cid)", [("name", String(repeating: "n", count: 2_000))], 400, "the pin's name is 2000 bytes long; a pin stores at most 1024"),
+            (.POST, "/pins/\(cid)", [("meta-owner", String(repeating: "o", count: 1_025))], 400, "metadata key meta-owner is 1025 bytes"),
         ]
         for (method, path, query, code, words) in bad {
             let (got, message) = await Self.status(s, method, path, query: query)
@@ -267,10 +279,7 @@ import UnixFS
         let s = try await RESTAPITests.serve(credentials: ["admin": "s3cret"], settings: settings)
         defer { Task { await RESTAPITests.stop(s) } }
         func send(_ method: HTTPMethod, _ path: String, _ headers: [(String, String)]) async throws -> HTTPClientResponse {
-            var r = HTTPClientRequest(url: "http://127.0.0.1:\(s.port)\(path)")
-            r.method = method
-            for (k, v) in headers { r.headers.add(name: k, value: v) }
-            return try await HTTPClient.shared.execute(r, timeout: .seconds(10))
+            try await RESTAPITests.raw(s, method, path, headers)
         }
         // A preflight is answered without credentials.
         let pre = try await send(.OPTIONS, "/pins", [("Origin", "https://app.example"), ("Access-Control-Request-Method", "POST")])
@@ -282,6 +291,42 @@ import UnixFS
         #expect(get.status == .ok && get.headers.first(name: "Access-Control-Allow-Origin") == "https://app.example")
         #expect(get.headers.first(name: "Access-Control-Expose-Headers")?.contains("X-Chunked-Output") == true)
         #expect(get.headers.first(name: "X-Served-By") == "pinmesh")
+        #expect(get.headers.first(name: "Access-Control-Allow-Credentials") == "true")
+        // A web page elsewhere cannot pin: no preflight protects a text/plain POST, so the API
+        // refuses it before it runs; a listed origin may, and same-origin is not cross-origin.
+        let auth = ("Authorization", "Basic " + Data("admin:s3cret".utf8).base64EncodedString())
+        let cid = "bafkreihdwdcefgh4dqkjv67uzcmw7ojee6xedzdetojuzjevtenxquvyku"
+        let evil = try await send(.POST, "/pins/\(cid)", [("Origin", "https://evil.example"), ("Content-Type", "text/plain"), auth])
+        #expect(evil.status == .forbidden && evil.headers.first(name: "Access-Control-Allow-Origin") == nil)
+        let evilBody = String(buffer: try await evil.body.collect(upTo: 1 << 16))
+        #expect(evilBody.contains("cross-origin POST from https://evil.example refused: the origin is not in cors_allowed_origins"))
+        let deleteFromApp = try await send(.DELETE, "/pins/\(cid)", [("Origin", "https://app.example"), auth])
+        #expect(deleteFromApp.status == .forbidden)
+        #expect(String(buffer: try await deleteFromApp.body.collect(upTo: 1 << 16)).contains("the method DELETE is not in cors_allowed_methods"))
+        let same = try await send(.GET, "/version", [("Origin", "http://127.0.0.1:\(s.port)"), auth])
+        #expect(same.status == .ok && same.headers.first(name: "Access-Control-Allow-Origin") == nil)
+        #expect(try await s.cluster[0].peer.pinned(try CID(cid)) == nil)
+    }
+
+    /// With the default `*`, any origin may read, never with credentials, and may not write.
+    @Test func anyOriginReadsWithoutCredentialsAndCannotWrite() async throws {
+        let s = try await RESTAPITests.serve(peers: 1)
+        defer { Task { await RESTAPITests.stop(s) } }
+        func send(_ method: HTTPMethod, _ path: String, _ headers: [(String, String)]) async throws -> HTTPClientResponse {
+            try await RESTAPITests.raw(s, method, path, headers)
+        }
+        let get = try await send(.GET, "/version", [("Origin", "http://evil.example")])
+        #expect(get.status == .ok && get.headers.first(name: "Access-Control-Allow-Origin") == "*")
+        #expect(get.headers.first(name: "Access-Control-Allow-Credentials") == nil)
+        let cid = try await s.cluster.addFile(Array(repeating: 3, count: 100), to: 0)
+        for (method, path) in [(HTTPMethod.POST, "/pins/\(cid)"), (.POST, "/ipfs/gc"), (.DELETE, "/pins/\(cid)")] {
+            let r = try await send(method, path, [("Origin", "http://evil.example"), ("Content-Type", "text/plain")])
+            #expect(r.status == .forbidden, "\(method) \(path)")
+        }
+        // DNS rebinding: same-origin to the browser, but the name is not this machine's.
+        let rebound = try await send(.POST, "/pins/\(cid)", [("Origin", "http://evil.example:\(s.port)"), ("Host", "evil.example:\(s.port)")])
+        #expect(rebound.status == .forbidden)
+        #expect(try await s.cluster[0].peer.pinned(cid) == nil)
     }
 
     @Test func pathPinsResolveThroughIPFS() async throws {
