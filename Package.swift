@@ -78,6 +78,7 @@ let package = Package(
             name: "Libp2pCore",
             dependencies: [
                 "Multiformats", "Sodium", "SecureChannel", "CodedError", .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "_CryptoExtras", package: "swift-crypto"),
             ],
             swiftSettings: swiftSettings),
         .target(name: "Bitswap", dependencies: ["Multiformats", "CodedError"], swiftSettings: swiftSettings),

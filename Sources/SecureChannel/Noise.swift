@@ -1,27 +1,46 @@
 public import Sodium
 
-/// Noise_XXpsk0_25519_ChaChaPoly_SHA256 (Noise protocol framework, revision 34):
+/// The Noise XX handshake (Noise protocol framework, revision 34), with or without psk0:
 ///
-///     -> psk, e
+///     -> [psk,] e
 ///     <- e, ee, s, es
 ///     -> s, se
 ///
-/// The psk is the cluster secret, so a peer without it cannot produce or read message 1.
-struct NoiseHandshake {
+/// - With a psk (the cluster's `Noise_XXpsk0_25519_ChaChaPoly_SHA256`, the psk being the cluster
+///   secret) a peer without it cannot produce or read message 1, and every `e` is also mixed
+///   into the key (the psk modifier's rule).
+/// - Without one (libp2p's `Noise_XX_25519_ChaChaPoly_SHA256`) message 1's payload is plaintext.
+/// - The protocol name only seeds the hash: the pattern, DH, cipher and hash are always
+///   XX / 25519 / ChaChaPoly / SHA256. Messages are at most 65535 bytes.
+public struct NoiseHandshake: Sendable {
+    /// The cluster transport's protocol name.
     static let protocolName = Array("Noise_XXpsk0_25519_ChaChaPoly_SHA256".utf8)
-    static let maxMessage = 65535
+    /// libp2p's protocol name (`/noise`).
+    public static let xxProtocolName = Array("Noise_XX_25519_ChaChaPoly_SHA256".utf8)
+    public static let maxMessage = 65535
 
     private var symmetric: SymmetricState
     private let initiator: Bool
     private let staticKey: X25519.PrivateKey
     private let ephemeral: X25519.PrivateKey
-    private let psk: SecureBytes
-    private(set) var remoteStatic: X25519.PublicKey?
+    private let psk: SecureBytes?
+    public private(set) var remoteStatic: X25519.PublicKey?
     private var remoteEphemeral: X25519.PublicKey?
-    private(set) var step = 0
+    public private(set) var step = 0
 
+    /// The cluster's XXpsk0 handshake.
     init(initiator: Bool, prologue: [UInt8], psk: SecureBytes, staticKey: X25519.PrivateKey, ephemeral: X25519.PrivateKey) {
-        symmetric = SymmetricState(protocolName: NoiseHandshake.protocolName)
+        self.init(
+            protocolName: NoiseHandshake.protocolName, initiator: initiator, prologue: prologue, psk: psk,
+            staticKey: staticKey, ephemeral: ephemeral)
+    }
+
+    /// A handshake named `protocolName`, with psk0 when `psk` is given.
+    public init(
+        protocolName: [UInt8], initiator: Bool, prologue: [UInt8], psk: SecureBytes?,
+        staticKey: X25519.PrivateKey, ephemeral: X25519.PrivateKey
+    ) {
+        symmetric = SymmetricState(protocolName: protocolName)
         symmetric.mixHash(prologue)
         self.initiator = initiator
         self.staticKey = staticKey
@@ -29,19 +48,22 @@ struct NoiseHandshake {
         self.psk = psk
     }
 
+    private mutating func mixEphemeral(_ e: [UInt8]) {
+        symmetric.mixHash(e)
+        if psk != nil { symmetric.mixKey(e) }
+    }
+
     /// Writes the next message of this side with `payload`.
-    mutating func write(_ payload: [UInt8]) throws(SecureChannelError) -> [UInt8] {
+    public mutating func write(_ payload: [UInt8]) throws(SecureChannelError) -> [UInt8] {
         var out: [UInt8] = []
         switch (step, initiator) {
         case (0, true):
-            symmetric.mixKeyAndHash(psk)
+            if let psk { symmetric.mixKeyAndHash(psk) }
             out += ephemeral.publicKey.bytes
-            symmetric.mixHash(ephemeral.publicKey.bytes)
-            symmetric.mixKey(ephemeral.publicKey.bytes)
+            mixEphemeral(ephemeral.publicKey.bytes)
         case (1, false):
             out += ephemeral.publicKey.bytes
-            symmetric.mixHash(ephemeral.publicKey.bytes)
-            symmetric.mixKey(ephemeral.publicKey.bytes)
+            mixEphemeral(ephemeral.publicKey.bytes)
             symmetric.mixKey(try dh(ephemeral, remoteEphemeral!))
             out += try symmetric.encryptAndHash(staticKey.publicKey.bytes)
             symmetric.mixKey(try dh(staticKey, remoteEphemeral!))
@@ -60,7 +82,7 @@ struct NoiseHandshake {
     }
 
     /// Reads the peer's next message; returns its payload.
-    mutating func read(_ message: [UInt8]) throws(SecureChannelError) -> [UInt8] {
+    public mutating func read(_ message: [UInt8]) throws(SecureChannelError) -> [UInt8] {
         guard message.count <= NoiseHandshake.maxMessage else {
             throw SecureChannelError(.tooLarge, "handshake message of \(message.count) bytes exceeds 65535")
         }
@@ -74,16 +96,14 @@ struct NoiseHandshake {
         }
         switch (step, initiator) {
         case (0, false):
-            symmetric.mixKeyAndHash(psk)
+            if let psk { symmetric.mixKeyAndHash(psk) }
             let e = try take(32, "the ephemeral key")
             remoteEphemeral = try! X25519.PublicKey(bytes: e)
-            symmetric.mixHash(e)
-            symmetric.mixKey(e)
+            mixEphemeral(e)
         case (1, true):
             let e = try take(32, "the ephemeral key")
             remoteEphemeral = try! X25519.PublicKey(bytes: e)
-            symmetric.mixHash(e)
-            symmetric.mixKey(e)
+            mixEphemeral(e)
             symmetric.mixKey(try dh(ephemeral, remoteEphemeral!))
             let s = try symmetric.decryptAndHash(try take(48, "the static key"))
             remoteStatic = try! X25519.PublicKey(bytes: s)
@@ -100,11 +120,11 @@ struct NoiseHandshake {
         return payload
     }
 
-    var isComplete: Bool { step == 3 }
-    var handshakeHash: [UInt8] { symmetric.h }
+    public var isComplete: Bool { step == 3 }
+    public var handshakeHash: [UInt8] { symmetric.h }
 
     /// The transport keys: (initiator to responder, responder to initiator).
-    func split() -> (SecureBytes, SecureBytes) {
+    public func split() -> (SecureBytes, SecureBytes) {
         let (k1, k2) = HKDF2.derive(chainingKey: symmetric.ck, input: [])
         return (SecureBytes(k1), SecureBytes(k2))
     }
@@ -141,7 +161,7 @@ enum HKDF2 {
 }
 
 /// Noise's SymmetricState with ChaChaPoly and SHA-256.
-struct SymmetricState {
+public struct SymmetricState: Sendable {
     var ck: [UInt8]
     var h: [UInt8]
     private var key: AEAD?
@@ -171,7 +191,8 @@ struct SymmetricState {
         nonce = 0
     }
 
-    static func nonceBytes(_ n: UInt64) -> [UInt8] {
+    /// Noise's ChaChaPoly nonce: 4 zero bytes, then the counter little-endian.
+    public static func nonceBytes(_ n: UInt64) -> [UInt8] {
         [0, 0, 0, 0] + withUnsafeBytes(of: n.littleEndian) { Array($0) }
     }
 

@@ -1,0 +1,90 @@
+public import Sodium
+import SecureChannel
+
+/// The transport phase of libp2p Noise: ChaChaPoly (IETF) with a counter nonce, empty AD,
+/// each ciphertext behind a 2-byte big-endian length.
+///
+/// - A frame is at most 65535 bytes, so a plaintext chunk is at most ``maxPlaintext`` (65519);
+///   ``seal(_:)`` splits longer input.
+/// - A frame that fails authentication, or shorter than the tag, is a fatal error.
+/// - Partial frames are kept until complete; at most one frame is buffered.
+public struct NoiseTransportCipher: Sendable {
+    public static let maxFrame = 65535
+    public static let maxPlaintext = maxFrame - AEAD.tagBytes
+
+    private let sendKey: AEAD
+    private let receiveKey: AEAD
+    private var sendNonce: UInt64 = 0
+    private var receiveNonce: UInt64 = 0
+    private var pending: [UInt8] = []
+    private var pendingOffset = 0
+
+    public init(send: SecureBytes, receive: SecureBytes) {
+        sendKey = try! AEAD(.chacha20Poly1305, key: send)
+        receiveKey = try! AEAD(.chacha20Poly1305, key: receive)
+    }
+
+    /// Encrypts `plaintext` into framed ciphertexts appended to `out`.
+    public mutating func seal(_ plaintext: [UInt8], into out: inout [UInt8]) {
+        plaintext.withUnsafeBytes { seal($0, into: &out) }
+    }
+
+    public mutating func seal(_ plaintext: UnsafeRawBufferPointer, into out: inout [UInt8]) {
+        var offset = 0
+        repeat {
+            let n = min(NoiseTransportCipher.maxPlaintext, plaintext.count - offset)
+            let start = out.count
+            out.append(UInt8((n + AEAD.tagBytes) >> 8))
+            out.append(UInt8((n + AEAD.tagBytes) & 0xff))
+            out.append(contentsOf: repeatElement(0, count: n + AEAD.tagBytes))
+            let nonce = NoiseTransportCipher.nonce(sendNonce)
+            sendNonce += 1
+            out.withUnsafeMutableBytes { o in
+                let dest = UnsafeMutableRawBufferPointer(rebasing: o[(start + 2)...])
+                let chunk = UnsafeRawBufferPointer(rebasing: plaintext[offset..<(offset + n)])
+                nonce.withUnsafeBytes { nb in
+                    _ = try! sendKey.seal(chunk, nonce: nb, authenticating: UnsafeRawBufferPointer(start: nil, count: 0), into: dest)
+                }
+            }
+            offset += n
+        } while offset < plaintext.count
+    }
+
+    /// Decrypts every complete frame in the buffered bytes plus `bytes`, appending plaintext to `out`.
+    public mutating func open(_ bytes: [UInt8], into out: inout [UInt8]) throws(Libp2pProtocolError) {
+        pending += bytes
+        while pending.count - pendingOffset >= 2 {
+            let length = Int(pending[pendingOffset]) << 8 | Int(pending[pendingOffset + 1])
+            guard pending.count - pendingOffset - 2 >= length else { break }
+            guard length >= AEAD.tagBytes else {
+                throw Libp2pProtocolError(.malformed, "Noise frame of \(length) bytes is shorter than its tag")
+            }
+            let start = out.count
+            out.append(contentsOf: repeatElement(0, count: length - AEAD.tagBytes))
+            let nonce = NoiseTransportCipher.nonce(receiveNonce)
+            let frameStart = pendingOffset + 2
+            let ok = out.withUnsafeMutableBytes { o in
+                pending.withUnsafeBytes { p in
+                    nonce.withUnsafeBytes { nb in
+                        (try? receiveKey.open(
+                            UnsafeRawBufferPointer(rebasing: p[frameStart..<(frameStart + length)]), nonce: nb,
+                            authenticating: UnsafeRawBufferPointer(start: nil, count: 0),
+                            into: UnsafeMutableRawBufferPointer(rebasing: o[start...]))) != nil
+                    }
+                }
+            }
+            guard ok else { throw Libp2pProtocolError(.authenticationFailed, "Noise frame failed authentication (tampering or a broken peer)") }
+            receiveNonce += 1
+            pendingOffset = frameStart + length
+        }
+        if pendingOffset == pending.count {
+            pending.removeAll(keepingCapacity: true)
+            pendingOffset = 0
+        } else if pendingOffset > 65536 {
+            pending.removeFirst(pendingOffset)
+            pendingOffset = 0
+        }
+    }
+
+    static func nonce(_ n: UInt64) -> [UInt8] { SymmetricState.nonceBytes(n) }
+}
