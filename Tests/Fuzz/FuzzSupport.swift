@@ -16,7 +16,7 @@ let fuzzTargets: [String: ([UInt8]) -> Void] = [
     "cid": fuzzCID, "multiaddr": fuzzMultiaddr, "peerid": fuzzPeerID,
     "dagpb": fuzzDagPB, "unixfsdata": fuzzUnixFSData, "dagcbor": fuzzDagCBOR, "car": fuzzCAR,
     "records": fuzzRecords, "handshake": fuzzHandshake, "datagram": fuzzDatagram, "datagrammessages": fuzzDatagramMessages, "pubsub": fuzzPubSub, "rpcframe": fuzzRPCFrame,
-    "pinset": fuzzPinset, "snapshot": fuzzPinsetSnapshot, "rpcquery": fuzzRPCQuery,
+    "pinset": fuzzPinset, "snapshot": fuzzPinsetSnapshot, "rpcquery": fuzzRPCQuery, "bitswap": fuzzBitswap,
 ]
 
 nonisolated(unsafe) let selectedFuzzTarget: ([UInt8]) -> Void = {

@@ -1,1 +1,0 @@
-// Bitswap (L1): the message codec, the server ledger and the client sessions. See Specs/bitswap.md.
