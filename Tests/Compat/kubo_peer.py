@@ -41,7 +41,9 @@ When the node is up, the first stdout line is
     {"ready": false, "error": "..."}  and exit status 1.
 
 Then one request per stdin line, one reply per request, in order. Every reply carries
-`"ok"` and echoes `"cmd"`; a failure is `{"ok": false, "cmd": ..., "error": "..."}` and the
+`"ok"` and echoes `"cmd"`, and `"seq"` when the request had one (any JSON value: match
+replies by it, so a reply that comes after you stopped waiting is not taken for the next
+one's); a failure is `{"ok": false, "cmd": ..., "error": "..."}` and the
 program keeps serving. Requests (`timeout_s`: seconds, a positive number):
     {"cmd": "id"}                                  -> {"ok": true, "id": ..., "addrs": [...]}
     {"cmd": "add", "path": P, "only_hash": false}  -> {"ok": true, "cid": "Qm..."}
@@ -402,8 +404,10 @@ def handle(kubo, req):
 
 
 def serve(kubo, out):
-    """Answers requests from stdin until quit or EOF."""
-    def reply(obj):
+    """Answers requests from stdin until quit or EOF; returns the quit reply's writer (None at EOF)."""
+    def reply(obj, req):
+        if "seq" in req:
+            obj["seq"] = req["seq"]
         out.write(json.dumps(obj) + "\n")
         out.flush()
 
@@ -416,17 +420,18 @@ def serve(kubo, out):
             if not isinstance(req, dict):
                 raise ValueError("not an object")
         except ValueError as e:
-            reply({"ok": False, "cmd": None, "error": f"a request is one JSON object per line ({e})"})
+            reply({"ok": False, "cmd": None, "error": f"a request is one JSON object per line ({e})"}, {})
             continue
-        if req.get("cmd") == "quit":
-            return reply
+        cmd = req.get("cmd")
+        if cmd == "quit":
+            return lambda obj: reply(obj, req)
         try:
-            reply({"ok": True, "cmd": req.get("cmd"), **handle(kubo, req)})
+            reply({"ok": True, "cmd": cmd, **handle(kubo, req)}, req)
         except KuboError as e:
-            reply({"ok": False, "cmd": req.get("cmd"), "error": str(e)})
+            reply({"ok": False, "cmd": cmd, "error": str(e)}, req)
         except Exception as e:  # noqa: BLE001 - a bug here must not kill the node silently
             log("request failed:", repr(e))
-            reply({"ok": False, "cmd": req.get("cmd"), "error": f"internal error: {e!r}"})
+            reply({"ok": False, "cmd": cmd, "error": f"internal error: {e!r}"}, req)
     return None
 
 

