@@ -123,6 +123,7 @@ let package = Package(
             dependencies: [
                 "Datastore", "UnixFS", "Ingest", "Multiformats", "CodedError", "Sodium", "ClusterModel",
                 .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "Crypto", package: "swift-crypto"),

@@ -136,7 +136,7 @@ public final class LocalCluster: @unchecked Sendable {
         let peer = try ClusterPeer(
             settings: s, identity: identity, secret: secret, connector: connector, group: group,
             localBlocks: { cid in repo.blocks.has(cid) ? try repo.block(cid) : nil }, blockStore: LocalBlockStore(repo: repo), logger: quiet)
-        repo.setFetcher(PeerBlockFetcher(transport: peer.transport, logger: quiet))
+        PeerBlockFetcher.install(on: repo, transport: peer.transport, logger: quiet)
         try await peer.start()
         return Started(peer: peer, repo: repo, ipfsPort: ipfsPort, connector: connector, server: server)
     }

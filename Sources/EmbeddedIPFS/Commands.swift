@@ -1,5 +1,6 @@
 import Datastore
 import Foundation
+import ServiceLifecycle
 import Hummingbird
 import Multiformats
 import NIOCore
@@ -187,13 +188,19 @@ extension KuboRPCServer {
         if !recursive && maxDepth >= 0 { throw KuboError.client("max-depth needs a recursive pin") }
         let done = "\"Pins\":\(JSONText.strings(cids.map(\.description)))"
         let repo = self.repo
+        // A pin waiting for blocks ends when its client goes away or the node shuts down (a
+        // SIGTERM must not wait for blocks nobody may ever send).
         guard progress else {
             try await request.body.consumeWithCancellationOnInboundClose { _ in
-                try await repo.pin(cids, mode: mode, name: name)
+                try await cancelWhenGracefulShutdown { try await repo.pin(cids, mode: mode, name: name) }
             }
             return Self.closing(Self.json("{\(done)}"))
         }
-        return Self.stream { out in try await Self.withProgress(out, done: done) { p in try await repo.pin(cids, mode: mode, name: name, progress: p) } }
+        return Self.stream { out in
+            try await Self.withProgress(out, done: done) { p in
+                try await cancelWhenGracefulShutdown { try await repo.pin(cids, mode: mode, name: name, progress: p) }
+            }
+        }
     }
 
     /// Watching for the client to go away (so a waiting pin is cancelled) ends the connection
@@ -204,8 +211,9 @@ extension KuboRPCServer {
         return r
     }
 
-    /// Runs `work`, writing `{"Progress":N}` every 200 ms while it runs and the `done` object
-    /// with the final count at the end; a client that goes away cancels the work.
+    /// Runs `work`, writing `{"Progress":N}` every 200 ms while N grows (and every 5 s while it
+    /// does not, so a client that went away is noticed by the failed write), and the `done`
+    /// object with the final count at the end; a client that goes away cancels the work.
     static func withProgress(
         _ out: Emitter, done: String, _ work: @escaping @Sendable (@escaping @Sendable (Int) -> Void) async throws -> Void
     ) async throws {
@@ -220,14 +228,17 @@ extension KuboRPCServer {
                 return false
             }
             var last = -1
+            var quiet = 0
             while let finished = try await g.next() {
                 if finished {
                     g.cancelAll()
                     break
                 }
                 let n = counter.value
-                if n != last {
+                quiet += 1
+                if n != last || quiet >= 25 {
                     last = n
+                    quiet = 0
                     try await out.line("{\"Progress\":\(n)}")
                     try await out.flush()
                 }

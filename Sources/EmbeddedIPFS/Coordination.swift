@@ -66,10 +66,16 @@ final class BlockArrivals: @unchecked Sendable {
     private let lock = NSLock()
     private var waiters: [Multihash: [UInt64: CheckedContinuation<Void, any Error>]] = [:]
     private var nextID: UInt64 = 0
+    private var wakes: UInt64 = 0
 
-    /// Returns once `arrived(mh)` is called (or at once when `present()` says it is there);
-    /// throws `CancellationError` when the waiting task is cancelled.
-    func wait(for mh: Multihash, present: @Sendable () -> Bool) async throws {
+    /// How many times ``wakeAll()`` ran: read it before asking the fetcher, and pass it to
+    /// ``wait(for:present:since:)`` so a wake between the two is not lost.
+    var generation: UInt64 { lock.withLock { wakes } }
+
+    /// Returns once `arrived(mh)` is called (or at once when `present()` says it is there, or
+    /// when ``wakeAll()`` ran since `generation` was read); throws `CancellationError` when the
+    /// waiting task is cancelled.
+    func wait(for mh: Multihash, present: @Sendable () -> Bool, since generation: UInt64? = nil) async throws {
         let id = lock.withLock {
             nextID += 1
             return nextID
@@ -80,6 +86,11 @@ final class BlockArrivals: @unchecked Sendable {
                 if Task.isCancelled {
                     lock.unlock()
                     c.resume(throwing: CancellationError())
+                    return
+                }
+                if let generation, generation != wakes {
+                    lock.unlock()
+                    c.resume()
                     return
                 }
                 waiters[mh, default: [:]][id] = c
@@ -94,6 +105,16 @@ final class BlockArrivals: @unchecked Sendable {
             lock.unlock()
             c?.resume(throwing: CancellationError())
         }
+    }
+
+    /// Wakes every waiter (each then looks in the store and asks the fetcher again).
+    func wakeAll() {
+        lock.lock()
+        let ws = waiters
+        waiters = [:]
+        wakes += 1
+        lock.unlock()
+        for (_, byID) in ws { for c in byID.values { c.resume() } }
     }
 
     func arrived(_ mh: Multihash) {

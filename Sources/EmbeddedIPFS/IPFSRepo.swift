@@ -46,6 +46,7 @@ public final class IPFSRepo: BlockGetter, @unchecked Sendable {
     let arrivals = BlockArrivals()
     private let lock = NSLock()
     private var fetcher: (any BlockFetcher)?
+    private var storedListeners: [@Sendable (CID) -> Void] = []
     private var lockFD: Int32
 
     public static let repoVersion = "fs-repo@16"
@@ -106,6 +107,10 @@ public final class IPFSRepo: BlockGetter, @unchecked Sendable {
         lock.unlock()
     }
 
+    /// Asks the fetcher again for every block a pin waits for: call it when a peer that may
+    /// hold them (re)connects, since a fetch that found nobody is otherwise not repeated.
+    public func retryFetches() { arrivals.wakeAll() }
+
     private var currentFetcher: (any BlockFetcher)? {
         lock.lock()
         defer { lock.unlock() }
@@ -122,7 +127,16 @@ public final class IPFSRepo: BlockGetter, @unchecked Sendable {
     public func put(_ block: Block, allowBig: Bool = false, hashed: Bool = false) throws(RepoError) {
         try blocks.put(block.cid, block.bytes, allowBig: allowBig, hashed: hashed)
         arrivals.arrived(block.cid.multihash)
+        for f in lock.withLock({ storedListeners }) { f(block.cid) }
     }
+
+    /// Calls `listener` with every block stored from now on (bitswap tells peers that want it).
+    public func onBlockStored(_ listener: @escaping @Sendable (CID) -> Void) {
+        lock.withLock { storedListeners.append(listener) }
+    }
+
+    /// The stored, verified block, or nil when it is not here (or cannot be read).
+    public func localBlock(_ cid: CID) -> [UInt8]? { try? stored(cid) }
 
     /// An import or pin in progress: the blocks it writes or reaches are safe from GC until
     /// ``Operation/end()`` (and, if a GC is running then, until that GC finishes).
@@ -151,12 +165,13 @@ public final class IPFSRepo: BlockGetter, @unchecked Sendable {
         while true {
             if let bytes = try stored(cid) { return bytes }
             if offline { throw RepoError.blockNotFound(cid) }
+            let generation = arrivals.generation
             if let f = currentFetcher, let bytes = try await f.fetch(cid) {
                 try op.put(Block(cid: cid, bytes: bytes), allowBig: true)
                 return bytes
             }
             let store = blocks
-            try await arrivals.wait(for: cid.multihash, present: { store.has(cid) })
+            try await arrivals.wait(for: cid.multihash, present: { store.has(cid) }, since: generation)
         }
     }
 

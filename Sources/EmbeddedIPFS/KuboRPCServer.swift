@@ -14,12 +14,12 @@ public struct KuboRPCServer: HTTPResponder, Sendable {
     public typealias Context = BasicRequestContext
     public let repo: IPFSRepo
     let logger: Logger
-    /// The API's own address (for `id`).
-    let addresses: [String]
+    /// The node's connections to other IPFS nodes; nil: offline (no libp2p host).
+    let swarm: (any IPFSSwarm)?
 
-    public init(repo: IPFSRepo, addresses: [String] = [], logger: Logger = Logger(label: "pinmesh.ipfs")) {
+    public init(repo: IPFSRepo, swarm: (any IPFSSwarm)? = nil, logger: Logger = Logger(label: "pinmesh.ipfs")) {
         self.repo = repo
-        self.addresses = addresses
+        self.swarm = swarm
         self.logger = logger
     }
 
@@ -51,8 +51,11 @@ public struct KuboRPCServer: HTTPResponder, Sendable {
         "dag/export": { s, c, _ in try s.dagExport(c) },
         "dag/import": { s, c, r in try await s.dagImport(c, r) },
         "resolve": { s, c, _ in try s.resolve(c) },
-        "swarm/peers": { _, _, _ in json("{\"Peers\":[]}") },
-        "swarm/connect": { s, c, _ in try s.swarmConnect(c) },
+        "swarm/peers": { s, c, _ in try s.swarmPeers(c) },
+        "swarm/connect": { s, c, _ in try await s.swarmConnect(c) },
+        "swarm/disconnect": { s, c, _ in try await s.swarmDisconnect(c) },
+        "swarm/addrs/listen": { s, _, _ in s.swarmListen() },
+        "swarm/addrs/local": { s, c, _ in try s.swarmLocal(c) },
     ]
 
     public static var commandNames: [String] { commands.keys.sorted() }
@@ -189,9 +192,11 @@ public struct KuboRPCServer: HTTPResponder, Sendable {
         }
         // An Ed25519 peer ID inlines its protobuf public key: the identity multihash's digest.
         let pub = repo.peerID.multihash.digest
+        let addresses = swarm?.addresses.map(\.description) ?? []
+        let agent = swarm?.agentVersion ?? "pinmesh/\(PinMeshVersion.string)"
         return Self.json(
             "{\"ID\":\"\(repo.peerID)\",\"PublicKey\":\"\(Data(pub).base64EncodedString())\",\"Addresses\":\(JSONText.strings(addresses)),"
-                + "\"AgentVersion\":\"pinmesh/\(PinMeshVersion.string)\",\"Protocols\":[]}")
+                + "\"AgentVersion\":\"\(agent)\",\"Protocols\":\(JSONText.strings(swarm?.protocols.sorted() ?? []))}")
     }
 
     func version(_ c: RPCCall) -> Response {
@@ -203,16 +208,6 @@ public struct KuboRPCServer: HTTPResponder, Sendable {
         return Self.json(
             "{\"Version\":\"\(Self.kuboAPIVersion)\",\"Commit\":\"pinmesh-\(PinMeshVersion.string)\",\"Repo\":\"16\",\"System\":\"\(arch)/linux\",\"Golang\":\"none (PinMesh embedded node)\"}"
         )
-    }
-
-    func swarmConnect(_ c: RPCCall) throws -> Response {
-        try c.requireArgs("address")
-        var out: [String] = []
-        for a in c.args {
-            guard let ma = try? Multiaddr(a) else { throw KuboError.client("invalid peer address: \(a)") }
-            out.append("connect \(ma.peerID.map(\.description) ?? a) success")
-        }
-        return Self.json("{\"Strings\":\(JSONText.strings(out))}")
     }
 }
 

@@ -12,6 +12,10 @@ public struct RepoConfig: Codable, Sendable, Equatable {
     }
     public struct AddressesSection: Codable, Sendable, Equatable {
         public var API: String
+        /// Where the libp2p host listens (kubo's 4001 is never the default: see ``defaultSwarm``).
+        public var Swarm: [String]?
+        /// Addresses announced instead of the listen addresses (identify, the cluster's ping).
+        public var Announce: [String]?
     }
     public struct DatastoreSection: Codable, Sendable, Equatable {
         public var StorageMax: String
@@ -25,21 +29,31 @@ public struct RepoConfig: Codable, Sendable, Equatable {
     public var Addresses: AddressesSection
     public var Datastore: DatastoreSection
     public var API: APISection?
+    /// Peers kept connected (kubo's `Peering.Peers`: `{"ID": …, "Addrs": […]}`).
+    public var Peering: PeeringSection?
+    /// Peers dialled at start (empty by default: the embedded node joins no public network
+    /// unless told; kubo's public list is in Specs/libp2p.md).
+    public var Bootstrap: [String]?
+    /// kubo's `Swarm.ConnMgr` (`LowWater`, `HighWater`, `GracePeriod`).
+    public var Swarm: SwarmSection?
 
     /// The origins `API.HTTPHeaders.Access-Control-Allow-Origin` allows (none by default).
     public var allowedOrigins: [String] { API?.HTTPHeaders?["Access-Control-Allow-Origin"] ?? [] }
 
     public static let defaultAPI = "/ip4/127.0.0.1/tcp/5091"
+    /// kubo listens on 4001; the embedded node on 4091, so both can run on one host.
+    public static let defaultSwarm = ["/ip4/0.0.0.0/tcp/4091"]
     public static let defaultStorageMax = "10GB"
 
     /// A new config with a fresh Ed25519 identity.
-    public static func generate(api: String = defaultAPI, storageMax: String = defaultStorageMax) throws -> RepoConfig {
+    public static func generate(api: String = defaultAPI, storageMax: String = defaultStorageMax, swarm: [String] = defaultSwarm) throws -> RepoConfig {
         let key = Ed25519.PrivateKey.generate()
         let id = try Multiformats.PeerID(ed25519PublicKey: key.publicKey.bytes)
         let raw = [0x08, 0x01, 0x12, 0x40] + key.seed.bytes + key.publicKey.bytes
         return RepoConfig(
             Identity: .init(PeerID: id.description, PrivKey: Data(raw).base64EncodedString()),
-            Addresses: .init(API: api), Datastore: .init(StorageMax: storageMax), API: nil)
+            Addresses: .init(API: api, Swarm: swarm, Announce: []), Datastore: .init(StorageMax: storageMax), API: nil,
+            Peering: PeeringSection(Peers: []), Bootstrap: [], Swarm: SwarmSection(ConnMgr: .init(LowWater: 32, HighWater: 96, GracePeriod: "20s")))
     }
 
     public var peerID: Multiformats.PeerID {

@@ -12,6 +12,16 @@ public import UnixFS
 public struct KuboConnector: IPFSConnector {
     public let baseURL: String
     let client: HTTPClient
+    /// The client `pin/add` runs on: a pool of its own (pins waiting on the daemon for blocks
+    /// must never hold the connections that `repo/stat`, `pin/ls` and the monitor's informers
+    /// need) and no read timeout (a pin ends on its inactivity watchdog, `pin_timeout`, never on
+    /// the HTTP client's 90 s). Process-wide, like `HTTPClient.shared`, so never shut down.
+    let pinClient: HTTPClient
+    static let pinning: HTTPClient = {
+        var configuration = HTTPClient.Configuration(timeout: .init(connect: .seconds(10), read: nil))
+        configuration.connectionPool = .init(idleTimeout: .seconds(60), concurrentHTTP1ConnectionsPerHostSoftLimit: 64)
+        return HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
+    }()
     let logger: Logger
     /// The deadline of calls that are not streams (id, unpin, stat, ...). AsyncHTTPClient
     /// retries a refused connection until this deadline, so it is also how long a dead daemon
@@ -22,6 +32,7 @@ public struct KuboConnector: IPFSConnector {
     public init(nodeMultiaddress: String, client: HTTPClient = .shared, logger: Logger = Logger(label: "pinmesh.ipfsconn")) throws(IPFSConnectorError) {
         baseURL = try Self.url(nodeMultiaddress)
         self.client = client
+        self.pinClient = client === HTTPClient.shared ? Self.pinning : client
         self.logger = logger
     }
 
@@ -71,11 +82,11 @@ public struct KuboConnector: IPFSConnector {
     }
 
     /// Sends a request; a non-200 answer becomes the daemon's error, typed.
-    func send(_ r: HTTPClientRequest, deadline: Duration?) async throws -> HTTPClientResponse {
+    func send(_ r: HTTPClientRequest, deadline: Duration?, on http: HTTPClient? = nil) async throws -> HTTPClientResponse {
         let response: HTTPClientResponse
         do {
             let d = deadline ?? .seconds(365 * 24 * 3600)
-            response = try await client.execute(r, timeout: .nanoseconds(Int64(d.components.seconds) * 1_000_000_000 + d.components.attoseconds / 1_000_000_000), logger: logger)
+            response = try await (http ?? client).execute(r, timeout: .nanoseconds(Int64(d.components.seconds) * 1_000_000_000 + d.components.attoseconds / 1_000_000_000), logger: logger)
         } catch let e as HTTPClientError where e == .connectTimeout || e == .deadlineExceeded || e == .readTimeout {
             throw IPFSConnectorError(.timeout, "the IPFS daemon at \(baseURL) did not answer \(r.url) in time")
         } catch is CancellationError {
@@ -171,11 +182,17 @@ public struct KuboConnector: IPFSConnector {
         let activity = Activity()
         try await withThrowingTaskGroup(of: Void.self) { g in
             g.addTask {
-                let response = try await send(r, deadline: nil)
+                let response = try await send(r, deadline: nil, on: pinClient)
                 var pinned = false
+                var reached = -1
                 try await lines(response) { o in
-                    activity.touch()
-                    if let n = o["Progress"] as? Int { progress(n) }
+                    // Only progress counts as activity: kubo repeats the same count every
+                    // 500 ms while it waits for blocks, which must not keep a stuck pin alive.
+                    if let n = o["Progress"] as? Int, n > reached {
+                        reached = n
+                        activity.touch()
+                        progress(n)
+                    }
                     if o["Pins"] != nil { pinned = true }
                 }
                 guard pinned else { throw IPFSConnectorError(.protocolError, "pin/add of \(cid) ended without confirming the pin") }

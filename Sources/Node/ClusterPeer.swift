@@ -248,10 +248,12 @@ public actor ClusterPeer {
             }
         })
         tasks.append(Task { [weak self, settings, tracker, logger] in
-            // At start, then every recover interval: pins allocated here that the daemon lacks.
+            // At start, then every recover interval: pins allocated here that the daemon lacks,
+            // and failed operations whose backoff has passed (Specs/configuration.md).
             while !Task.isCancelled {
                 await self?.learnIPFSID()
                 do {
+                    await tracker.retryFailed(interval: settings.recoverInterval)
                     try await tracker.reconcile()
                 } catch {
                     logger.warning("cannot compare the state with the IPFS daemon's pins; retrying", metadata: ["error": "\(error)"])

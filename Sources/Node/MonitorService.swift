@@ -72,10 +72,19 @@ public actor MonitorService {
             Task { [weak self] in
                 for await message in stream { await self?.received(message) }
             })
+        // The ping on its own schedule: an informer that waits on a busy IPFS daemon must never
+        // hold it back (healthy peers were declared dead while `freespace` waited behind pins).
         tasks.append(
             Task { [weak self, settings] in
                 while !Task.isCancelled {
-                    await self?.publishMetrics()
+                    await self?.publishPing()
+                    try? await Task.sleep(for: settings.pingInterval)
+                }
+            })
+        tasks.append(
+            Task { [weak self, settings] in
+                while !Task.isCancelled {
+                    await self?.publishInformers()
                     try? await Task.sleep(for: settings.pingInterval)
                 }
             })
@@ -140,7 +149,8 @@ public actor MonitorService {
         instance.receive(metric, now: Self.nowNanos)
     }
 
-    func publishMetrics() async {
+    /// The `ping` and the tags: values at hand, published without waiting on anything.
+    func publishPing() async {
         let now = Self.nowNanos
         let pingTTL = PeerMonitor.pingTTL(interval: settings.pingInterval)
         var out = [Metric(name: "ping", peer: me, value: pingValue, expire: now + Self.nanos(pingTTL))]
@@ -148,9 +158,21 @@ public actor MonitorService {
         for (k, v) in settings.tags.sorted(by: { $0.key < $1.key }) {
             out.append(Metric(name: "tag:\(k)", peer: me, value: v, expire: now + ttl, partitionable: true))
         }
+        await publish(out, now: now)
+    }
+
+    /// The informers' metrics (`freespace`, `pinqueue`, …), each stamped when it answered.
+    func publishInformers() async {
+        var out: [Metric] = []
         for informer in informers {
-            if let m = await informer() { out.append(Metric(name: m.name, peer: me, value: m.value, expire: now + ttl, weight: m.weight)) }
+            if let m = await informer() {
+                out.append(Metric(name: m.name, peer: me, value: m.value, expire: Self.nowNanos + Self.nanos(settings.informerTTL), weight: m.weight))
+            }
         }
+        await publish(out, now: Self.nowNanos)
+    }
+
+    private func publish(_ out: [Metric], now: Int64) async {
         for m in out {
             instance.receive(m, now: now)
             guard let data = try? JSONEncoder().encode(m) else { continue }

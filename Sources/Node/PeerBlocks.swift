@@ -119,6 +119,15 @@ public final class PeerBlockFetcher: BlockFetcher {
         self.logger = logger
     }
 
+    /// Makes this the fetcher of `repo`, and has the blocks its pins wait for asked again
+    /// whenever a cluster peer connects (it may hold them: a holder restarted, a partition healed).
+    public static func install(on repo: IPFSRepo, transport: SecureTransport, logger: Logger) {
+        repo.setFetcher(PeerBlockFetcher(transport: transport, logger: logger))
+        transport.onConnectionChange { [weak repo] _, event in
+            if case .connected = event { repo?.retryFetches() }
+        }
+    }
+
     public func fetch(_ cid: CID) async throws -> [UInt8]? {
         var order: [PeerID] = []
         if let p = lastGood.withLockedValue({ $0 }) { order.append(p) }

@@ -34,7 +34,7 @@ public actor PinTrackerService {
     private var pinnedRefresh: Task<Set<[UInt8]>, any Error>?
     private var changedDuringRefresh: [([UInt8], Bool)] = []
     private var stopped = false
-    private var logger: Logger
+    private let logger: Logger
     /// The IPFS daemon's ID, for status entries.
     public var ipfsID: String?
 
@@ -185,6 +185,13 @@ public actor PinTrackerService {
         do {
             switch op.kind {
             case .pin:
+                // The pin's origins hold the content: connect to them first (as ipfs-cluster
+                // does); one that does not answer is no reason not to try the pin.
+                for origin in op.pin.options.origins {
+                    do { try await connector.swarmConnect(origin.description) } catch {
+                        logger.info("origin did not answer", metadata: ["cid": "\(op.pin.cid)", "origin": "\(origin)", "error": "\(error)"])
+                    }
+                }
                 let depth = op.pin.maxDepth < 0 ? nil : op.pin.maxDepth
                 try await connector.pin(op.pin.cid, maxDepth: depth, name: op.pin.name, inactivityTimeout: settings.pinTimeout) { _ in }
                 if op.pin.type == .clusterDAG {
@@ -397,6 +404,18 @@ public actor PinTrackerService {
             pump()
         }
         return await status(cid)
+    }
+
+    /// Retries the failed operations whose backoff has passed (each `pin_recover_interval`
+    /// round); returns how many were queued.
+    @discardableResult
+    public func retryFailed(interval: Duration) -> Int {
+        let n = instance.retryDue(now: .now(), intervalMillis: interval.components.seconds * 1000 + interval.components.attoseconds / 1_000_000_000_000_000)
+        if n > 0 {
+            logger.info("retrying failed operations", metadata: ["count": "\(n)"])
+            pump()
+        }
+        return n
     }
 
     /// Recovers every CID in error here (failed operations and pins the daemon lost).

@@ -136,6 +136,21 @@ public struct PinTrackerInstance: Sendable {
         return true
     }
 
+    /// Queues again every failed operation whose backoff has passed at `now`: after its n-th
+    /// failure an operation waits `interval` × 2^(n−1), at most 8 × `interval` (with a tenth of
+    /// `interval` of slack, so a round every `interval` is not missed by a few milliseconds).
+    /// Returns how many were queued, in CID order.
+    public mutating func retryDue(now: Timestamp, intervalMillis: Int64) -> Int {
+        var n = 0
+        for cid in failed {
+            guard let op = operations[cid] else { continue }
+            let wait = intervalMillis * Int64(1 << min(max(op.attempts - 1, 0), 3)) - intervalMillis / 10
+            guard now.unixMillis - op.updated.unixMillis >= wait, (try? retry(cid, now: now)) == true else { continue }
+            n += 1
+        }
+        return n
+    }
+
     public func operation(_ cid: CID) -> TrackedOperation? { operations[cid] }
 
     /// The CIDs of failed operations, sorted.

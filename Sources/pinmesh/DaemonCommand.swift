@@ -84,7 +84,7 @@ struct DaemonCommand: AsyncParsableCommand {
         let peer = try ClusterPeer(
             settings: settings, identity: identity.key, secret: SecureBytes(service.secretBytes), connector: connector,
             group: MultiThreadedEventLoopGroup.singleton, localBlocks: localBlocks, blockStore: repo.map { LocalBlockStore(repo: $0) }, logger: logger)
-        repo?.setFetcher(PeerBlockFetcher(transport: peer.transport, logger: logger))
+        if let repo { PeerBlockFetcher.install(on: repo, transport: peer.transport, logger: logger) }
 
         let rest = service.api.restapi
         let (apiHost, apiPort) = try Self.hostPort(rest.httpListenMultiaddress, key: "api.restapi.http_listen_multiaddress")

@@ -174,7 +174,7 @@ struct PinCommand: AsyncParsableCommand {
         commandName: "pin", abstract: "Pin, unpin and list the cluster's pins.", subcommands: [Add.self, Rm.self, LS.self, Update.self])
 
     struct PinFlags: ParsableArguments {
-        @Option(name: [.customShort("r"), .long], help: "Replication factor (min and max); -1: every peer; 0: the cluster's default.")
+        @Option(name: [.customShort("r"), .long], parsing: .unconditional, help: "Replication factor (min and max); -1: every peer; 0: the cluster's default.")
         var replication: Int = 0
         @Option(name: .shortAndLong, help: "A name for the pin.")
         var name: String?
@@ -268,10 +268,12 @@ struct PinCommand: AsyncParsableCommand {
 /// The pin options `pin add` and `add` share (ipfs-cluster-ctl's), as query parameters; each
 /// command has its own `--replication` and `--name` (their short forms differ).
 struct PinPlacement: ParsableArguments {
-    @Option(name: [.customLong("replication-min"), .customLong("rmin")], help: "Minimum replication factor.")
+    @Option(name: [.customLong("replication-min"), .customLong("rmin")], parsing: .unconditional, help: "Minimum replication factor.")
     var replicationMin: Int = 0
-    @Option(name: [.customLong("replication-max"), .customLong("rmax")], help: "Maximum replication factor.")
+    @Option(name: [.customLong("replication-max"), .customLong("rmax")], parsing: .unconditional, help: "Maximum replication factor.")
     var replicationMax: Int = 0
+    @Option(help: "Multiaddrs of IPFS nodes that hold the content (…/p2p/<ID>), comma-separated: every allocated peer connects to them before pinning.")
+    var origins: String?
     @Option(help: "Peers to allocate to first, comma-separated peer IDs.")
     var allocations: String?
     @Option(name: .customLong("expire-in"), help: "Unpin after this long (Go duration: 24h, 90m).")
@@ -288,6 +290,7 @@ struct PinPlacement: ParsableArguments {
             if replicationMax != 0 { q.append(("replication-max", String(replicationMax))) }
         }
         if let allocations { q.append(("user-allocations", allocations)) }
+        if let origins { q.append(("origins", origins)) }
         if let name { q.append(("name", name)) }
         if let expireIn { q.append(("expire-in", expireIn)) }
         for m in metadata {

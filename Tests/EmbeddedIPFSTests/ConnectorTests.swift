@@ -5,6 +5,7 @@ import Hummingbird
 import IPFSConnector
 import Logging
 import NIOCore
+import NIOPosix
 import Multiformats
 import Testing
 import ClusterTestKit
@@ -72,7 +73,13 @@ import UnixFS
         #expect(stat.freeSpace == stat.storageMax - stat.repoSize)
         try backdate(node.repo)
         #expect(try await conn.repoGC(keepKeys: 0).removed == dag.blocks.count + other.blocks.count)
-        try await conn.swarmConnect("/ip4/10.0.0.1/tcp/4001/p2p/\(node.repo.peerID)")
+        // No libp2p host on this node: a connect is refused, never answered "success".
+        do {
+            try await conn.swarmConnect("/ip4/127.0.0.1/tcp/9/p2p/\(node.repo.peerID)")
+            Issue.record("an offline node answered swarm/connect with success")
+        } catch let e as IPFSConnectorError {
+            #expect(e.message.contains("online mode"))
+        }
     }
 
     @Test func depthLimitedAndResolve() async throws {
@@ -164,6 +171,41 @@ final class PinList: @unchecked Sendable {
                 onServerRunning: { await running($0.localAddress?.port ?? 0) }, logger: logger)
         }
         return (server.port, server)
+    }
+
+    /// kubo repeats `{"Progress":N}` every 500 ms while a pin waits for blocks: a count that
+    /// does not grow is not progress, and the pin still ends at its inactivity timeout.
+    @Test func aRepeatedProgressCountIsNotActivity() async throws {
+        let responder = CallbackResponder<BasicRequestContext> { _, _ in
+            var headers = HTTPFields()
+            headers[.contentType] = "application/json"
+            return Response(
+                status: .ok, headers: headers,
+                body: ResponseBody { writer in
+                    while true {
+                        try await writer.write(ByteBuffer(string: "{\"Progress\":1}\n"))
+                        try await MultiThreadedEventLoopGroup.singleton.next().scheduleTask(in: .milliseconds(20)) {}.futureResult.get()
+                    }
+                })
+        }
+        var logger = Logger(label: "test.stuck")
+        logger.logLevel = .critical
+        let server = try await RunningApp.start(logger: logger) { running in
+            Application(
+                responder: responder, configuration: .init(address: .hostname("127.0.0.1", port: 0)),
+                onServerRunning: { await running($0.localAddress?.port ?? 0) }, logger: logger)
+        }
+        defer { Task { await server.stop() } }
+        let conn = try KuboConnector(nodeMultiaddress: "/ip4/127.0.0.1/tcp/\(server.port)")
+        let start = ContinuousClock.now
+        let cid = try CID(Self.hello)
+        do {
+            try await conn.pin(cid, maxDepth: nil, name: "", inactivityTimeout: Duration.milliseconds(400)) { _ in }
+            Issue.record("a pin that made no progress completed")
+        } catch let e as IPFSConnectorError {
+            #expect(e.code == .timeout)
+        }
+        #expect(ContinuousClock.now - start < .seconds(20))
     }
 
     @Test func requestsFollowKubosRPCReference() async throws {

@@ -154,6 +154,38 @@ func sampleDAG(seed: UInt8 = 1, leaves: Int = 400) throws -> (root: CID, blocks:
         #expect(repo.stat().numObjects == dag.blocks.count)
     }
 
+    /// A fetcher whose holders are away until `back` is set (a restarted peer).
+    final class AwayFetcher: BlockFetcher, @unchecked Sendable {
+        let blocks: [CID: [UInt8]]
+        let lock = NSLock()
+        var back = false
+        var asked = 0
+        init(blocks: [CID: [UInt8]]) { self.blocks = blocks }
+        func fetch(_ cid: CID) async throws -> [UInt8]? {
+            lock.withLock {
+                asked += 1
+                return back ? blocks[cid] : nil
+            }
+        }
+    }
+
+    /// A pin whose blocks nobody had asks again when told a peer (re)connected, instead of
+    /// waiting for a block that nobody will send.
+    @Test func aWaitingPinAsksAgainWhenPeersReconnect() async throws {
+        let dir = TempDir()
+        let repo = try Self.repo(dir)
+        let dag = try sampleDAG(leaves: 20)
+        let fetcher = AwayFetcher(blocks: Dictionary(uniqueKeysWithValues: dag.blocks.map { ($0.cid, $0.bytes) }))
+        repo.setFetcher(fetcher)
+        let pin = Task { try await repo.pin([dag.root], mode: .recursive(maxDepth: nil)) }
+        #expect(await eventually { fetcher.lock.withLock { fetcher.asked } >= 1 })
+        #expect(try repo.pins.count() == 0)
+        fetcher.lock.withLock { fetcher.back = true }
+        repo.retryFetches()
+        try await pin.value
+        #expect(repo.stat().numObjects == dag.blocks.count)
+    }
+
     @Test func gcSparesBlocksOfInFlightOperations() async throws {
         let dir = TempDir()
         let repo = try Self.repo(dir)

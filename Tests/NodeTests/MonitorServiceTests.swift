@@ -68,6 +68,32 @@ import Testing
         await PubSubServiceTests.shutdown(Array(peers.prefix(2)))
     }
 
+    /// An informer that never answers (a `freespace` waiting behind pins on a busy IPFS daemon)
+    /// must not hold the ping back: the other peer keeps seeing this one alive.
+    @Test func aStuckInformerNeverDelaysThePing() async throws {
+        let peers = try await PubSubServiceTests.cluster(2)
+        let stuck = MonitorService(pubsub: peers[0].pubsub, me: peers[0].transport.localPeer, settings: Self.settings())
+        let release = AsyncStream<Void>.makeStream()
+        await stuck.addInformer {
+            for await _ in release.stream {}
+            return nil
+        }
+        await stuck.start()
+        let watcher = MonitorService(pubsub: peers[1].pubsub, me: peers[1].transport.localPeer, settings: Self.settings())
+        await watcher.start()
+        let me = peers[0].transport.localPeer
+        #expect(await PubSubServiceTests.eventually(timeout: .seconds(20)) { await watcher.isAlive(me) })
+        // Pings keep going out (ten more rounds), and the peer stays alive with fresh tags.
+        let first = await stuck.bytesPublished
+        #expect(await PubSubServiceTests.eventually(timeout: .seconds(20)) { await stuck.bytesPublished >= first * 10 })
+        #expect(await watcher.isAlive(me))
+        #expect(await watcher.values(of: me)["tag:group"] == "g1")
+        release.continuation.finish()
+        await stuck.stop()
+        await watcher.stop()
+        await PubSubServiceTests.shutdown(peers)
+    }
+
     @Test func aPeerCannotSpeakForAnother() async throws {
         let peers = try await PubSubServiceTests.cluster(2)
         let m = MonitorService(pubsub: peers[0].pubsub, me: peers[0].transport.localPeer, settings: Self.settings())

@@ -62,6 +62,30 @@ import Testing
         #expect(try t.retry(p.cid, now: now) == false)
     }
 
+    /// Failed pins come back on their own, every recover round once their backoff (1, 2, 4, then
+    /// at most 8 intervals after the n-th failure) has passed.
+    @Test func failedOperationsAreRetriedWithBackoff() throws {
+        var t = PinTrackerInstance()
+        let interval: Int64 = 60_000
+        let p = pin(1)
+        try t.enqueue(.pin, p, now: now)
+        var clock = now.unixMillis
+        var waits: [Int64] = []
+        for _ in 1...5 {
+            let opNext = t.next(now: Timestamp(unixMillis: clock))
+            let op = try #require(opNext)
+            t.finish(p.cid, id: op.id, error: "no provider", now: Timestamp(unixMillis: clock))
+            let failedAt = clock
+            // Rounds every interval until the retry is queued.
+            repeat { clock += interval } while t.retryDue(now: Timestamp(unixMillis: clock), intervalMillis: interval) == 0
+            waits.append((clock - failedAt) / interval)
+        }
+        #expect(waits == [1, 2, 4, 8, 8])
+        #expect(t.operation(p.cid)?.phase == .queued && t.operation(p.cid)?.attempts == 5)
+        // Nothing else is touched: a queued or succeeded operation is not a failed one.
+        #expect(t.retryDue(now: Timestamp(unixMillis: clock + 100 * interval), intervalMillis: interval) == 0)
+    }
+
     @Test func anUnpinReplacesARunningPinWhoseResultIsThenIgnored() throws {
         var t = PinTrackerInstance()
         let p = pin(1)
