@@ -1,0 +1,28 @@
+/// The client's windows and timers.
+public struct BitswapClientSettings: Sendable, Equatable {
+    /// Wants in flight per session; the rest of a session's CIDs wait their turn.
+    public var sessionWindow = 32
+    /// A want-block unanswered by a peer for this long counts as that peer's DONT_HAVE
+    /// (boxo's DONT_HAVE timeout tops out at 5 s for peers that do not send DONT_HAVE).
+    public var blockTimeout: Duration = .seconds(5)
+    /// A want that no peer is known to have is asked again of every connected peer this often.
+    public var rebroadcastInterval: Duration = .seconds(2)
+    /// A want that no peer is known to have after this long is given up (reported not found).
+    public var giveUpAfter: Duration = .seconds(15)
+    /// Wants held at once, over every session; a session's CIDs beyond it wait.
+    public var maxLiveWants = 4096
+
+    public init() {}
+
+    /// Throws when a setting is out of range, naming it.
+    public func validate() throws(BitswapError) {
+        func check(_ ok: Bool, _ what: String) throws(BitswapError) {
+            if !ok { throw BitswapError(.invalidSetting, "bitswap client: \(what)") }
+        }
+        try check((1...1024).contains(sessionWindow), "sessionWindow must be 1...1024, got \(sessionWindow)")
+        try check(blockTimeout > .zero, "blockTimeout must be positive, got \(blockTimeout)")
+        try check(rebroadcastInterval > .zero, "rebroadcastInterval must be positive, got \(rebroadcastInterval)")
+        try check(giveUpAfter > .zero, "giveUpAfter must be positive, got \(giveUpAfter)")
+        try check(maxLiveWants >= sessionWindow, "maxLiveWants must be at least sessionWindow (\(sessionWindow)), got \(maxLiveWants)")
+    }
+}

@@ -1,0 +1,196 @@
+import Bitswap
+import ClusterTestKit
+import Multiformats
+import Testing
+
+extension [BitswapClientAction] {
+    /// The wantlist entries sent to each peer.
+    var sent: [PeerID: [BitswapWantEntry]] {
+        var out: [PeerID: [BitswapWantEntry]] = [:]
+        for case .send(let p, let m) in self { out[p, default: []] += m.wantlist?.entries ?? [] }
+        return out
+    }
+
+    var received: [CID] { compactMap { if case .received(let c, _, _, _) = $0 { c } else { nil } } }
+    var notFound: [CID] { compactMap { if case .notFound(let c, _) = $0 { c } else { nil } } }
+}
+
+extension BitswapWantEntry {
+    var summary: String { "\(cancel ? "cancel" : wantType == .have ? "have" : "block")" }
+}
+
+@Suite struct BitswapClientTests {
+    let a = BitswapTestPeers.peer(1)
+    let b = BitswapTestPeers.peer(2)
+    let c = BitswapTestPeers.peer(3)
+    let data = BitswapFixture.block(7)
+    var cid: CID { BitswapFixture.raw(data) }
+
+    func client(_ peers: [PeerID], version: BitswapProtocolVersion = .v1_2_0) throws -> BitswapClient {
+        var client = try BitswapClient()
+        for p in peers { _ = client.onPeerConnected(p, version: version, now: .zero) }
+        return client
+    }
+
+    func blockMessage(_ bytes: [UInt8], as cid: CID) -> BitswapMessage {
+        BitswapMessage(payload: [BitswapPayloadBlock(prefix: BitswapCIDPrefix(of: cid), data: bytes)])
+    }
+
+    func presence(_ cid: CID, _ type: BitswapPresenceType) -> BitswapMessage {
+        BitswapMessage(blockPresences: [BitswapBlockPresence(cid: cid, type: type)])
+    }
+
+    @Test("a want with no provider is asked want-have of every peer; a HAVE gets a want-block; the block is delivered and cancelled elsewhere")
+    func broadcastHaveBlock() throws {
+        var client = try client([a, b, c])
+        let s = client.newSession()
+        let start = client.want([cid], session: s, now: .zero)
+        #expect(start.sent.mapValues { $0.map(\.summary) } == [a: ["have"], b: ["have"], c: ["have"]])
+        #expect(start.sent[a]?.first?.sendDontHave == true)
+        let have = client.onMessage(from: b, presence(cid, .have), now: .milliseconds(10))
+        #expect(have.sent.mapValues { $0.map(\.summary) } == [b: ["block"]])
+        let got = client.onMessage(from: b, blockMessage(data, as: cid), now: .milliseconds(20))
+        #expect(got.received == [cid])
+        #expect(got.sent.mapValues { $0.map(\.summary) } == [a: ["cancel"], c: ["cancel"]])
+        #expect(client.isFinished(s) && !client.hasWants)
+        #expect(client.counters.blocksReceived == 1)
+    }
+
+    @Test("a DONT_HAVE from the peer asked for the block moves the want-block to the next peer that said HAVE")
+    func dontHaveMovesOn() throws {
+        var client = try client([a, b])
+        let s = client.newSession()
+        _ = client.want([cid], session: s, now: .zero)
+        _ = client.onMessage(from: a, presence(cid, .have), now: .zero)
+        #expect(client.onMessage(from: b, presence(cid, .have), now: .zero).sent.isEmpty, "one want-block at a time")
+        let moved = client.onMessage(from: a, presence(cid, .dontHave), now: .milliseconds(5))
+        #expect(moved.sent.mapValues { $0.map(\.summary) } == [b: ["block"]])
+    }
+
+    @Test("a want-block unanswered for the block timeout moves to the next holder; not before")
+    func blockTimeout() throws {
+        var client = try client([a, b])
+        let timeout = client.settings.blockTimeout
+        let s = client.newSession()
+        _ = client.want([cid], session: s, now: .zero)
+        _ = client.onMessage(from: a, presence(cid, .have), now: .zero)
+        _ = client.onMessage(from: b, presence(cid, .have), now: .zero)
+        #expect(client.onTick(now: timeout - .milliseconds(1)).sent.isEmpty)
+        #expect(client.onTick(now: timeout).sent.mapValues { $0.map(\.summary) } == [b: ["block"]])
+    }
+
+    @Test("a want nobody has is asked again every rebroadcast interval and given up after the give-up time")
+    func rebroadcastAndGiveUp() throws {
+        var client = try client([a])
+        let st = client.settings
+        let s = client.newSession()
+        _ = client.want([cid], session: s, now: .zero)
+        _ = client.onMessage(from: a, presence(cid, .dontHave), now: .milliseconds(1))
+        #expect(client.onTick(now: st.rebroadcastInterval - .milliseconds(1)).sent.isEmpty)
+        #expect(client.onTick(now: st.rebroadcastInterval).sent.mapValues { $0.map(\.summary) } == [a: ["have"]])
+        #expect(client.onTick(now: st.giveUpAfter - .milliseconds(1)).notFound.isEmpty)
+        let gaveUp = client.onTick(now: st.giveUpAfter)
+        #expect(gaveUp.notFound == [cid])
+        #expect(gaveUp.sent.mapValues { $0.map(\.summary) } == [a: ["cancel"]])
+        #expect(client.isFinished(s) && client.counters.notFound == 1)
+    }
+
+    @Test("blocks nobody wanted, with a wrong hash, or unverifiable are counted and never delivered")
+    func rejectsBadBlocks() throws {
+        var client = try client([a])
+        let s = client.newSession()
+        _ = client.want([cid], session: s, now: .zero)
+        let forged = client.onMessage(from: a, blockMessage(BitswapFixture.block(8), as: cid), now: .zero)
+        #expect(forged.received.isEmpty)
+        #expect(forged == [.rejected(a, .unwanted(BitswapFixture.raw(BitswapFixture.block(8))))])
+        let odd = BitswapCIDPrefix(version: .v1, codec: .raw, hashCode: Multicodec(rawValue: 0x1e), hashLength: 32)
+        let unverifiable = client.onMessage(from: a, BitswapMessage(payload: [BitswapPayloadBlock(prefix: odd, data: data)]), now: .zero)
+        #expect(unverifiable == [.rejected(a, .unverifiable(odd))])
+        #expect(client.counters.blocksUnwanted == 1 && client.counters.blocksUnverifiable == 1)
+        #expect(client.wantedCIDs == [cid])
+        #expect(client.onMessage(from: a, blockMessage(data, as: cid), now: .zero).received == [cid])
+        #expect(client.onMessage(from: a, blockMessage(data, as: cid), now: .zero).received.isEmpty, "a duplicate is not delivered twice")
+        #expect(client.counters.blocksUnwanted == 2)
+    }
+
+    @Test("a raw 1.0.0 block is matched to a CIDv1 dag-pb want by its multihash")
+    func rawBlockMatchesByMultihash() throws {
+        var client = try client([a], version: .v1_0_0)
+        let s = client.newSession()
+        let want = CID.v1(codec: .dagPB, Multihash.sha256(data))
+        let start = client.want([want], session: s, now: .zero)
+        #expect(start.sent[a]?.map(\.summary) == ["block"], "a 1.0.0 peer is asked for the block")
+        #expect(client.onMessage(from: a, BitswapMessage(blocks: [data]), now: .zero).received == [want])
+    }
+
+    @Test("a session keeps at most its window in flight and refills it as blocks arrive")
+    func sessionWindow() throws {
+        var client = try client([a])
+        let s = client.newSession()
+        let blocks = (0..<100).map { BitswapFixture.block($0) }
+        let cids = blocks.map(BitswapFixture.raw)
+        _ = client.want(cids, session: s, now: .zero)
+        #expect(client.wantedCIDs.count == client.settings.sessionWindow)
+        let next = client.onMessage(from: a, blockMessage(blocks[0], as: cids[0]), now: .zero)
+        #expect(next.received == [cids[0]])
+        #expect(next.sent[a]?.map(\.cid) == [cids[client.settings.sessionWindow]], "a provider now: straight to want-block")
+        #expect(next.sent[a]?.first?.wantType == .block)
+        #expect(client.wantedCIDs.count == client.settings.sessionWindow)
+    }
+
+    @Test("a session spreads want-blocks over its providers")
+    func spreadsOverProviders() throws {
+        var client = try client([a, b])
+        let s = client.newSession()
+        let blocks = (0..<41).map { BitswapFixture.block($0) }
+        let cids = blocks.map(BitswapFixture.raw)
+        _ = client.want([cids[0]], session: s, now: .zero)
+        _ = client.onMessage(from: a, presence(cids[0], .have), now: .zero)
+        _ = client.onMessage(from: b, presence(cids[0], .have), now: .zero)
+        let more = client.want(Array(cids[1...40]), session: s, now: .zero)
+        let blockAsks = more.sent.mapValues { $0.filter { $0.wantType == .block }.count }
+        #expect(blockAsks[a].map { abs($0 - (blockAsks[b] ?? 0)) <= 1 } == true, "\(blockAsks)")
+        #expect((blockAsks[a] ?? 0) + (blockAsks[b] ?? 0) == client.settings.sessionWindow - 1)
+    }
+
+    @Test("a disconnect moves the want-block to another holder, and closing a session cancels its wants")
+    func disconnectAndClose() throws {
+        var client = try client([a, b])
+        let s = client.newSession()
+        _ = client.want([cid], session: s, now: .zero)
+        _ = client.onMessage(from: a, presence(cid, .have), now: .zero)
+        _ = client.onMessage(from: b, presence(cid, .have), now: .zero)
+        #expect(client.onPeerDisconnected(a, now: .zero).sent.mapValues { $0.map(\.summary) } == [b: ["block"]])
+        #expect(client.closeSession(s).sent.mapValues { $0.map(\.summary) } == [b: ["cancel"]])
+        #expect(!client.hasWants)
+    }
+
+    @Test("a peer that connects later is asked for the wants no peer is known to have")
+    func lateConnect() throws {
+        var client = try client([])
+        let s = client.newSession()
+        #expect(client.want([cid], session: s, now: .zero).isEmpty)
+        #expect(client.onPeerConnected(a, version: .v1_2_0, now: .seconds(1)).sent.mapValues { $0.map(\.summary) } == [a: ["have"]])
+    }
+
+    @Test("two sessions wanting one CID share the want and both get the block")
+    func sharedWant() throws {
+        var client = try client([a])
+        let s1 = client.newSession()
+        let s2 = client.newSession()
+        _ = client.want([cid], session: s1, now: .zero)
+        #expect(client.want([cid], session: s2, now: .zero).isEmpty)
+        let got = client.onMessage(from: a, blockMessage(data, as: cid), now: .zero)
+        #expect(got.contains(.received(cid, data, from: a, sessions: [s1, s2])))
+    }
+
+    @Test("settings out of range are refused")
+    func settings() {
+        var s = BitswapClientSettings()
+        s.sessionWindow = 0
+        #expect(throws: BitswapError.self) { try s.validate() }
+        s = BitswapClientSettings()
+        s.maxLiveWants = s.sessionWindow - 1
+        #expect(throws: BitswapError.self) { try s.validate() }
+    }
+}
