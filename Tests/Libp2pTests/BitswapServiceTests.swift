@@ -1,0 +1,106 @@
+import Bitswap
+import Multiformats
+import Testing
+@testable import Libp2p
+
+@Suite("Bitswap between two of our hosts on loopback")
+struct BitswapServiceTests {
+    typealias B = BitswapTestSupport
+    typealias S = Libp2pTestSupport
+
+    @Test("one host fetches a DAG of 331 blocks from the other through one session, every block verified")
+    func fetchesDAG() async throws {
+        let source = B.Store()
+        let root = B.makeDAG(in: source, fanout: 10, leaves: 32)
+        #expect(source.count == 331)
+        let (server, served) = try await B.node(source)
+        let sink = B.Store()
+        let (client, fetcher) = try await B.node(sink)
+        try await client.connect(try S.dialAddress(server))
+        let result = try await S.within(.seconds(60)) { try await B.fetchDAG(root, with: fetcher, into: sink) }
+        #expect(result?.fetched == 331 && result?.missing == 0)
+        #expect(sink.blocks.withLockedValue { $0 } == source.blocks.withLockedValue { $0 })
+        let received = await fetcher.clientCounters
+        #expect(received.blocksReceived == 331)
+        #expect(received.blocksUnverifiable == 0)
+        #expect(await served.serverCounters.blocksSent >= 331)
+        #expect(await fetcher.wanted.isEmpty)
+        await fetcher.stop()
+        await served.stop()
+        await client.shutdown()
+        await server.shutdown()
+    }
+
+    @Test("fetch returns nil within the give-up time when no peer has the block")
+    func notFound() async throws {
+        var settings = BitswapServiceSettings()
+        settings.client.giveUpAfter = .seconds(1)
+        settings.client.rebroadcastInterval = .milliseconds(300)
+        let (server, served) = try await B.node(B.Store())
+        let (client, fetcher) = try await B.node(B.Store(), settings: settings)
+        try await client.connect(try S.dialAddress(server))
+        let missing = CID.v1(codec: .raw, Multihash.sha256([1, 2, 3]))
+        let started = ContinuousClock.now
+        let result = try await S.within(.seconds(10)) { try await fetcher.fetch(missing) }
+        #expect(result == .some(nil))
+        #expect(ContinuousClock.now - started >= .seconds(1))
+        #expect(await served.serverCounters.dontHavesSent >= 1)
+        #expect(await fetcher.wanted.isEmpty)
+        await fetcher.stop()
+        await served.stop()
+        await client.shutdown()
+        await server.shutdown()
+    }
+
+    @Test("cancelling the task of a fetch cancels its want")
+    func cancellation() async throws {
+        let (client, fetcher) = try await B.node(B.Store())
+        let missing = CID.v1(codec: .raw, Multihash.sha256([4, 5, 6]))
+        let task = Task { try await fetcher.fetch(missing) }
+        #expect(try await B.eventually(within: .seconds(5)) { await fetcher.wanted == [missing] })
+        task.cancel()
+        await #expect(throws: CancellationError.self) { try await task.value }
+        #expect(await fetcher.wanted.isEmpty)
+        await fetcher.stop()
+        await client.shutdown()
+    }
+
+    @Test("a block stored after a peer asked for it is sent to that peer")
+    func storedLater() async throws {
+        let store = B.Store()
+        let (server, served) = try await B.node(store)
+        let (client, fetcher) = try await B.node(B.Store())
+        try await client.connect(try S.dialAddress(server))
+        let data = (0..<5000).map { UInt8(truncatingIfNeeded: $0 * 7) }
+        let cid = CID.v1(codec: .raw, Multihash.sha256(data))
+        let fetch = Task { try await fetcher.fetch(cid) }
+        #expect(try await B.eventually(within: .seconds(5)) { await served.serverCounters.wantsReceived >= 1 })
+        store.put(cid, data)
+        await served.blockStored(cid)
+        #expect(try await S.within(.seconds(10)) { try await fetch.value } == .some(data))
+        await fetcher.stop()
+        await served.stop()
+        await client.shutdown()
+        await server.shutdown()
+    }
+
+    @Test("a block nobody wanted is counted and dropped; a malformed message resets its stream")
+    func hostilePeer() async throws {
+        let (target, service) = try await B.node(B.Store())
+        let attacker = try await S.host()
+        try await attacker.connect(try S.dialAddress(target))
+        let stream = try await attacker.newStream(to: target.peerID, protocols: ["/ipfs/bitswap/1.2.0"])
+        let junk = (0..<100).map { UInt8($0) }
+        let unwanted = BitswapMessage(payload: [BitswapPayloadBlock(prefix: BitswapCIDPrefix(of: CID.v1(codec: .raw, Multihash.sha256(junk))), data: junk)])
+        try await stream.writeMessage(unwanted.encoded())
+        #expect(try await B.eventually(within: .seconds(5)) { await service.clientCounters.blocksUnwanted == 1 })
+        try await stream.writeMessage([0x0a, 0x02, 0x08, 0x01])
+        let ended = try await S.within(.seconds(5)) { () -> Bool in
+            do { return try await stream.read() == nil } catch { return true }
+        }
+        #expect(ended == true, "the stream was reset after a malformed message")
+        await service.stop()
+        await attacker.shutdown()
+        await target.shutdown()
+    }
+}
