@@ -62,7 +62,7 @@ program keeps serving. Requests (`timeout_s`: seconds, a positive number):
         every pinned CID, sorted: recursive, direct AND indirect (the library cannot filter).
     {"cmd": "quit"}                                -> {"ok": true}, then the node is closed
         and the program exits 0 (1 if closing took longer than 15 s). EOF on stdin and
-        SIGTERM do the same without a reply.
+        SIGTERM or SIGINT (once the node is up) do the same without a reply.
 A request that runs past its timeout_s answers {"ok": false, "error": "... did not finish
 within N s ..."}; the library call cannot be cancelled and goes on in the background (a late
 download may still write its file) until quit closes the node. Errors quote kubo's last ERROR
@@ -403,6 +403,27 @@ def handle(kubo, req):
                     "pins or quit")
 
 
+def stdin_lines():
+    """stdin's lines, read on a thread: the main thread waits on a queue in 0.2 s steps, so a
+    SIGTERM that the Go runtime's threads caught is still acted on at once."""
+    lines = queue.Queue()
+
+    def read():
+        for line in sys.stdin:
+            lines.put(line)
+        lines.put(None)
+
+    threading.Thread(target=read, name="stdin", daemon=True).start()
+    while True:
+        try:
+            line = lines.get(timeout=0.2)
+        except queue.Empty:
+            continue
+        if line is None:
+            return
+        yield line
+
+
 def serve(kubo, out):
     """Answers requests from stdin until quit or EOF; returns the quit reply's writer (None at EOF)."""
     def reply(obj, req):
@@ -411,7 +432,7 @@ def serve(kubo, out):
         out.write(json.dumps(obj) + "\n")
         out.flush()
 
-    for line in sys.stdin:
+    for line in stdin_lines():
         line = line.strip()
         if not line:
             continue
@@ -469,7 +490,6 @@ def main(argv=None):
             print(f"kubo_peer: {e}", file=sys.stderr)
             return 2
     out = protocol_stdout()
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     repo, temporary, kubo = None, False, None
     try:
         repo, temporary = prepare_repo(opts.repo)
@@ -478,6 +498,8 @@ def main(argv=None):
         kubo.create(opts.swarm_port, opts.routing)
         kubo.run()
         me = kubo.identity()
+        for sig in (signal.SIGTERM, signal.SIGINT):  # after the library's Go runtime took them
+            signal.signal(sig, lambda *_: sys.exit(0))
         log(f"node {me['id']} up in {time.monotonic() - started:.2f} s on {' '.join(me['addrs'])};"
             f" repo {repo}")
         out.write(json.dumps({"ready": True, **me}) + "\n")

@@ -49,3 +49,30 @@ struct KuboPeerTests {
         #expect(me.id == kubo.id)
     }
 }
+
+@Suite("Two real kubos on loopback", .disabled(if: KuboPeer.availability() != nil, Comment(rawValue: KuboPeer.availability() ?? "")))
+struct KuboPairTests {
+    @Test("one kubo fetches and pins what the other added, over bitswap on 127.0.0.1")
+    func exchange() async throws {
+        var rng = SplitMix64(seed: 0x7061_6972)
+        let data = rng.bytes(600_000)
+        let a = try await KuboPeer.start()
+        let b = try await KuboPeer.start()
+        let file = a.directory.appendingPathComponent("source.bin")
+        try Data(data).write(to: file)
+        let cid = try await a.add(path: file.path)
+        try await b.connect(a.dialAddress)
+        let peersOfB = try await b.peers()
+        let dest = b.directory.appendingPathComponent("fetched.bin")
+        let bytes = try await b.download(cid: cid, to: dest.path)
+        let fetched = try Data(contentsOf: dest)
+        try await b.pin(cid)
+        let pinsOfB = try await b.pins()
+        let statuses = [await b.stop(), await a.stop()]
+
+        #expect(peersOfB.contains { $0.description.hasSuffix("/p2p/\(a.id)") })
+        #expect(bytes == data.count && [UInt8](fetched) == data)
+        #expect(pinsOfB.contains(cid))
+        #expect(statuses == [0, 0])
+    }
+}
