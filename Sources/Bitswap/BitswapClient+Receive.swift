@@ -19,6 +19,8 @@ extension BitswapClient {
                     actions.append(.rejected(peer, .unwanted(block.cid)))
                     continue
                 }
+                counters.blocksReceived += 1
+                counters.blockBytesReceived += block.data.count
                 for cid in matches {
                     let sessions = take(cid, from: peer, out: &out)
                     touched.formUnion(sessions)
@@ -44,7 +46,6 @@ extension BitswapClient {
             sessions[id]?.addProvider(peer)
         }
         dropWant(cid, except: peer, out: &out)
-        counters.blocksReceived += 1
         return sessionIDs
     }
 

@@ -8,7 +8,8 @@ public struct BitswapFetchSession: Sendable {
     /// Results in arrival order; ends when the session is closed or the service stops.
     public let results: AsyncStream<BitswapFetchResult>
 
-    /// Adds CIDs to fetch, after those already added.
+    /// Adds CIDs to fetch, after those already added. A CID already in flight in this session
+    /// yields one result, however often it is added.
     public func want(_ cids: [CID]) async { await service.want(cids, session: id) }
 
     /// Ends the session: its outstanding wants are cancelled with the peers asked.

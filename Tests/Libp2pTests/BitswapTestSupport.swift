@@ -79,11 +79,13 @@ enum BitswapTestSupport {
         return rootCID
     }
 
-    /// Walks the DAG under `root` through one session of `service`, storing what arrives.
-    /// Returns how many blocks arrived and how many were not found.
+    /// Walks the DAG under `root` through one session of `service`, storing what arrives (each
+    /// distinct CID wanted once: a session yields one result a CID). Returns how many blocks
+    /// arrived and how many were not found.
     static func fetchDAG(_ root: CID, with service: BitswapService, into store: Store) async throws -> (fetched: Int, missing: Int) {
         let session = await service.session()
         await session.want([root])
+        var seen: Set<CID> = [root]
         var outstanding = 1
         var fetched = 0
         var missing = 0
@@ -93,7 +95,7 @@ enum BitswapTestSupport {
             case .block(let cid, let data):
                 store.put(cid, data)
                 fetched += 1
-                let next = try links(of: cid, data)
+                let next = try links(of: cid, data).filter { seen.insert($0).inserted }
                 outstanding += next.count
                 if !next.isEmpty { await session.want(next) }
             case .notFound: missing += 1
