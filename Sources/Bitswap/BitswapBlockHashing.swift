@@ -28,23 +28,28 @@ public enum BitswapBlockRejection: Sendable, Equatable, CustomStringConvertible 
 }
 
 extension BitswapMessage {
-    /// Every block of the message hashed: raw 1.0.0 blocks as CIDv0, payload blocks under their
-    /// prefix. A block that cannot be hashed comes back as a rejection.
-    public func hashedBlocks() -> [Result<BitswapReceivedBlock, BitswapBlockRejectionError>] {
+    /// Every block of the message hashed, raw 1.0.0 blocks first (as CIDv0), then payload
+    /// blocks under their prefix. A block that cannot be hashed comes back as a rejection.
+    public func hashedBlocks() -> [BitswapHashedBlock] {
         blocks.map { BitswapMessage.hash($0, prefix: .v0) } + payload.map { BitswapMessage.hash($0.data, prefix: $0.prefix) }
     }
 
-    static func hash(_ data: [UInt8], prefix: BitswapCIDPrefix) -> Result<BitswapReceivedBlock, BitswapBlockRejectionError> {
-        guard data.count <= maxBlockBytes else { return .failure(.init(.tooLarge(data.count))) }
+    static func hash(_ data: [UInt8], prefix: BitswapCIDPrefix) -> BitswapHashedBlock {
+        guard data.count <= maxBlockBytes else { return .rejected(.tooLarge(data.count)) }
         guard let digest = Multihash.digest(data, code: prefix.hashCode), let cid = prefix.cid(for: digest) else {
-            return .failure(.init(.unverifiable(prefix)))
+            return .rejected(.unverifiable(prefix))
         }
-        return .success(BitswapReceivedBlock(cid: cid, data: data))
+        return .block(BitswapReceivedBlock(cid: cid, data: data))
     }
 }
 
-/// A ``BitswapBlockRejection`` as an `Error`, so it can travel in a `Result`.
-public struct BitswapBlockRejectionError: Error, Sendable, Equatable {
-    public let rejection: BitswapBlockRejection
-    public init(_ rejection: BitswapBlockRejection) { self.rejection = rejection }
+/// A received block after hashing: its CID, or why it cannot be taken.
+public enum BitswapHashedBlock: Sendable, Equatable {
+    case block(BitswapReceivedBlock)
+    case rejected(BitswapBlockRejection)
+
+    /// The CID the block hashed to; nil when it was rejected.
+    public var cid: CID? {
+        if case .block(let b) = self { b.cid } else { nil }
+    }
 }

@@ -9,10 +9,10 @@ extension BitswapClient {
         var touched: Set<BitswapSessionID> = []
         for result in message.hashedBlocks() {
             switch result {
-            case .failure(let error):
+            case .rejected(let why):
                 counters.blocksUnverifiable += 1
-                actions.append(.rejected(peer, error.rejection))
-            case .success(let block):
+                actions.append(.rejected(peer, why))
+            case .block(let block):
                 let matches = wants[block.cid] != nil ? [block.cid] : (byMultihash[block.cid.multihash] ?? []).sorted()
                 guard !matches.isEmpty else {
                     counters.blocksUnwanted += 1

@@ -74,7 +74,7 @@ struct BitswapServerHarness {
         let sent = h.takeSent()
         #expect(sent.count == 1 && sent[0].0 == alice)
         #expect(sent[0].1.payload == [BitswapPayloadBlock(prefix: BitswapCIDPrefix(of: cid), data: data)])
-        #expect(try sent[0].1.hashedBlocks().map { try $0.get().cid } == [cid])
+        #expect(sent[0].1.hashedBlocks().map(\.cid) == [cid])
         #expect(h.engine.wantlist(of: alice).isEmpty)
         #expect(h.engine.counters.blocksSent == 1 && h.engine.counters.blockBytesSent == 5000)
     }
