@@ -30,24 +30,29 @@ public struct NoiseTransportCipher: Sendable {
     }
 
     public mutating func seal(_ plaintext: UnsafeRawBufferPointer, into out: inout [UInt8]) {
-        var offset = 0
-        repeat {
-            let n = min(NoiseTransportCipher.maxPlaintext, plaintext.count - offset)
-            let start = out.count
-            out.append(UInt8((n + AEAD.tagBytes) >> 8))
-            out.append(UInt8((n + AEAD.tagBytes) & 0xff))
-            out.append(contentsOf: repeatElement(0, count: n + AEAD.tagBytes))
-            let nonce = NoiseTransportCipher.nonce(sendNonce)
-            sendNonce += 1
-            out.withUnsafeMutableBytes { o in
-                let dest = UnsafeMutableRawBufferPointer(rebasing: o[(start + 2)...])
-                let chunk = UnsafeRawBufferPointer(rebasing: plaintext[offset..<(offset + n)])
+        let chunks = max(1, (plaintext.count + NoiseTransportCipher.maxPlaintext - 1) / NoiseTransportCipher.maxPlaintext)
+        let size = plaintext.count + chunks * (2 + AEAD.tagBytes)
+        let sealed = [UInt8](unsafeUninitializedCapacity: size) { buffer, count in
+            let o = UnsafeMutableRawBufferPointer(buffer)
+            var offset = 0, at = 0
+            repeat {
+                let n = min(NoiseTransportCipher.maxPlaintext, plaintext.count - offset)
+                o[at] = UInt8((n + AEAD.tagBytes) >> 8)
+                o[at + 1] = UInt8((n + AEAD.tagBytes) & 0xff)
+                let nonce = NoiseTransportCipher.nonce(sendNonce)
+                sendNonce += 1
                 nonce.withUnsafeBytes { nb in
-                    _ = try! sendKey.seal(chunk, nonce: nb, authenticating: UnsafeRawBufferPointer(start: nil, count: 0), into: dest)
+                    _ = try! sendKey.seal(
+                        UnsafeRawBufferPointer(rebasing: plaintext[offset..<(offset + n)]), nonce: nb,
+                        authenticating: UnsafeRawBufferPointer(start: nil, count: 0),
+                        into: UnsafeMutableRawBufferPointer(rebasing: o[(at + 2)..<(at + 2 + n + AEAD.tagBytes)]))
                 }
-            }
-            offset += n
-        } while offset < plaintext.count
+                offset += n
+                at += 2 + n + AEAD.tagBytes
+            } while offset < plaintext.count
+            count = at
+        }
+        if out.isEmpty { out = sealed } else { out += sealed }
     }
 
     /// Decrypts every complete frame in the buffered bytes plus `bytes`, appending plaintext to `out`.
@@ -59,20 +64,21 @@ public struct NoiseTransportCipher: Sendable {
             guard length >= AEAD.tagBytes else {
                 throw Libp2pProtocolError(.malformed, "Noise frame of \(length) bytes is shorter than its tag")
             }
-            let start = out.count
-            out.append(contentsOf: repeatElement(0, count: length - AEAD.tagBytes))
             let nonce = NoiseTransportCipher.nonce(receiveNonce)
             let frameStart = pendingOffset + 2
-            let ok = out.withUnsafeMutableBytes { o in
-                pending.withUnsafeBytes { p in
-                    nonce.withUnsafeBytes { nb in
+            var ok = true
+            let plain = pending.withUnsafeBytes { p in
+                [UInt8](unsafeUninitializedCapacity: length - AEAD.tagBytes) { buffer, count in
+                    ok = nonce.withUnsafeBytes { nb in
                         (try? receiveKey.open(
                             UnsafeRawBufferPointer(rebasing: p[frameStart..<(frameStart + length)]), nonce: nb,
                             authenticating: UnsafeRawBufferPointer(start: nil, count: 0),
-                            into: UnsafeMutableRawBufferPointer(rebasing: o[start...]))) != nil
+                            into: UnsafeMutableRawBufferPointer(buffer))) != nil
                     }
+                    count = ok ? length - AEAD.tagBytes : 0
                 }
             }
+            if out.isEmpty { out = plain } else { out += plain }
             guard ok else { throw Libp2pProtocolError(.authenticationFailed, "Noise frame failed authentication (tampering or a broken peer)") }
             receiveNonce += 1
             pendingOffset = frameStart + length
