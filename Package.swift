@@ -144,7 +144,7 @@ let package = Package(
             name: "Node",
             dependencies: [
                 "Gossip", "Transport", "SecureChannel", "Multiformats", "Sodium", "Pinset", "Datastore", "ClusterModel",
-                "PeerMonitor", "Allocator", "PinTracker", "IPFSConnector", "EmbeddedIPFS", "UnixFS",
+                "PeerMonitor", "Allocator", "PinTracker", "IPFSConnector", "EmbeddedIPFS", "UnixFS", "Libp2p", "Bitswap",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -295,7 +295,7 @@ let package = Package(
         .testTarget(
             name: "Libp2pTests",
             dependencies: [
-                "Libp2p", "Libp2pCore", "Bitswap", "Multiformats", "Sodium", "ClusterTestKit",
+                "Libp2p", "Libp2pCore", "Bitswap", "Multiformats", "Sodium", "ClusterTestKit", "UnixFS", "ClusterModel",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),

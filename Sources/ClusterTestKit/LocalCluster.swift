@@ -24,6 +24,8 @@ public final class LocalCluster: @unchecked Sendable {
         public internal(set) var repo: IPFSRepo
         public internal(set) var ipfsPort: Int
         public internal(set) var connector: KuboConnector
+        /// The embedded node's libp2p side (a cluster started with `libp2p: true`).
+        public internal(set) var node: EmbeddedNode?
         var ipfsServer: RunningApp
         public internal(set) var running = true
         public var id: PeerID { peer.me }
@@ -39,6 +41,7 @@ public final class LocalCluster: @unchecked Sendable {
             repo = started.repo
             ipfsPort = started.ipfsPort
             connector = started.connector
+            node = started.node
             ipfsServer = started.server
         }
     }
@@ -48,7 +51,19 @@ public final class LocalCluster: @unchecked Sendable {
         let repo: IPFSRepo
         let ipfsPort: Int
         let connector: KuboConnector
+        let node: EmbeddedNode?
         let server: RunningApp
+    }
+
+    /// What the embedded nodes run: their libp2p host and bitswap (on 127.0.0.1, a port the OS
+    /// picks), and a change to each repository's config before it opens (`Peering.Peers`, …).
+    public struct IPFSOptions: Sendable {
+        public var libp2p = false
+        public var config: (@Sendable (Int, inout RepoConfig) -> Void)?
+        public init(libp2p: Bool = false, config: (@Sendable (Int, inout RepoConfig) -> Void)? = nil) {
+            self.libp2p = libp2p
+            self.config = config
+        }
     }
 
     public static let group: any EventLoopGroup = MultiThreadedEventLoopGroup(numberOfThreads: 2)
@@ -58,6 +73,7 @@ public final class LocalCluster: @unchecked Sendable {
     let tweak: @Sendable (inout ClusterPeer.Settings) -> Void
     /// Each embedded IPFS node's `StorageMax` in bytes (nil: the repository's default).
     let storageMax: UInt64?
+    let ipfs: IPFSOptions
 
     /// Settings sized for tests on a loaded 2-core machine: pings every 500 ms valid 1.5 s,
     /// checked every 200 ms (a dead peer is noticed within 1.7 s); a peer down 1 s has its pins
@@ -74,17 +90,19 @@ public final class LocalCluster: @unchecked Sendable {
         s.connections.keepaliveTimeout = .seconds(2)
         s.replicationMin = -1
         s.replicationMax = -1
+        s.connectSwarmsDelay = .seconds(1)
     }
 
     /// Starts `count` peers; every peer after the first bootstraps through the first.
     public init(
         peers count: Int, secret: SecureBytes = SecureBytes(SodiumRandom.bytes(32)), identities: [Ed25519.PrivateKey] = [],
-        storageMax: UInt64? = nil, tweak: @escaping @Sendable (inout ClusterPeer.Settings) -> Void = { _ in }
+        storageMax: UInt64? = nil, ipfs: IPFSOptions = IPFSOptions(), tweak: @escaping @Sendable (inout ClusterPeer.Settings) -> Void = { _ in }
     ) async throws {
         root = NSTemporaryDirectory() + "pinmesh-cluster-\(UUID().uuidString.prefix(8))"
         self.secret = secret
         self.tweak = tweak
         self.storageMax = storageMax
+        self.ipfs = ipfs
         for i in 0..<count { try await add(index: i, identity: i < identities.count ? identities[i] : nil) }
     }
 
@@ -107,7 +125,7 @@ public final class LocalCluster: @unchecked Sendable {
         let bootstrap = members.isEmpty ? [] : [await members[0].address]
         let started = try await Self.launch(
             index: index, identity: identity, directory: dir, secret: other ?? secret, bootstrap: bootstrap, port: 0, storageMax: storageMax,
-            tweak: own ?? tweak)
+            ipfs: ipfs, tweak: own ?? tweak)
         let m = Member(index: index, identity: identity, directory: dir, started: started)
         members.append(m)
         return m
@@ -115,15 +133,25 @@ public final class LocalCluster: @unchecked Sendable {
 
     static func launch(
         index: Int, identity: Ed25519.PrivateKey, directory: String, secret: SecureBytes, bootstrap: [Multiaddr], port: Int, storageMax: UInt64?,
-        tweak: (inout ClusterPeer.Settings) -> Void
+        ipfs: IPFSOptions, tweak: (inout ClusterPeer.Settings) -> Void
     ) async throws -> Started {
         let ipfsDir = directory + "/ipfs"
-        try IPFSRepo.initialize(at: ipfsDir)
+        var config = try IPFSRepo.initialize(at: ipfsDir)
+        if let change = ipfs.config {
+            change(index, &config)
+            try config.write(ipfsDir + "/config")
+        }
         let repo = try IPFSRepo(root: ipfsDir, storageMax: storageMax)
         var quiet = Logger(label: "test.cluster")
         quiet.logLevel = ProcessInfo.processInfo.environment["PINMESH_TEST_LOG"] == nil ? .critical : .debug
+        var node: EmbeddedNode?
+        if ipfs.libp2p {
+            node = try EmbeddedNode(repo: repo, group: group, listen: [try Multiaddr("/ip4/127.0.0.1/tcp/0")], logger: quiet)
+            try await node?.start()
+        }
+        let swarm = node
         let server = try await RunningApp.start(logger: quiet) { running in
-            KuboRPCServer(repo: repo, logger: quiet).application(host: "127.0.0.1", port: 0, onRunning: running)
+            KuboRPCServer(repo: repo, swarm: swarm, logger: quiet).application(host: "127.0.0.1", port: 0, onRunning: running)
         }
         let ipfsPort = server.port
         let connector = try KuboConnector(nodeMultiaddress: "/ip4/127.0.0.1/tcp/\(ipfsPort)", logger: quiet)
@@ -136,9 +164,9 @@ public final class LocalCluster: @unchecked Sendable {
         let peer = try ClusterPeer(
             settings: s, identity: identity, secret: secret, connector: connector, group: group,
             localBlocks: { cid in repo.blocks.has(cid) ? try repo.block(cid) : nil }, blockStore: LocalBlockStore(repo: repo), logger: quiet)
-        PeerBlockFetcher.install(on: repo, transport: peer.transport, logger: quiet)
+        PeerBlockFetcher.install(on: repo, transport: peer.transport, network: node?.bitswap, logger: quiet)
         try await peer.start()
-        return Started(peer: peer, repo: repo, ipfsPort: ipfsPort, connector: connector, server: server)
+        return Started(peer: peer, repo: repo, ipfsPort: ipfsPort, connector: connector, node: node, server: server)
     }
 
     /// Stops peer `i` and its IPFS node, as a crash would leave them (no goodbye).
@@ -148,6 +176,7 @@ public final class LocalCluster: @unchecked Sendable {
         m.running = false
         await m.peer.stop()
         await m.ipfsServer.stop()
+        await m.node?.stop()
         m.repo.releaseLock()
     }
 
@@ -159,8 +188,10 @@ public final class LocalCluster: @unchecked Sendable {
         var bootstrap: [Multiaddr] = []
         if let other = members.first(where: { $0.running }) { bootstrap = [await other.address] }
         let started = try await Self.launch(
-            index: i, identity: m.identity, directory: m.directory, secret: secret, bootstrap: bootstrap, port: port, storageMax: storageMax, tweak: tweak)
+            index: i, identity: m.identity, directory: m.directory, secret: secret, bootstrap: bootstrap, port: port, storageMax: storageMax,
+            ipfs: ipfs, tweak: tweak)
         m.peer = started.peer
+        m.node = started.node
         m.repo = started.repo
         m.ipfsPort = started.ipfsPort
         m.connector = started.connector

@@ -54,7 +54,9 @@ public final class IPFSRepo: BlockGetter, @unchecked Sendable {
     /// Creates a repository at `root` (its `config` with a fresh identity); returns the
     /// config. An existing repository is left as it is and its config returned.
     @discardableResult
-    public static func initialize(at root: String, api: String = RepoConfig.defaultAPI, storageMax: String = RepoConfig.defaultStorageMax) throws -> RepoConfig {
+    public static func initialize(
+        at root: String, api: String = RepoConfig.defaultAPI, storageMax: String = RepoConfig.defaultStorageMax, swarm: [String] = RepoConfig.defaultSwarm
+    ) throws -> RepoConfig {
         let configPath = root + "/config"
         if FileManager.default.fileExists(atPath: configPath) { return try RepoConfig.load(configPath) }
         _ = try RepoConfig.parseBytes(storageMax, key: "Datastore.StorageMax")
@@ -62,7 +64,7 @@ public final class IPFSRepo: BlockGetter, @unchecked Sendable {
             throw RepoConfig.ConfigError(description: "Addresses.API: \(api.debugDescription) is not a multiaddr; write it as /ip4/127.0.0.1/tcp/5091")
         }
         try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
-        let config = try RepoConfig.generate(api: api, storageMax: storageMax)
+        let config = try RepoConfig.generate(api: api, storageMax: storageMax, swarm: swarm)
         try config.write(configPath)
         return config
     }
@@ -110,6 +112,9 @@ public final class IPFSRepo: BlockGetter, @unchecked Sendable {
     /// Asks the fetcher again for every block a pin waits for: call it when a peer that may
     /// hold them (re)connects, since a fetch that found nobody is otherwise not repeated.
     public func retryFetches() { arrivals.wakeAll() }
+
+    /// How many waits for a missing block are in progress (pins and reads waiting for blocks).
+    public var waitingForBlocks: Int { arrivals.waiting }
 
     private var currentFetcher: (any BlockFetcher)? {
         lock.lock()
@@ -222,25 +227,52 @@ public final class IPFSRepo: BlockGetter, @unchecked Sendable {
             case .direct: depth = 0
             case .recursive(let d): depth = d ?? Int.max
             }
-            // Depth-first, keeping the most remaining depth seen per CID.
-            var seen: [CID: Int] = [:]
-            var stack: [(CID, Int)] = [(root, depth)]
-            while let (c, remain) = stack.popLast() {
-                if let s = seen[c], s >= remain { continue }
-                let first = seen[c] == nil
-                seen[c] = remain
-                let bytes = try await obtain(c, op: op, offline: offline)
-                if first {
-                    count += 1
-                    progress(count)
-                }
-                if remain > 0 {
-                    for l in try Self.links(c, bytes).reversed() { stack.append((l, remain == Int.max ? remain : remain - 1)) }
-                }
+            try await walk(root, depth: depth, op: op, offline: offline) {
+                count += 1
+                progress(count)
             }
         }
         try blocks.sync()
         try pins.add(cids.map { IPFSPin(cid: $0, mode: mode, name: name) })
+    }
+
+    /// Blocks obtained at once while a pin walks its DAG: a missing block costs a round trip to
+    /// whoever has it, so the walk keeps this many fetches in flight instead of one.
+    static let walkWindow = 32
+
+    /// Obtains every block of `root` down to `depth` links, breadth-first with up to
+    /// ``walkWindow`` blocks obtained at once, each CID once per depth (the most remaining
+    /// depth seen wins); `reached` is called once per distinct block.
+    private func walk(_ root: CID, depth: Int, op: Operation, offline: Bool, reached: () -> Void) async throws {
+        var seen: [CID: Int] = [root: depth]
+        var counted = Set<CID>()
+        var queue: [(CID, Int)] = [(root, depth)]
+        var next = 0
+        try await withThrowingTaskGroup(of: (CID, Int, [UInt8]).self) { g in
+            var running = 0
+            while true {
+                while running < Self.walkWindow, next < queue.count {
+                    let (c, remain) = queue[next]
+                    next += 1
+                    g.addTask { (c, remain, try await self.obtain(c, op: op, offline: offline)) }
+                    running += 1
+                }
+                if next == queue.count && next > 4096 {
+                    queue.removeAll(keepingCapacity: true)
+                    next = 0
+                }
+                guard let (c, remain, bytes) = try await g.next() else { return }
+                running -= 1
+                if counted.insert(c).inserted { reached() }
+                guard remain > 0 else { continue }
+                let r = remain == Int.max ? remain : remain - 1
+                for l in try Self.links(c, bytes) {
+                    if let s = seen[l], s >= r { continue }
+                    seen[l] = r
+                    queue.append((l, r))
+                }
+            }
+        }
     }
 
     /// Removes pins (`recursive: false` refuses to remove a recursive pin, as kubo).

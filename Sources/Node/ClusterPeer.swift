@@ -31,10 +31,15 @@ public struct ClusterError: Error, CustomStringConvertible, Sendable, Equatable 
 public struct PingValue: Codable, Sendable, Equatable {
     public var peername: String
     public var ipfsID: String?
-    enum CodingKeys: String, CodingKey { case peername, ipfsID = "ipfs_id" }
-    public init(peername: String, ipfsID: String?) {
+    /// The IPFS daemon's swarm addresses (at most ``maxAddresses``), which the other peers'
+    /// daemons connect to after `connect_swarms_delay`.
+    public var ipfsAddresses: [String]?
+    public static let maxAddresses = 4
+    enum CodingKeys: String, CodingKey { case peername, ipfsID = "ipfs_id", ipfsAddresses = "ipfs_addresses" }
+    public init(peername: String, ipfsID: String?, ipfsAddresses: [String]? = nil) {
         self.peername = peername
         self.ipfsID = ipfsID
+        self.ipfsAddresses = ipfsAddresses
     }
 }
 
@@ -62,6 +67,9 @@ public actor ClusterPeer {
         public var expiryInterval: Duration = .seconds(1)
         /// Pins allocated here that the daemon lacks are re-queued this often.
         public var recoverInterval: Duration = .seconds(12 * 60)
+        /// After this (and then every `recoverInterval`), the IPFS daemon connects to the other
+        /// peers' daemons at the addresses their pings carry (`connect_swarms_delay`).
+        public var connectSwarmsDelay: Duration = .seconds(30)
         /// Peers that do not answer a status request within this are reported as `cluster_error`.
         public var statusTimeout: Duration = .seconds(10)
         public var pinset = PinsetService.Settings()
@@ -93,6 +101,7 @@ public actor ClusterPeer {
             disableRepinning = c.cluster.disableRepinning
             repinningDelay = c.duration(c.cluster.repinningDelay)
             recoverInterval = c.duration(c.cluster.pinRecoverInterval)
+            connectSwarmsDelay = c.duration(c.ipfsConnector.ipfshttp.connectSwarmsDelay)
             pinset.clusterName = clusterName
             pinset.trust = trust
             pinset.batching.maxItems = c.consensus.crdt.batching.maxBatchSize
@@ -247,6 +256,15 @@ public actor ClusterPeer {
                 await self?.expirePins()
             }
         })
+        tasks.append(Task { [weak self, settings] in
+            // The IPFS daemons of the cluster connect to each other, as ipfs-cluster's do, so
+            // content moves between them over bitswap (the cluster's block RPC is the fallback).
+            try? await Task.sleep(for: settings.connectSwarmsDelay)
+            while !Task.isCancelled {
+                await self?.connectSwarms()
+                try? await Task.sleep(for: settings.recoverInterval)
+            }
+        })
         tasks.append(Task { [weak self, settings, tracker, logger] in
             // At start, then every recover interval: pins allocated here that the daemon lacks,
             // and failed operations whose backoff has passed (Specs/configuration.md).
@@ -287,11 +305,31 @@ public actor ClusterPeer {
 
     private var ipfsIDKnown = false
 
+    /// Connects this peer's IPFS daemon to every other live peer's, at the first of the
+    /// addresses its ping carries that answers.
+    func connectSwarms() async {
+        for metric in await monitor.metrics("ping") where metric.peer != me {
+            guard let value = try? JSONDecoder().decode(PingValue.self, from: Data(metric.value.utf8)) else { continue }
+            for address in value.ipfsAddresses ?? [] {
+                do {
+                    try await connector.swarmConnect(address)
+                    logger.debug("IPFS daemon connected to a peer's", metadata: ["peer": "\(metric.peer)", "address": "\(address)"])
+                    break
+                } catch {
+                    logger.debug("IPFS daemon could not connect to a peer's", metadata: ["peer": "\(metric.peer)", "address": "\(address)", "error": "\(error)"])
+                }
+            }
+        }
+    }
+
     private func learnIPFSID() async {
         guard !ipfsIDKnown, let id = try? await connector.id() else { return }
         ipfsIDKnown = true
-        await tracker.setIPFSID(id.id)
-        let value = PingValue(peername: settings.peername, ipfsID: id.id)
+        // Addresses other hosts can reach first: a loopback address reaches a peer only on this host.
+        let loopback = { (a: String) in a.hasPrefix("/ip4/127.") || a.hasPrefix("/ip6/::1/") }
+        let addresses = Array((id.addresses.filter { !loopback($0) } + id.addresses.filter(loopback)).prefix(PingValue.maxAddresses))
+        await tracker.setIPFSID(id.id, addresses: addresses)
+        let value = PingValue(peername: settings.peername, ipfsID: id.id, ipfsAddresses: addresses.isEmpty ? nil : addresses)
         if let json = try? JSONEncoder().encode(value) { await monitor.setPingValue(String(decoding: json, as: UTF8.self)) }
     }
 

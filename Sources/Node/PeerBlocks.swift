@@ -119,10 +119,12 @@ public final class PeerBlockFetcher: BlockFetcher {
         self.logger = logger
     }
 
-    /// Makes this the fetcher of `repo`, and has the blocks its pins wait for asked again
-    /// whenever a cluster peer connects (it may hold them: a holder restarted, a partition healed).
-    public static func install(on repo: IPFSRepo, transport: SecureTransport, logger: Logger) {
-        repo.setFetcher(PeerBlockFetcher(transport: transport, logger: logger))
+    /// Makes this the fetcher of `repo` (raced against `network`, the IPFS network over bitswap,
+    /// when given), and has the blocks its pins wait for asked again whenever a cluster peer
+    /// connects (it may hold them: a holder restarted, a partition healed).
+    public static func install(on repo: IPFSRepo, transport: SecureTransport, network: (any BlockFetcher)? = nil, logger: Logger) {
+        let cluster = PeerBlockFetcher(transport: transport, logger: logger)
+        repo.setFetcher(network.map { RacingFetcher([$0, cluster]) } ?? cluster)
         transport.onConnectionChange { [weak repo] _, event in
             if case .connected = event { repo?.retryFetches() }
         }

@@ -80,7 +80,13 @@ public actor PinTrackerService {
         for t in tasks { await t.value }
     }
 
-    public func setIPFSID(_ id: String) { ipfsID = id }
+    public func setIPFSID(_ id: String, addresses: [String] = []) {
+        ipfsID = id
+        ipfsAddresses = addresses
+    }
+
+    /// The IPFS daemon's swarm addresses, for status entries (`ipfs_peer_addresses`).
+    public private(set) var ipfsAddresses: [String] = []
 
     /// Every operation that ends from now on (for tests and benchmarks: no polling).
     public func finishedOperations() -> AsyncStream<Finished> {
@@ -386,7 +392,7 @@ public actor PinTrackerService {
     private func info(_ cid: CID, _ pin: Pin?, status: TrackerStatus, error: String, op: TrackedOperation? = nil) -> PinInfo {
         let short = PinInfoShort(
             peername: peername, status: status, timestamp: op?.updated ?? .now(), error: error, attemptCount: op?.attempts ?? 0,
-            priorityPin: op?.priority ?? false, ipfsPeerID: ipfsID)
+            priorityPin: op?.priority ?? false, ipfsPeerID: ipfsID, ipfsPeerAddresses: ipfsAddresses.isEmpty ? nil : ipfsAddresses)
         return PinInfo(cid: cid, pin: pin, peer: me, short: short)
     }
 

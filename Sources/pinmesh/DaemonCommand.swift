@@ -72,19 +72,25 @@ struct DaemonCommand: AsyncParsableCommand {
         let connector = try KuboConnector(nodeMultiaddress: ipfs.nodeMultiaddress, logger: logger)
         var services: [any Service] = []
         var repo: IPFSRepo?
+        var node: EmbeddedNode?
         if ipfs.embedded {
             let root = (dir as NSString).appendingPathComponent("ipfs")
             try IPFSRepo.initialize(at: root, api: ipfs.nodeMultiaddress)
             let r = try IPFSRepo(root: root)
             repo = r
-            services.append(KuboRPCServer(repo: r, logger: logger).application(host: ipfsHost, port: ipfsPort))
+            do {
+                node = try EmbeddedNode(repo: r, group: MultiThreadedEventLoopGroup.singleton, logger: logger)
+            } catch {
+                throw ValidationError("the embedded IPFS node's config (\(root)/config): \(error)")
+            }
+            services.append(KuboRPCServer(repo: r, swarm: node, logger: logger).application(host: ipfsHost, port: ipfsPort))
         }
         var localBlocks: PeerBlocks.LocalBlocks?
         if let r = repo { localBlocks = { @Sendable cid in r.blocks.has(cid) ? try r.block(cid) : nil } }
         let peer = try ClusterPeer(
             settings: settings, identity: identity.key, secret: SecureBytes(service.secretBytes), connector: connector,
             group: MultiThreadedEventLoopGroup.singleton, localBlocks: localBlocks, blockStore: repo.map { LocalBlockStore(repo: $0) }, logger: logger)
-        if let repo { PeerBlockFetcher.install(on: repo, transport: peer.transport, logger: logger) }
+        if let repo { PeerBlockFetcher.install(on: repo, transport: peer.transport, network: node?.bitswap, logger: logger) }
 
         let rest = service.api.restapi
         let (apiHost, apiPort) = try Self.hostPort(rest.httpListenMultiaddress, key: "api.restapi.http_listen_multiaddress")
@@ -126,7 +132,7 @@ struct DaemonCommand: AsyncParsableCommand {
               REST API   \(restSettings.tls == nil ? "http" : "https")://\(apiHost):\(apiPort)
               IPFS API   http://\(ipfsHost):\(ipfsPort)/api/v0\(ipfs.embedded ? " (embedded)" : "")
             """
-        services.append(PeerService(peer: peer, ready: ready, logger: logger))
+        services.append(PeerService(peer: peer, node: node, ready: ready, logger: logger))
         // A second signal does not wait for the graceful shutdown.
         let forced = Task {
             var count = 0
@@ -156,20 +162,36 @@ struct DaemonCommand: AsyncParsableCommand {
 }
 
 /// The cluster peer as a service: starts it, waits for the graceful shutdown, stops it.
+/// The cluster peer (and the embedded IPFS node's libp2p side) as a service: starts them,
+/// prints the ready block, waits for the graceful shutdown, stops them.
 struct PeerService: Service {
     let peer: ClusterPeer
+    let node: EmbeddedNode?
     let ready: String
     let logger: Logger
 
     func run() async throws {
+        do {
+            try await node?.start()
+        } catch {
+            throw StartupError(
+                description: "the embedded IPFS node cannot listen on Addresses.Swarm \(node?.plan.listen.map(\.description) ?? []) (its config: <config>/ipfs/config): \(error)")
+        }
         let port = try await peer.start()
         // A wildcard listener is dialled on loopback from this machine.
         let host = await peer.settings.listenHost
         let dialable = host == "0.0.0.0" ? "/ip4/127.0.0.1" : host == "::" ? "/ip6/::1" : (host.contains(":") ? "/ip6/\(host)" : "/ip4/\(host)")
-        let line = ready + "\n  cluster    \(dialable)/tcp/\(port)/p2p/\(peer.me)\n"
+        var line = ready + "\n  cluster    \(dialable)/tcp/\(port)/p2p/\(peer.me)\n"
+        for a in node?.addresses ?? [] { line += "  IPFS swarm \(a)\n" }
         FileHandle.standardOutput.write(Data(line.utf8))
         try? await gracefulShutdown()
         logger.info("shutting down: committing pinset writes, cancelling running pins")
         await peer.stop()
+        await node?.stop()
     }
+}
+
+/// A failure to start, said as it is (no usage text: the command line was right).
+struct StartupError: Error, CustomStringConvertible {
+    let description: String
 }

@@ -4,6 +4,8 @@ import Foundation
 import Hummingbird
 import Logging
 import Multiformats
+import NIOPosix
+import Node
 
 /// `pinmesh ipfs init|daemon`: the embedded IPFS node on its own, for users who want an IPFS
 /// daemon without kubo and for tests.
@@ -50,6 +52,10 @@ struct IPFSDaemon: AsyncParsableCommand {
     var api: String?
     @Option(name: .customLong("storage-max"), help: "Override Datastore.StorageMax (10GB, 512MiB).")
     var storageMax: String?
+    @Option(help: "Listen for IPFS peers on these multiaddrs (comma-separated) instead of the config's Addresses.Swarm.")
+    var swarm: String?
+    @Flag(help: "Run without the libp2p host: no connections to other IPFS nodes.")
+    var offline = false
 
     func run() async throws {
         try IPFSRepo.initialize(at: repo.path)
@@ -70,13 +76,33 @@ struct IPFSDaemon: AsyncParsableCommand {
         guard let host, let port else { throw ValidationError("\(address) needs an ip4 or ip6 host and a tcp port") }
         var logger = Logger(label: "pinmesh.ipfs")
         logger.logLevel = .info
-        // No libp2p swarm: `id` lists no swarm addresses.
-        let server = KuboRPCServer(repo: r, logger: logger)
+        var node: EmbeddedNode?
+        if !offline {
+            let listen = try swarm.map { list in
+                try list.split(separator: ",").map { a in
+                    do { return try Multiaddr(String(a).trimmingCharacters(in: .whitespaces)) } catch {
+                        throw ValidationError("--swarm: \(a) is not a multiaddr; write /ip4/0.0.0.0/tcp/4091")
+                    }
+                }
+            }
+            do {
+                node = try EmbeddedNode(repo: r, group: MultiThreadedEventLoopGroup.singleton, listen: listen, logger: logger)
+                try await node?.start()
+            } catch {
+                throw ValidationError("the libp2p host cannot start (\(repo.path)/config, Addresses.Swarm): \(error)")
+            }
+            // Missing blocks come from the IPFS peers this node is connected to.
+            if let node { r.setFetcher(node.bitswap) }
+        }
+        let started = node
+        let server = KuboRPCServer(repo: r, swarm: started, logger: logger)
         let app = server.application(host: host, port: port) { bound in
             // Scripts and tests wait for this line to learn the port.
-            let line = "RPC API server listening on /ip4/\(host)/tcp/\(bound)\npeer identity: \(r.peerID)\n"
+            var line = "RPC API server listening on /ip4/\(host)/tcp/\(bound)\npeer identity: \(r.peerID)\n"
+            for a in started?.addresses ?? [] { line += "swarm listening on \(a)\n" }
             FileHandle.standardOutput.write(Data(line.utf8))
         }
         try await app.runService()
+        await node?.stop()
     }
 }

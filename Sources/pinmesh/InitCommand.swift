@@ -1,4 +1,5 @@
 import ArgumentParser
+import EmbeddedIPFS
 import Foundation
 import Multiformats
 import Node
@@ -46,7 +47,9 @@ struct InitCommand: ParsableCommand {
         if let peers {
             c.cluster.peerAddresses = peers.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
         }
+        var swarm = RepoConfig.defaultSwarm
         if randomports {
+            swarm = ["/ip4/0.0.0.0/tcp/\(try Self.freePort())"]
             let cluster = try Self.freePort()
             c.cluster.listenMultiaddress = ["/ip4/0.0.0.0/tcp/\(cluster)", "/ip4/0.0.0.0/udp/\(cluster)"]
             c.api.restapi.httpListenMultiaddress = "/ip4/127.0.0.1/tcp/\(try Self.freePort())"
@@ -75,6 +78,18 @@ struct InitCommand: ParsableCommand {
             print("wrote a new identity to \(identityPath)")
         }
         print("wrote \(servicePath)")
+        if c.ipfsConnector.ipfshttp.embedded {
+            // The embedded node's repository, with its swarm address (kubo's config file).
+            let root = (dir as NSString).appendingPathComponent("ipfs")
+            let existed = FileManager.default.fileExists(atPath: root + "/config")
+            var repo = try IPFSRepo.initialize(at: root, api: c.ipfsConnector.ipfshttp.nodeMultiaddress, swarm: swarm)
+            if existed && (randomports || force) {
+                repo.Addresses.API = c.ipfsConnector.ipfshttp.nodeMultiaddress
+                repo.Addresses.Swarm = swarm
+                try repo.write(root + "/config")
+            }
+            print("embedded IPFS node: \(root) (swarm \(swarm.joined(separator: ", ")))")
+        }
         print("peer ID: \(identity.id)")
         if secret == nil { print("cluster secret (give it to the other peers with --secret): \(secretHex)") }
     }

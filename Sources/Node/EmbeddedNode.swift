@@ -1,0 +1,158 @@
+import Bitswap
+import ClusterModel
+public import EmbeddedIPFS
+public import Libp2p
+public import Logging
+public import Multiformats
+public import NIOCore
+import NIOConcurrencyHelpers
+
+/// The embedded IPFS node on the IPFS network: its repository, a libp2p host on
+/// `Addresses.Swarm`, and bitswap serving the repository's blocks and fetching missing ones
+/// (`Specs/libp2p.md`, `Specs/bitswap.md`).
+///
+/// - Start: bitswap's protocols, the listeners, then a dial of every `Bootstrap` address and
+///   the `Peering.Peers` loop: each peering peer is dialled when not connected, with a backoff
+///   from 1 s doubling to 60 s after failures (reset by a success).
+/// - Blocks stored in the repository are offered to peers that want them; when any peer
+///   connects, pins waiting for blocks ask again (it may have them).
+/// - As ``IPFSSwarm`` it is what the RPC API's `swarm/*` and `id` show.
+public final class EmbeddedNode: IPFSSwarm {
+    public let repo: IPFSRepo
+    public let host: Libp2pHost
+    public let bitswap: BitswapService
+    public let plan: RepoConfig.SwarmPlan
+    private let logger: Logger
+    private let tasks = NIOLockedValueBox<[Task<Void, Never>]>([])
+
+    public static var agentVersionString: String { "pinmesh/\(PinMeshVersion.string)" }
+
+    /// - Parameter listen: replaces `Addresses.Swarm` (tests: `/ip4/127.0.0.1/tcp/0`).
+    public init(repo: IPFSRepo, group: any EventLoopGroup, listen: [Multiaddr]? = nil, logger: Logger) throws {
+        let plan = try repo.config.swarmPlan()
+        self.plan = plan
+        self.repo = repo
+        self.logger = logger
+        var settings = Libp2pSettings(listen: listen ?? plan.listen, agentVersion: Self.agentVersionString)
+        settings.announce = plan.announce
+        host = Libp2pHost(identity: try repo.config.identityKey(), settings: settings, group: group, logger: logger)
+        bitswap = try BitswapService(host: host, logger: logger) { cid in repo.localBlock(cid) }
+    }
+
+    public func start() async throws {
+        await bitswap.start()
+        try await host.start()
+        let (bitswap, repo, host, logger) = (self.bitswap, self.repo, self.host, self.logger)
+        repo.onBlockStored { cid in Task { await bitswap.blockStored(cid) } }
+        let events = host.peerEvents()
+        var started: [Task<Void, Never>] = []
+        started.append(Task {
+            for await event in events { if case .connected = event { repo.retryFetches() } }
+        })
+        for address in plan.bootstrap {
+            started.append(Task {
+                do { try await host.connect(address) } catch { logger.notice("bootstrap peer did not answer", metadata: ["address": "\(address)", "error": "\(error)"]) }
+            })
+        }
+        for p in plan.peering { started.append(Task { await Self.keepConnected(p.peer, p.addresses, host: host, logger: logger) }) }
+        tasks.withLockedValue { $0 += started }
+    }
+
+    public func stop() async {
+        let running = tasks.withLockedValue { t in
+            defer { t = [] }
+            return t
+        }
+        for t in running { t.cancel() }
+        await bitswap.stop()
+        await host.shutdown()
+    }
+
+    /// A peering peer: dialled whenever it is not connected, with backoff after failures.
+    static func keepConnected(_ peer: PeerID, _ addresses: [Multiaddr], host: Libp2pHost, logger: Logger) async {
+        var backoff = Duration.seconds(1)
+        while !Task.isCancelled {
+            if !host.connectedPeers().contains(where: { $0.peer == peer }) {
+                var connected = false
+                for a in addresses where !connected {
+                    let target = a.peerID == nil ? (try? Multiaddr(components: a.components + [.p2p(peer)])) ?? a : a
+                    do {
+                        try await host.connect(target)
+                        connected = true
+                    } catch {
+                        logger.debug("peering peer did not answer", metadata: ["peer": "\(peer)", "address": "\(a)", "error": "\(error)"])
+                    }
+                }
+                backoff = connected ? .seconds(1) : min(backoff * 2, .seconds(60))
+            }
+            try? await Task.sleep(for: backoff)
+        }
+    }
+
+    // MARK: IPFSSwarm
+
+    public var addresses: [Multiaddr] {
+        let own = plan.announce.isEmpty ? host.listenAddresses.flatMap(Self.expand) : plan.announce
+        return own.compactMap { try? Multiaddr(components: $0.components + [.p2p(host.peerID)]) }
+    }
+
+    public var protocols: [String] {
+        ["/ipfs/id/1.0.0", "/ipfs/id/push/1.0.0", "/ipfs/ping/1.0.0"] + BitswapProtocolVersion.protocolIDs
+    }
+
+    public var agentVersion: String { Self.agentVersionString }
+
+    public func connect(_ address: Multiaddr) async throws -> PeerID { try await host.connect(address) }
+
+    public func disconnect(_ peer: PeerID) async throws { await host.disconnect(peer) }
+
+    public func peers() -> [IPFSSwarmPeer] {
+        host.connectedPeers().map { IPFSSwarmPeer(peer: $0.peer, address: $0.address, inbound: $0.direction == .inbound) }
+    }
+
+    /// A wildcard listen address as the addresses it is reachable at (each interface's IPv4 or
+    /// IPv6 address, loopback first), as kubo's `id` lists them.
+    static func expand(_ a: Multiaddr) -> [Multiaddr] {
+        guard let first = a.components.first else { return [a] }
+        let v4: Bool
+        switch first {
+        case .ip4(let ip) where ip.description == "0.0.0.0": v4 = true
+        case .ip6(let ip) where ip.description == "::": v4 = false
+        default: return [a]
+        }
+        let rest = Array(a.components.dropFirst())
+        var hosts: [String] = []
+        for device in (try? System.enumerateDevices()) ?? [] {
+            guard let ip = device.address?.ipAddress else { continue }
+            switch device.address {
+            case .v4? where v4: hosts.append(ip)
+            case .v6? where !v4 && !ip.hasPrefix("fe80"): hosts.append(ip)
+            default: continue
+            }
+        }
+        let loopback = v4 ? "127.0.0.1" : "::1"
+        let ordered = [loopback] + Set(hosts).subtracting([loopback]).sorted()
+        let tail = (try? Multiaddr(components: rest))?.description ?? ""
+        return ordered.compactMap { h in try? Multiaddr("/\(v4 ? "ip4" : "ip6")/\(h)\(tail)") }
+    }
+}
+
+/// Asks several fetchers at once for a block and takes the first answer (the IPFS network over
+/// bitswap, and the cluster's own peers); nil when none has it.
+public struct RacingFetcher: BlockFetcher {
+    let fetchers: [any BlockFetcher]
+    public init(_ fetchers: [any BlockFetcher]) { self.fetchers = fetchers }
+
+    public func fetch(_ cid: CID) async throws -> [UInt8]? {
+        try await withThrowingTaskGroup(of: [UInt8]?.self) { g in
+            for f in fetchers { g.addTask { try? await f.fetch(cid) } }
+            defer { g.cancelAll() }
+            while let result = try await g.next() {
+                if let bytes = result { return bytes }
+            }
+            return nil
+        }
+    }
+}
+
+extension BitswapService: BlockFetcher {}

