@@ -29,7 +29,7 @@ struct InitCommand: ParsableCommand {
     @Option(help: "The peer's name (default: the host name).")
     var peername: String?
 
-    @Flag(help: "Pick free ports for the cluster, REST API, embedded IPFS and metrics listeners.")
+    @Flag(help: "Pick free ports for the cluster, REST API, embedded IPFS (RPC API, and its swarm on 127.0.0.1) and metrics listeners.")
     var randomports = false
 
     @Flag(name: .shortAndLong, help: "Overwrite an existing service.json (identity.json is never overwritten).")
@@ -49,7 +49,8 @@ struct InitCommand: ParsableCommand {
         }
         var swarm = RepoConfig.defaultSwarm
         if randomports {
-            swarm = ["/ip4/0.0.0.0/tcp/\(try Self.freePort())"]
+            // A local cluster: the embedded nodes' swarm stays on loopback.
+            swarm = ["/ip4/127.0.0.1/tcp/\(try Self.freePort())"]
             let cluster = try Self.freePort()
             c.cluster.listenMultiaddress = ["/ip4/0.0.0.0/tcp/\(cluster)", "/ip4/0.0.0.0/udp/\(cluster)"]
             c.api.restapi.httpListenMultiaddress = "/ip4/127.0.0.1/tcp/\(try Self.freePort())"
