@@ -47,6 +47,16 @@ extension BitswapService {
     /// Reads one inbound stream until EOF or error; every message is handled in order.
     func readInbound(_ stream: Libp2pStream) async {
         let peer = stream.remotePeer
+        guard inboundStreams[peer, default: 0] < settings.maxInboundStreamsPerPeer else {
+            logger.info("too many bitswap streams from one peer: stream reset", metadata: ["remote": "\(peer)"])
+            await stream.reset()
+            return
+        }
+        inboundStreams[peer, default: 0] += 1
+        defer {
+            inboundStreams[peer, default: 1] -= 1
+            if inboundStreams[peer] == 0 { inboundStreams[peer] = nil }
+        }
         peerConnected(peer)
         while true {
             let bytes: [UInt8]?

@@ -24,6 +24,7 @@ public actor BitswapService {
     var engine: BitswapServerEngine
     var client: BitswapClient
     var senders: [PeerID: BitswapPeerSender] = [:]
+    var inboundStreams: [PeerID: Int] = [:]
     var sessionStreams: [BitswapSessionID: AsyncStream<BitswapFetchResult>.Continuation] = [:]
     var tasks: [Task<Void, Never>] = []
     private let epoch = ContinuousClock.now

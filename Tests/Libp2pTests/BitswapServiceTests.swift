@@ -103,4 +103,37 @@ struct BitswapServiceTests {
         await attacker.shutdown()
         await target.shutdown()
     }
+
+    @Test("a peer gets at most four inbound bitswap streams read at once; a fifth is reset")
+    func inboundStreamLimit() async throws {
+        let (target, service) = try await B.node(B.Store())
+        let attacker = try await S.host()
+        try await attacker.connect(try S.dialAddress(target))
+        var open: [Libp2pStream] = []
+        for i in 0..<4 {
+            let stream = try await attacker.newStream(to: target.peerID, protocols: ["/ipfs/bitswap/1.2.0"])
+            let junk = [UInt8(i), 1, 2, 3]
+            let cid = CID.v1(codec: .raw, Multihash.sha256(junk))
+            try await stream.writeMessage(BitswapMessage(payload: [BitswapPayloadBlock(prefix: BitswapCIDPrefix(of: cid), data: junk)]).encoded())
+            open.append(stream)
+        }
+        #expect(try await B.eventually(within: .seconds(5)) { await service.clientCounters.blocksUnwanted == 4 })
+        let fifth = try await attacker.newStream(to: target.peerID, protocols: ["/ipfs/bitswap/1.2.0"])
+        let ended = try await S.within(.seconds(5)) { () -> Bool in
+            do { return try await fifth.read() == nil } catch { return true }
+        }
+        #expect(ended == true)
+        let first = open[0]
+        await first.closeWrite()
+        let firstEnded = try await S.within(.seconds(5)) { () -> Bool in
+            do { return try await first.read() == nil } catch { return true }
+        }
+        #expect(firstEnded == true, "the reader of a half-closed stream ends and releases it")
+        let sixth = try await attacker.newStream(to: target.peerID, protocols: ["/ipfs/bitswap/1.2.0"])
+        try await sixth.writeMessage(BitswapMessage(blocks: [[9, 9, 9]]).encoded())
+        #expect(try await B.eventually(within: .seconds(5)) { await service.clientCounters.blocksUnwanted == 5 }, "a closed stream frees its place")
+        await service.stop()
+        await attacker.shutdown()
+        await target.shutdown()
+    }
 }
