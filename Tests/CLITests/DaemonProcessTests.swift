@@ -1,5 +1,6 @@
 import ClusterTestKit
 import Foundation
+import Multiformats
 import Testing
 
 /// Two real `pinmesh daemon` processes on loopback, driven with `pinmeshctl` and curl as a
@@ -44,6 +45,33 @@ import Testing
         let data = pipe.fileHandleForReading.readDataToEndOfFile()
         p.waitUntilExit()
         return String(decoding: data, as: UTF8.self)
+    }
+
+    /// A pin of content nobody has: the daemon's embedded node waits for blocks nobody sends,
+    /// and SIGTERM still stops the daemon at once (it used to wait minutes for the pin).
+    @Test func aPinWaitingForBlocksDoesNotHoldUpSIGTERM() async throws {
+        let root = FileManager.default.temporaryDirectory.appendingPathComponent("pinmesh-stuck-\(getpid())-\(UInt32.random(in: 0...UInt32.max))").path
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        let secret = (0..<32).map { _ in String(format: "%02x", UInt8.random(in: 0...255)) }.joined()
+        let r = try CLITests.run("pinmesh", ["init", "--config", "\(root)/p", "--secret", secret, "--peername", "p", "--randomports"])
+        #expect(r.status == 0, "\(r.err)")
+        let d = try Daemon("\(root)/p")
+        defer { if d.process.isRunning { d.process.terminate() } }
+        #expect(await d.ready(), "the daemon did not start: \(d.log)")
+        let api = try #require(d.field("REST API"))
+        // A CID of random bytes: no one anywhere has it.
+        let nobody = CID.v1(codec: .raw, .sha256((0..<64).map { _ in UInt8.random(in: 0...255) })).description
+        let pin = try CLITests.run("pinmeshctl", ["--host", api, "pin", "add", nobody, "--no-status"])
+        #expect(pin.status == 0, "\(pin.err)")
+        #expect(await LocalCluster.eventually(timeout: .seconds(30)) {
+            (try? CLITests.run("pinmeshctl", ["--host", api, "status", nobody]))?.out.contains("PINNING") == true
+        })
+        let stop = ContinuousClock.now
+        d.process.terminate()
+        #expect(await LocalCluster.eventually(timeout: .seconds(30)) { !d.process.isRunning })
+        let took = ContinuousClock.now - stop
+        #expect(took < .seconds(10), "SIGTERM took \(took): \(d.log.suffix(2000))")
+        #expect(d.process.terminationStatus == 0, "\(d.log.suffix(2000))")
     }
 
     @Test func twoDaemonsPinWithPinmeshctlAndStopOnSignals() async throws {
