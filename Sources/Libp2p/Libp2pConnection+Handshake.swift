@@ -51,7 +51,9 @@ extension Libp2pConnection {
             fail(Libp2pError(.handshakeFailed, "\(describe()): muxer negotiation: \(error.message)"))
         case .agreed(_, let send, let leftover):
             sendEncrypted(send)
-            session = YamuxSession(isDialer: direction == .outbound, limits: .init(maxStreams: host.settings.maxStreamsPerConnection))
+            session = YamuxSession(
+                isDialer: direction == .outbound,
+                limits: .init(maxStreams: host.settings.maxStreamsPerConnection, receiveWindow: UInt32(clamping: host.settings.streamReceiveWindow)))
             phase = .muxed
             becameReady(remotePeer!)
             if !leftover.isEmpty { receivePlaintext(leftover) }

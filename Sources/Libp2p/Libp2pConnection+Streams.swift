@@ -2,9 +2,20 @@ import Libp2pCore
 import NIOCore
 
 extension Libp2pConnection {
-    /// Runs what the yamux session reported.
-    func handle(_ events: [YamuxEvent]) {
-        for event in events {
+    /// Runs what the yamux session reported for `plain` (data ranges are slices of it).
+    func handle(_ inputs: [YamuxInput], in plain: ByteBuffer) {
+        for input in inputs {
+            switch input {
+            case .data(let id, let range):
+                if let ctx = streams[id] { received(plain.getSlice(at: plain.readerIndex + range.lowerBound, length: range.count)!, on: ctx) }
+            case .event(let event):
+                guard handle(event) else { return }
+            }
+        }
+    }
+
+    /// Runs one event; false when the session failed.
+    private func handle(_ event: YamuxEvent) -> Bool {
             switch event {
             case .opened(let id):
                 let (select, first) = MultistreamSelect.responder(supporting: host.inboundProtocols)
@@ -12,9 +23,9 @@ extension Libp2pConnection {
                 streams[id] = ctx
                 _ = session!.write(id, first)
             case .data(let id, let bytes):
-                if let ctx = streams[id] { received(bytes, on: ctx) }
+                if let ctx = streams[id] { received(ByteBuffer(bytes: bytes), on: ctx) }
             case .remoteClosed(let id):
-                guard let ctx = streams[id] else { continue }
+                guard let ctx = streams[id] else { return true }
                 ctx.remoteClosed = true
                 if case .negotiating = ctx.phase {
                     ctx.fail(Libp2pError(.streamClosed, "\(remotePeer!) closed a stream before agreeing on its protocol"))
@@ -28,16 +39,18 @@ extension Libp2pConnection {
             case .windowGranted(let id):
                 if let ctx = streams[id] { pumpWrites(ctx) }
             case .pong, .goAway:
-                continue
+                break
             case .failed(let error):
                 flushSession()
-                return fail(Libp2pError(.handshakeFailed, "yamux session with \(remotePeer!): \(error.message)"))
+                fail(Libp2pError(.handshakeFailed, "yamux session with \(remotePeer!): \(error.message)"))
+                return false
             }
-        }
+            return true
     }
 
-    private func received(_ bytes: [UInt8], on ctx: Libp2pStreamContext) {
-        guard case .negotiating(var select, let promise) = ctx.phase else { return deliver(bytes, to: ctx) }
+    private func received(_ buffer: ByteBuffer, on ctx: Libp2pStreamContext) {
+        guard case .negotiating(var select, let promise) = ctx.phase else { return deliver(buffer, to: ctx) }
+        let bytes = Array(buffer.readableBytesView)
         let outcome = select.receive(bytes)
         ctx.phase = .negotiating(select, promise)
         switch outcome {
@@ -55,7 +68,7 @@ extension Libp2pConnection {
             session!.consumed(ctx.id, bytes.count - leftover.count)
             _ = session!.write(ctx.id, send)
             ctx.phase = .open
-            if !leftover.isEmpty { ctx.received.append(leftover) }
+            if !leftover.isEmpty { ctx.received.append(ByteBuffer(bytes: leftover)) }
             if let promise {
                 promise.succeed(protocolID)
             } else {
@@ -64,15 +77,15 @@ extension Libp2pConnection {
         }
     }
 
-    private func deliver(_ bytes: [UInt8], to ctx: Libp2pStreamContext) {
+    private func deliver(_ buffer: ByteBuffer, to ctx: Libp2pStreamContext) {
         if ctx.released {
-            session!.consumed(ctx.id, bytes.count)
+            session!.consumed(ctx.id, buffer.readableBytes)
         } else if let read = ctx.waitingRead {
             ctx.waitingRead = nil
-            session!.consumed(ctx.id, bytes.count)
-            read.succeed(bytes)
+            session!.consumed(ctx.id, buffer.readableBytes)
+            read.succeed(Array(buffer.readableBytesView))
         } else {
-            ctx.received.append(bytes)
+            ctx.received.append(buffer)
         }
     }
 
@@ -99,7 +112,9 @@ extension Libp2pConnection {
 
     func read(_ ctx: Libp2pStreamContext) -> EventLoopFuture<[UInt8]?> {
         if !ctx.received.isEmpty {
-            let bytes = ctx.received.count == 1 ? ctx.received[0] : Array(ctx.received.joined())
+            var bytes: [UInt8] = []
+            bytes.reserveCapacity(ctx.receivedBytes)
+            for b in ctx.received { bytes.append(contentsOf: b.readableBytesView) }
             ctx.received = []
             if ctx.failure == nil, streams[ctx.id] != nil {
                 session?.consumed(ctx.id, bytes.count)
@@ -128,18 +143,32 @@ extension Libp2pConnection {
         return promise.futureResult
     }
 
-    /// Sends waiting writes as far as the window allows.
+    /// Sends waiting writes as far as the window allows: the session's queued frames, then one
+    /// Noise frame per data frame (header and payload sealed in place), in one socket write.
     func pumpWrites(_ ctx: Libp2pStreamContext) {
+        let queued = session!.takeOutbound()
+        let window = min(session!.sendWindow(of: ctx.id), ctx.pendingWrites.reduce(0) { $0 + $1.bytes.count - $1.offset })
+        var out = frameBuffer(plaintext: queued.count + window + (window / YamuxSession.maxDataFrame + 1) * YamuxHeader.size)
+        appendFrames(to: &out, queued)
+        var done: [EventLoopPromise<Void>] = []
         while var w = ctx.pendingWrites.first {
-            w.offset += session!.write(ctx.id, w.bytes, from: w.offset)
+            while w.offset < w.bytes.count, let h = session!.dataFrame(ctx.id, upTo: w.bytes.count - w.offset) {
+                let start = w.offset, end = w.offset + Int(h.length)
+                appendFrame(to: &out) { b in
+                    b.writeYamuxHeader(h)
+                    b.writeBytes(w.bytes[start..<end])
+                }
+                w.offset = end
+            }
             if w.offset < w.bytes.count {
                 ctx.pendingWrites[0] = w
                 break
             }
             ctx.pendingWrites.removeFirst()
-            w.promise.succeed(())
+            done.append(w.promise)
         }
-        flushSession()
+        if out.readableBytes > 0 { channel.writeAndFlush(out, promise: nil) }
+        for p in done { p.succeed(()) }
     }
 
     func closeWrite(_ ctx: Libp2pStreamContext) {
@@ -165,7 +194,7 @@ extension Libp2pConnection {
         guard ctx.localClosed else { return reset(ctx) }
         ctx.released = true
         if !ctx.received.isEmpty, streams[ctx.id] != nil {
-            session?.consumed(ctx.id, ctx.received.reduce(0) { $0 + $1.count })
+            session?.consumed(ctx.id, ctx.receivedBytes)
             flushSession()
         }
         ctx.received = []

@@ -31,6 +31,8 @@ final class Libp2pConnection: @unchecked Sendable {
     var session: YamuxSession?
     var remotePeer: PeerID?
     var streams: [UInt32: Libp2pStreamContext] = [:]
+    /// A Noise frame split across socket reads, until its last byte arrives.
+    var partialFrame: ByteBuffer?
     private var deadline: Scheduled<Void>?
     private var isReady = false
     private var started = false
@@ -88,6 +90,15 @@ final class Libp2pConnection: @unchecked Sendable {
     }
 
     /// Bytes from the socket.
+    func receive(_ buffer: ByteBuffer) {
+        switch phase {
+        case .muxerSelect, .muxed: receiveSecured(buffer)
+        case .closed: return
+        default: receive(Array(buffer.readableBytesView))
+        }
+    }
+
+    /// Bytes from the socket, or left over from a handshake phase.
     func receive(_ bytes: [UInt8]) {
         switch phase {
         case .security(var select):
@@ -99,26 +110,24 @@ final class Libp2pConnection: @unchecked Sendable {
             phase = .noise(noise)
             noiseProgressed(outcome)
         case .muxerSelect, .muxed:
-            var plain: [UInt8] = []
-            do throws(Libp2pProtocolError) {
-                try cipher!.open(bytes, into: &plain)
-            } catch {
-                return fail(Libp2pError(.handshakeFailed, "\(describe()): \(error.message)"))
-            }
-            if !plain.isEmpty { receivePlaintext(plain) }
+            receiveSecured(ByteBuffer(bytes: bytes))
         case .closed:
             return
         }
     }
 
-    func receivePlaintext(_ plain: [UInt8]) {
+    func receivePlaintext(_ plain: [UInt8]) { receivePlaintext(ByteBuffer(bytes: plain)) }
+
+    /// One opened Noise frame's plaintext.
+    func receivePlaintext(_ plain: ByteBuffer) {
         switch phase {
         case .muxerSelect(var select):
-            let outcome = select.receive(plain)
+            let outcome = select.receive(Array(plain.readableBytesView))
             phase = .muxerSelect(select)
             muxerNegotiated(outcome)
         case .muxed:
-            handle(session!.receive(plain))
+            let inputs = plain.withUnsafeReadableBytes { session!.receive(contentsOf: $0) }
+            handle(inputs, in: plain)
             flushSession()
         default:
             return
@@ -142,10 +151,9 @@ final class Libp2pConnection: @unchecked Sendable {
 
     func sendEncrypted(_ plain: [UInt8]) {
         guard !plain.isEmpty, cipher != nil else { return }
-        var out: [UInt8] = []
-        out.reserveCapacity(plain.count + (plain.count / NoiseTransportCipher.maxPlaintext + 1) * 18)
-        cipher!.seal(plain, into: &out)
-        sendRaw(out)
+        var out = frameBuffer(plaintext: plain.count)
+        appendFrames(to: &out, plain)
+        channel.writeAndFlush(out, promise: nil)
     }
 
     /// Sends every frame the yamux session queued.

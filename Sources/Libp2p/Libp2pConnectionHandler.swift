@@ -18,8 +18,7 @@ final class Libp2pConnectionHandler: ChannelInboundHandler {
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        var buffer = unwrapInboundIn(data)
-        connection.receive(buffer.readBytes(length: buffer.readableBytes) ?? [])
+        connection.receive(unwrapInboundIn(data))
     }
 
     func channelInactive(context: ChannelHandlerContext) {

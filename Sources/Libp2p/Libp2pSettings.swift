@@ -14,6 +14,10 @@ public struct Libp2pSettings: Sendable {
     public var maxConnections: Int = 512
     /// Yamux streams per connection, both directions together.
     public var maxStreamsPerConnection: Int = 256
+    /// The yamux window each stream grants its peer (at least the spec's 256 KiB): the most a
+    /// stream holds unread. kubo grows its own up to 16 MiB; 4 MiB keeps a 256 KiB bitswap
+    /// block and the next ones in flight on loopback while bounding memory per stream.
+    public var streamReceiveWindow: Int = 4 << 20
 
     public init(listen: [Multiaddr], agentVersion: String) {
         self.listen = listen

@@ -21,7 +21,9 @@ final class Libp2pStreamContext: @unchecked Sendable {
     /// Strong: the connection drops its streams when it closes, which breaks the cycle.
     let connection: Libp2pConnection
     var phase: Phase
-    var received: [[UInt8]] = []
+    /// Slices of opened Noise frames, in arrival order.
+    var received: [ByteBuffer] = []
+    var receivedBytes: Int { received.reduce(0) { $0 + $1.readableBytes } }
     var remoteClosed = false
     var localClosed = false
     var failure: Libp2pError?

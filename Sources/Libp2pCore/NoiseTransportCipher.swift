@@ -92,5 +92,44 @@ public struct NoiseTransportCipher: Sendable {
         }
     }
 
+    /// Seals the `count` plaintext bytes at `frame[2..<2 + count]` where they lie: the length
+    /// prefix goes in `frame[0..<2]` and the tag after the plaintext. `count` is at most
+    /// ``maxPlaintext`` and `frame` holds `count + 18` bytes; returns the frame's size.
+    public mutating func sealFrameInPlace(_ frame: UnsafeMutableRawBufferPointer, plaintextCount count: Int) -> Int {
+        precondition(count <= NoiseTransportCipher.maxPlaintext && frame.count >= count + 2 + AEAD.tagBytes, "a Noise frame holds its length, plaintext and tag")
+        let length = count + AEAD.tagBytes
+        frame[0] = UInt8(length >> 8)
+        frame[1] = UInt8(length & 0xff)
+        let body = UnsafeMutableRawBufferPointer(rebasing: frame[2..<(2 + length)])
+        let plain = UnsafeRawBufferPointer(rebasing: body[0..<count])
+        let n = sendNonce
+        sendNonce += 1
+        withNonce(n) { nb in
+            _ = try! sendKey.seal(plain, nonce: nb, authenticating: UnsafeRawBufferPointer(start: nil, count: 0), into: body)
+        }
+        return 2 + length
+    }
+
+    /// Opens one frame's ciphertext and tag (the bytes after its length prefix) into `output`,
+    /// which holds `sealed.count - 16` bytes and may be `sealed` itself. Returns the plaintext length.
+    public mutating func openFrame(_ sealed: UnsafeRawBufferPointer, into output: UnsafeMutableRawBufferPointer) throws(Libp2pProtocolError) -> Int {
+        guard sealed.count >= AEAD.tagBytes else {
+            throw Libp2pProtocolError(.malformed, "Noise frame of \(sealed.count) bytes is shorter than its tag")
+        }
+        let n = receiveNonce
+        let opened = withNonce(n) { nb in
+            try? receiveKey.open(sealed, nonce: nb, authenticating: UnsafeRawBufferPointer(start: nil, count: 0), into: output)
+        }
+        guard let opened else { throw Libp2pProtocolError(.authenticationFailed, "Noise frame failed authentication (tampering or a broken peer)") }
+        receiveNonce += 1
+        return opened
+    }
+
+    /// The 12-byte nonce of counter `n` (4 zero bytes, then `n` little-endian), on the stack.
+    private func withNonce<R>(_ n: UInt64, _ body: (UnsafeRawBufferPointer) -> R) -> R {
+        var bytes: (UInt32, UInt32, UInt32) = (0, UInt32(truncatingIfNeeded: n).littleEndian, UInt32(truncatingIfNeeded: n >> 32).littleEndian)
+        return withUnsafeBytes(of: &bytes) { body($0) }
+    }
+
     static func nonce(_ n: UInt64) -> [UInt8] { SymmetricState.nonceBytes(n) }
 }

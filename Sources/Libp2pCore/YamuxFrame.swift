@@ -55,16 +55,33 @@ public struct YamuxHeader: Sendable, Equatable {
     /// Decodes the header at `offset` (which must have 12 bytes).
     public static func decode(_ bytes: [UInt8], at offset: Int) throws(Libp2pProtocolError) -> YamuxHeader {
         precondition(bytes.count - offset >= size, "a yamux header is 12 bytes")
-        guard bytes[offset] == 0 else {
-            throw Libp2pProtocolError(.protocolViolation, "yamux frame of version \(bytes[offset]); only version 0 exists")
+        let result = bytes.withUnsafeBytes { raw in
+            Result { () throws(Libp2pProtocolError) in try decode(UnsafeRawBufferPointer(rebasing: raw[offset..<(offset + size)])) }
         }
-        guard let type = FrameType(rawValue: bytes[offset + 1]) else {
-            throw Libp2pProtocolError(.protocolViolation, "yamux frame of unknown type \(bytes[offset + 1])")
+        return try result.get()
+    }
+
+    /// Decodes the header in the first 12 bytes of `bytes`.
+    public static func decode(_ bytes: UnsafeRawBufferPointer) throws(Libp2pProtocolError) -> YamuxHeader {
+        precondition(bytes.count >= size, "a yamux header is 12 bytes")
+        guard bytes[0] == 0 else {
+            throw Libp2pProtocolError(.protocolViolation, "yamux frame of version \(bytes[0]); only version 0 exists")
+        }
+        guard let type = FrameType(rawValue: bytes[1]) else {
+            throw Libp2pProtocolError(.protocolViolation, "yamux frame of unknown type \(bytes[1])")
         }
         func u32(_ at: Int) -> UInt32 {
             (UInt32(bytes[at]) << 24) | (UInt32(bytes[at + 1]) << 16) | (UInt32(bytes[at + 2]) << 8) | UInt32(bytes[at + 3])
         }
-        let flags = Flags(rawValue: UInt16(bytes[offset + 2]) << 8 | UInt16(bytes[offset + 3]))
-        return YamuxHeader(type: type, flags: flags, streamID: u32(offset + 4), length: u32(offset + 8))
+        let flags = Flags(rawValue: UInt16(bytes[2]) << 8 | UInt16(bytes[3]))
+        return YamuxHeader(type: type, flags: flags, streamID: u32(4), length: u32(8))
+    }
+
+    /// The 12 header bytes.
+    public var bytes: [UInt8] {
+        var out: [UInt8] = []
+        out.reserveCapacity(YamuxHeader.size)
+        encode(into: &out)
+        return out
     }
 }

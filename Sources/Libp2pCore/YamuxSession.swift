@@ -2,9 +2,13 @@
 /// frames to send collected in ``takeOutbound()``.
 ///
 /// - Stream IDs: odd for the dialer (client), even for the listener; 0 is the session.
-/// - Every stream starts with a 256 KiB window each way. Received data shrinks our window; the
-///   window is granted back (a window update) once the application has consumed half of it
-///   (``consumed(_:_:)``). A peer that sends more than its window is a protocol error.
+/// - Every stream starts with the spec's 256 KiB window each way; our side grants the peer
+///   ``Limits/receiveWindow`` at once (the SYN or ACK carries the difference). Received data
+///   shrinks the window; it is granted back (one window update) once the application has
+///   consumed half of ``Limits/receiveWindow`` (``consumed(_:_:)``). A peer that sends more
+///   than its window is a protocol error.
+/// - Received payloads are reported as they arrive, piece by piece (``receive(contentsOf:)``);
+///   only a split 12-byte header is buffered.
 /// - At most ``Limits/maxStreams`` streams at once: an inbound SYN beyond it is answered RST.
 /// - A SYN ping is answered with an ACK ping of the same value; go-away received stops new
 ///   outbound streams; a protocol error (unknown type or version, window overrun, bad stream
@@ -18,16 +22,33 @@ public struct YamuxSession: Sendable {
 
     public struct Limits: Sendable {
         public var maxStreams: Int
-        public init(maxStreams: Int = 256) { self.maxStreams = maxStreams }
+        /// The window each stream grants its peer, at least ``YamuxSession/initialWindow``: the
+        /// most a stream holds unread, and the largest data frame accepted.
+        public var receiveWindow: UInt32
+        public init(maxStreams: Int = 256, receiveWindow: UInt32 = YamuxSession.initialWindow) {
+            self.maxStreams = maxStreams
+            self.receiveWindow = max(receiveWindow, YamuxSession.initialWindow)
+        }
     }
 
     struct Stream: Sendable {
         var sendWindow: UInt32 = YamuxSession.initialWindow
-        var receiveWindow: UInt32 = YamuxSession.initialWindow
+        var receiveWindow: UInt32
         var consumedUnacked: UInt32 = 0
         var localClosed = false
         var remoteClosed = false
         var needsAck = false
+
+        init(receiveWindow: UInt32) { self.receiveWindow = receiveWindow }
+    }
+
+    /// The data frame whose payload is arriving.
+    struct Payload: Sendable {
+        var id: UInt32
+        var remaining: Int
+        /// False for a stream gone: the payload is read past.
+        var deliver: Bool
+        var fin: Bool
     }
 
     public let isDialer: Bool
@@ -35,8 +56,8 @@ public struct YamuxSession: Sendable {
     var streams: [UInt32: Stream] = [:]
     var nextStreamID: UInt32
     var outbound: [UInt8] = []
-    var inbound: [UInt8] = []
-    var inboundOffset = 0
+    var partialHeader: [UInt8] = []
+    var payload: Payload?
     public internal(set) var remoteWentAway = false
     public internal(set) var localWentAway = false
     public internal(set) var isFailed = false
@@ -61,8 +82,8 @@ public struct YamuxSession: Sendable {
         guard !isFailed, !remoteWentAway, !localWentAway, streams.count < limits.maxStreams, nextStreamID < UInt32.max - 2 else { return nil }
         let id = nextStreamID
         nextStreamID += 2
-        streams[id] = Stream()
-        frame(.windowUpdate, [.syn], id, 0)
+        streams[id] = Stream(receiveWindow: limits.receiveWindow)
+        frame(.windowUpdate, [.syn], id, limits.receiveWindow - YamuxSession.initialWindow)
         return id
     }
 
@@ -71,26 +92,33 @@ public struct YamuxSession: Sendable {
 
     /// Sends as much of `bytes[offset...]` as the window allows; returns how many bytes went.
     public mutating func write(_ id: UInt32, _ bytes: [UInt8], from offset: Int = 0) -> Int {
-        guard !isFailed, var s = streams[id], !s.localClosed else { return 0 }
         var sent = 0
-        var remaining = bytes.count - offset
-        while remaining > 0, s.sendWindow > 0 {
-            let n = min(remaining, Int(s.sendWindow), YamuxSession.maxDataFrame)
-            frame(.data, flags(&s), id, UInt32(n))
-            outbound.append(contentsOf: bytes[(offset + sent)..<(offset + sent + n)])
-            s.sendWindow -= UInt32(n)
-            sent += n
-            remaining -= n
+        while offset + sent < bytes.count, let h = dataFrame(id, upTo: bytes.count - offset - sent) {
+            h.encode(into: &outbound)
+            outbound.append(contentsOf: bytes[(offset + sent)..<(offset + sent + Int(h.length))])
+            sent += Int(h.length)
         }
-        streams[id] = s
         return sent
+    }
+
+    /// Takes window for one data frame of `id` with up to `count` bytes (at most
+    /// ``maxDataFrame``) and returns its header, for a shell that writes the payload itself
+    /// right after it. Frames already queued (``takeOutbound()``) must go first. Nil when the
+    /// window is exhausted or the stream cannot send.
+    public mutating func dataFrame(_ id: UInt32, upTo count: Int) -> YamuxHeader? {
+        guard !isFailed, count > 0, var s = streams[id], !s.localClosed, s.sendWindow > 0 else { return nil }
+        let n = min(count, Int(s.sendWindow), YamuxSession.maxDataFrame)
+        let header = YamuxHeader(type: .data, flags: flags(&s), streamID: id, length: UInt32(n))
+        s.sendWindow -= UInt32(n)
+        streams[id] = s
+        return header
     }
 
     /// Records that the application consumed `count` received bytes of `id`; grants window back.
     public mutating func consumed(_ id: UInt32, _ count: Int) {
         guard !isFailed, var s = streams[id], !s.remoteClosed else { return }
-        s.consumedUnacked += UInt32(min(count, Int(YamuxSession.initialWindow)))
-        if s.consumedUnacked >= YamuxSession.initialWindow / 2 {
+        s.consumedUnacked += UInt32(min(count, Int(limits.receiveWindow)))
+        if s.consumedUnacked >= limits.receiveWindow / 2 {
             frame(.windowUpdate, flags(&s), id, s.consumedUnacked)
             s.receiveWindow += s.consumedUnacked
             s.consumedUnacked = 0
