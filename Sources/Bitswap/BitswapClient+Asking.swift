@@ -20,11 +20,19 @@ extension BitswapClient {
         byMultihash[cid.multihash, default: []].insert(cid)
         let providers = sessions[session]!.providers.filter { peers[$0] != nil }
         guard let best = providers.min(by: { (blocksOut[$0] ?? 0, $0) < (blocksOut[$1] ?? 0, $1) }) else {
+            if let recent = recentProvider(now: now) { ask(recent, cid, block: true, now: now, out: &out) }
             broadcast(cid, now: now, out: &out)
             return
         }
         ask(best, cid, block: true, now: now, out: &out)
         for other in providers where other != best && peers[other] == true { ask(other, cid, block: false, now: now, out: &out) }
+    }
+
+    /// The least-busy connected peer that delivered a block within the recent-provider window.
+    private func recentProvider(now: Duration) -> PeerID? {
+        guard settings.recentProviderWindow > .zero else { return nil }
+        return lastDelivery.filter { peers[$0.key] != nil && now - $0.value <= settings.recentProviderWindow }.keys
+            .min { (blocksOut[$0] ?? 0, $0) < (blocksOut[$1] ?? 0, $1) }
     }
 
     /// Asks `peer` for `cid`: want-block when `block` or when the peer cannot answer want-have.

@@ -21,6 +21,7 @@ extension BitswapClient {
                 }
                 counters.blocksReceived += 1
                 counters.blockBytesReceived += block.data.count
+                if peers[peer] != nil { lastDelivery[peer] = now }
                 for cid in matches {
                     let sessions = take(cid, from: peer, out: &out)
                     touched.formUnion(sessions)

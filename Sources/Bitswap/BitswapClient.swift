@@ -36,7 +36,9 @@ public struct BitswapClientCounters: Sendable, Equatable {
 /// - A session fetches its CIDs in order with at most ``BitswapClientSettings/sessionWindow`` in
 ///   flight. A new want goes as want-block to the session's least-busy provider and want-have to
 ///   its other providers; with no provider, as want-have to every connected peer (want-block to
-///   peers older than 1.2.0, which cannot answer HAVE). Every want asks for DONT_HAVE.
+///   peers older than 1.2.0, which cannot answer HAVE), except that the least-busy peer that
+///   delivered a block within ``BitswapClientSettings/recentProviderWindow`` gets a want-block.
+///   Every want asks for DONT_HAVE.
 /// - A HAVE makes the peer a provider of the want's sessions and, when no want-block is out for
 ///   the CID, gets a want-block. A DONT_HAVE, a want-block unanswered for
 ///   ``BitswapClientSettings/blockTimeout``, or a disconnect moves the want-block to the next
@@ -57,6 +59,8 @@ public struct BitswapClient: Sendable {
     var byMultihash: [Multihash: Set<CID>] = [:]
     /// Want-blocks out to each peer, to spread them over providers.
     var blocksOut: [PeerID: Int] = [:]
+    /// When each connected peer last delivered a wanted block.
+    var lastDelivery: [PeerID: Duration] = [:]
     var sessions: [BitswapSessionID: BitswapClientSession] = [:]
     var lastSession: BitswapSessionID = 0
     var priorityCounter: Int32 = .max
@@ -116,6 +120,7 @@ public struct BitswapClient: Sendable {
     /// A peer is gone: what it was asked moves to other peers.
     public mutating func onPeerDisconnected(_ peer: PeerID, now: Duration) -> [BitswapClientAction] {
         guard peers.removeValue(forKey: peer) != nil else { return [] }
+        lastDelivery[peer] = nil
         var out = BitswapWantOutbox()
         for cid in wants.keys.sorted() {
             guard let state = wants[cid]?.peers.removeValue(forKey: peer) else { continue }

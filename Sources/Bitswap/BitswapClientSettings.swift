@@ -11,6 +11,10 @@ public struct BitswapClientSettings: Sendable, Equatable {
     public var giveUpAfter: Duration = .seconds(15)
     /// Wants held at once, over every session; a session's CIDs beyond it wait.
     public var maxLiveWants = 4096
+    /// A peer that delivered a block this recently gets the want-block of a new want whose
+    /// session has no provider yet (the want-have broadcast still goes to the others), so
+    /// one-block sessions (`fetch(cid)`) save a round trip. Zero turns it off.
+    public var recentProviderWindow: Duration = .seconds(5)
 
     public init() {}
 
@@ -23,6 +27,7 @@ public struct BitswapClientSettings: Sendable, Equatable {
         try check(blockTimeout > .zero, "blockTimeout must be positive, got \(blockTimeout)")
         try check(rebroadcastInterval > .zero, "rebroadcastInterval must be positive, got \(rebroadcastInterval)")
         try check(giveUpAfter > .zero, "giveUpAfter must be positive, got \(giveUpAfter)")
+        try check(recentProviderWindow >= .zero, "recentProviderWindow must not be negative, got \(recentProviderWindow)")
         try check(maxLiveWants >= sessionWindow, "maxLiveWants must be at least sessionWindow (\(sessionWindow)), got \(maxLiveWants)")
     }
 }

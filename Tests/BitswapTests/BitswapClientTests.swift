@@ -56,6 +56,29 @@ extension BitswapWantEntry {
         #expect(client.counters.blocksReceived == 1)
     }
 
+    @Test("a new session's first want goes as want-block to a peer that delivered a block within the recent-provider window, want-have to the others; past the window, want-have to all")
+    func recentProviderGetsTheWantBlock() throws {
+        var client = try client([a, b, c])
+        let first = client.newSession()
+        _ = client.want([cid], session: first, now: .zero)
+        _ = client.onMessage(from: b, presence(cid, .have), now: .milliseconds(1))
+        #expect(client.onMessage(from: b, blockMessage(data, as: cid), now: .milliseconds(2)).received == [cid])
+        let other = BitswapFixture.block(8), otherCID = BitswapFixture.raw(other)
+        let second = client.newSession()
+        let asked = client.want([otherCID], session: second, now: .milliseconds(3))
+        #expect(asked.sent.mapValues { $0.map(\.summary) } == [a: ["have"], b: ["block"], c: ["have"]])
+        let dontHave = client.onMessage(from: b, presence(otherCID, .dontHave), now: .milliseconds(4))
+        #expect(dontHave.sent.isEmpty, "no other peer said HAVE yet")
+        let have = client.onMessage(from: c, presence(otherCID, .have), now: .milliseconds(5))
+        #expect(have.sent.mapValues { $0.map(\.summary) } == [c: ["block"]])
+
+        let third = client.newSession()
+        let late = BitswapFixture.raw(BitswapFixture.block(9))
+        let window = client.settings.recentProviderWindow
+        let stale = client.want([late], session: third, now: .milliseconds(2) + window + .milliseconds(1))
+        #expect(stale.sent.mapValues { $0.map(\.summary) } == [a: ["have"], b: ["have"], c: ["have"]])
+    }
+
     @Test("a DONT_HAVE from the peer asked for the block moves the want-block to the next peer that said HAVE")
     func dontHaveMovesOn() throws {
         var client = try client([a, b])
