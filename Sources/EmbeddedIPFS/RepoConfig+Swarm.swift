@@ -23,6 +23,7 @@ extension RepoConfig {
     /// kubo's `Swarm` section (the part the embedded node acts on).
     public struct SwarmSection: Codable, Sendable, Equatable {
         public var ConnMgr: ConnMgrSection?
+        public init(ConnMgr: ConnMgrSection?) { self.ConnMgr = ConnMgr }
     }
 
     /// kubo's `Swarm.ConnMgr`: above `HighWater` connections, the oldest past their
@@ -31,6 +32,11 @@ extension RepoConfig {
         public var LowWater: Int?
         public var HighWater: Int?
         public var GracePeriod: String?
+        public init(LowWater: Int?, HighWater: Int?, GracePeriod: String?) {
+            self.LowWater = LowWater
+            self.HighWater = HighWater
+            self.GracePeriod = GracePeriod
+        }
     }
 
     /// What the swarm settings say, checked: the listen and announce addresses, the peering

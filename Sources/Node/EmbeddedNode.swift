@@ -16,6 +16,9 @@ import NIOConcurrencyHelpers
 ///   from 1 s doubling to 60 s after failures (reset by a success).
 /// - Blocks stored in the repository are offered to peers that want them; when any peer
 ///   connects, pins waiting for blocks ask again (it may have them).
+/// - Connection manager (`Swarm.ConnMgr`): every ``trimInterval``, above `HighWater`
+///   connections the oldest past `GracePeriod` are closed down to `LowWater`, never a
+///   peering peer.
 /// - As ``IPFSSwarm`` it is what the RPC API's `swarm/*` and `id` show.
 public final class EmbeddedNode: IPFSSwarm {
     public let repo: IPFSRepo
@@ -24,11 +27,16 @@ public final class EmbeddedNode: IPFSSwarm {
     public let plan: RepoConfig.SwarmPlan
     private let logger: Logger
     private let tasks = NIOLockedValueBox<[Task<Void, Never>]>([])
+    /// When each connected peer connected (for the connection manager's grace period).
+    private let connectedAt = NIOLockedValueBox<[PeerID: ContinuousClock.Instant]>([:])
+    /// How often the connection manager looks at the connection count.
+    public let trimInterval: Duration
 
     public static var agentVersionString: String { "pinmesh/\(PinMeshVersion.string)" }
 
     /// - Parameter listen: replaces `Addresses.Swarm` (tests: `/ip4/127.0.0.1/tcp/0`).
-    public init(repo: IPFSRepo, group: any EventLoopGroup, listen: [Multiaddr]? = nil, logger: Logger) throws {
+    public init(repo: IPFSRepo, group: any EventLoopGroup, listen: [Multiaddr]? = nil, trimInterval: Duration = .seconds(10), logger: Logger) throws {
+        self.trimInterval = trimInterval
         let plan = try repo.config.swarmPlan()
         self.plan = plan
         self.repo = repo
@@ -46,8 +54,27 @@ public final class EmbeddedNode: IPFSSwarm {
         repo.onBlockStored { cid in Task { await bitswap.blockStored(cid) } }
         let events = host.peerEvents()
         var started: [Task<Void, Never>] = []
+        let connectedAt = self.connectedAt
         started.append(Task {
-            for await event in events { if case .connected = event { repo.retryFetches() } }
+            for await event in events {
+                switch event {
+                case .connected(let peer):
+                    connectedAt.withLockedValue { $0[peer] = .now }
+                    repo.retryFetches()
+                case .disconnected(let peer):
+                    _ = connectedAt.withLockedValue { $0.removeValue(forKey: peer) }
+                }
+            }
+        })
+        let (plan, interval) = (self.plan, trimInterval)
+        started.append(Task {
+            while !Task.isCancelled {
+                try? await Task.sleep(for: interval)
+                for peer in Self.toTrim(host.connectedPeers().map(\.peer), connectedAt: connectedAt.withLockedValue { $0 }, plan: plan, now: .now) {
+                    logger.debug("connection manager closes a connection", metadata: ["peer": "\(peer)"])
+                    await host.disconnect(peer)
+                }
+            }
         })
         for address in plan.bootstrap {
             started.append(Task {
@@ -66,6 +93,19 @@ public final class EmbeddedNode: IPFSSwarm {
         for t in running { t.cancel() }
         await bitswap.stop()
         await host.shutdown()
+    }
+
+    /// kubo's connection manager: above `HighWater` connections, the oldest past their
+    /// `GracePeriod` are closed until `LowWater` remain; peering peers are never closed.
+    public static func toTrim(
+        _ peers: [PeerID], connectedAt: [PeerID: ContinuousClock.Instant], plan: RepoConfig.SwarmPlan, now: ContinuousClock.Instant
+    ) -> [PeerID] {
+        guard peers.count > plan.highWater else { return [] }
+        let protected = Set(plan.peering.map(\.peer))
+        let candidates = peers.filter { p in
+            !protected.contains(p) && connectedAt[p].map { now - $0 >= plan.gracePeriod } ?? true
+        }.sorted { (connectedAt[$0] ?? now, $0) < (connectedAt[$1] ?? now, $1) }
+        return Array(candidates.prefix(max(0, peers.count - plan.lowWater)))
     }
 
     /// A peering peer: dialled whenever it is not connected, with backoff after failures.

@@ -163,3 +163,47 @@ import UnixFS
         #expect(try [UInt8](Data(contentsOf: URL(fileURLWithPath: dest))) == bytes)
     }
 }
+
+/// kubo's connection manager rules on the embedded node (`Swarm.ConnMgr`).
+@Suite struct ConnectionManagerRuleTests {
+    static func peer(_ n: UInt8) -> PeerID { try! PeerID(ed25519PublicKey: try! Ed25519.PrivateKey(seed: [UInt8](repeating: n, count: 32)).publicKey.bytes) }
+
+    static func plan(low: Int, high: Int, grace: Duration, peering: [PeerID] = []) throws -> RepoConfig.SwarmPlan {
+        var c = try RepoConfig.generate()
+        c.Swarm = RepoConfig.SwarmSection(ConnMgr: .init(LowWater: low, HighWater: high, GracePeriod: "\(grace.components.seconds)s"))
+        c.Peering = RepoConfig.PeeringSection(Peers: peering.map { .init(ID: $0.description, Addrs: []) })
+        return try c.swarmPlan()
+    }
+
+    @Test func aboveHighWaterTheOldestPastGraceGoDownToLowWaterNeverAPeeringPeer() throws {
+        let now = ContinuousClock.now
+        let peers = (1...6).map { Self.peer($0) }
+        // Connected 100 s, 90 s, … 50 s ago; the last one just now (in its grace period).
+        var at: [PeerID: ContinuousClock.Instant] = [:]
+        for (i, p) in peers.enumerated() { at[p] = now - .seconds(100 - 10 * i) }
+        at[peers[5]] = now
+        let plan = try Self.plan(low: 2, high: 4, grace: .seconds(20), peering: [peers[0]])
+        // 6 > 4: close 4 (to reach 2), oldest first, not peers[0] (peering), not peers[5] (grace).
+        #expect(EmbeddedNode.toTrim(peers, connectedAt: at, plan: plan, now: now) == Array(peers[1...4]))
+        // At the high water mark nothing is closed.
+        #expect(EmbeddedNode.toTrim(Array(peers.prefix(4)), connectedAt: at, plan: plan, now: now).isEmpty)
+        // Everything protected or in grace: nothing to close, however many.
+        let young = Dictionary(uniqueKeysWithValues: peers.map { ($0, now) })
+        #expect(EmbeddedNode.toTrim(peers, connectedAt: young, plan: plan, now: now).isEmpty)
+    }
+
+    @Test func badConnMgrSettingsAreRefusedNamingTheKey() throws {
+        var c = try RepoConfig.generate()
+        c.Swarm = RepoConfig.SwarmSection(ConnMgr: .init(LowWater: 10, HighWater: 5, GracePeriod: "20s"))
+        #expect(throws: RepoConfig.ConfigError.self) { try c.swarmPlan() }
+        c.Swarm = RepoConfig.SwarmSection(ConnMgr: .init(LowWater: 1, HighWater: 5, GracePeriod: "soon"))
+        do { _ = try c.swarmPlan(); Issue.record("a bad grace period was accepted") } catch {
+            #expect(error.description.contains("Swarm.ConnMgr.GracePeriod"))
+        }
+        c.Swarm = nil
+        c.Addresses.Swarm = ["not an address"]
+        do { _ = try c.swarmPlan(); Issue.record("a bad swarm address was accepted") } catch {
+            #expect(error.description.contains("Addresses.Swarm"))
+        }
+    }
+}
