@@ -136,4 +136,47 @@ struct BitswapServiceTests {
         await attacker.shutdown()
         await target.shutdown()
     }
+
+    @Test("a peer speaking only bitswap 1.0.0 is asked want-block, its raw block is taken, and it gets raw blocks from us")
+    func bitswap100Peer() async throws {
+        let store = B.Store()
+        let ours = (0..<3000).map { UInt8(truncatingIfNeeded: $0 * 11) }
+        let oursCID = try CID.v0(Multihash.sha256(ours))
+        store.put(oursCID, ours)
+        let (host, service) = try await B.node(store)
+        let theirs = (0..<2000).map { UInt8(truncatingIfNeeded: $0 * 3 + 1) }
+        let theirsCID = try CID.v0(Multihash.sha256(theirs))
+
+        let old = Libp2pHost(identity: .generate(), settings: Libp2pSettings(listen: [try Multiaddr("/ip4/127.0.0.1/tcp/0")], agentVersion: "old/1.0"),
+                             group: S.group, logger: .init(label: "old-bitswap"))
+        let (inbox, sink) = AsyncStream.makeStream(of: BitswapMessage.self)
+        old.setStreamHandler("/ipfs/bitswap/1.0.0") { stream in
+            while let bytes = try? await stream.readMessage(maxLength: BitswapMessage.maxMessageBytes) {
+                if let m = try? BitswapMessage(decoding: bytes) { sink.yield(m) }
+            }
+        }
+        try await old.start()
+        try await old.connect(try S.dialAddress(host))
+        let fetch = Task { try await service.fetch(theirsCID) }
+        let want = try await S.within(.seconds(10)) { () -> BitswapWantEntry? in
+            for await m in inbox {
+                if let e = m.wantlist?.entries.first(where: { $0.cid == theirsCID }) { return e }
+            }
+            return nil
+        }
+        #expect(want??.wantType == .block && want??.sendDontHave == false, "downgraded for 1.0.0")
+        let back = try await old.newStream(to: host.peerID, protocols: ["/ipfs/bitswap/1.0.0"])
+        try await back.writeMessage(BitswapMessage(wantlist: BitswapWantlist(entries: [BitswapWantEntry(cid: oursCID)]), blocks: [theirs]).encoded())
+        #expect(try await S.within(.seconds(10)) { try await fetch.value } == .some(theirs))
+        let reply = try await S.within(.seconds(10)) { () -> BitswapMessage? in
+            for await m in inbox {
+                if !m.blocks.isEmpty || !m.payload.isEmpty { return m }
+            }
+            return nil
+        }
+        #expect(reply??.blocks == [ours] && reply??.payload.isEmpty == true, "1.0.0 gets raw blocks")
+        await service.stop()
+        await old.shutdown()
+        await host.shutdown()
+    }
 }
