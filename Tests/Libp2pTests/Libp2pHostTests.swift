@@ -87,11 +87,14 @@ struct Libp2pHostTests {
 
     @Test("a peer that stalls or sends garbage is dropped by the handshake timeout while another connects")
     func stalledPeerDropped() async throws {
-        let b = try await S.host(dialTimeout: .milliseconds(300))
+        // 1 s: long enough for the honest dial below on a loaded 2-core machine.
+        let b = try await S.host(dialTimeout: .seconds(1))
         let (host, port, _) = try Libp2pHost.tcpTarget(b.listenAddresses[0], purpose: "test")
         let stalled = try await ClientBootstrap(group: S.group).connect(host: host, port: port).get()
         let garbage = try await ClientBootstrap(group: S.group).connect(host: host, port: port).get()
-        try await garbage.writeAndFlush(garbage.allocator.buffer(bytes: MultistreamMessage.encode("/multistream/1.0.0") + [200, 1, 2, 3]))
+        // The host may have dropped it already (the garbage is refused, or the deadline passed
+        // on a loaded machine): either way it must end up closed, which is what is checked.
+        try? await garbage.writeAndFlush(garbage.allocator.buffer(bytes: MultistreamMessage.encode("/multistream/1.0.0") + [200, 1, 2, 3]))
         let a = try await S.host()
         #expect(try await a.connect(try S.dialAddress(b)) == b.peerID)
         let closed = try await S.within(.seconds(5)) {
