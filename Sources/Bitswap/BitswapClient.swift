@@ -103,6 +103,25 @@ public struct BitswapClient: Sendable {
         return out.messages()
     }
 
+    /// Withdraws `cids` from `session` (queued or in flight); a want no other session holds
+    /// is cancelled with every peer asked.
+    public mutating func cancel(_ cids: [CID], session: BitswapSessionID, now: Duration) -> [BitswapClientAction] {
+        guard var s = sessions[session] else { return [] }
+        let drop = Set(cids)
+        if s.hasQueued, s.queue[s.queueHead...].contains(where: drop.contains) {
+            s.queue = s.queue[s.queueHead...].filter { !drop.contains($0) }
+            s.queueHead = 0
+        }
+        var out = BitswapWantOutbox()
+        for cid in cids.sorted() where s.live.remove(cid) != nil {
+            wants[cid]?.sessions.remove(session)
+            if wants[cid]?.sessions.isEmpty == true { dropWant(cid, except: nil, out: &out) }
+        }
+        sessions[session] = s
+        refill(session, now: now, out: &out)
+        return out.messages()
+    }
+
     /// Whether `session` has nothing left to fetch.
     public func isFinished(_ session: BitswapSessionID) -> Bool { sessions[session]?.isDone ?? true }
 

@@ -34,8 +34,10 @@ extension BitswapService {
             switch action {
             case .send(let peer, let message): send(message, to: peer)
             case .received(let cid, let bytes, _, let sessions):
+                if sessions.contains(fetchSession) { resumeWaiters(cid, bytes) }
                 for id in sessions { sessionStreams[id]?.yield(.block(cid, bytes)) }
             case .notFound(let cid, let sessions):
+                if sessions.contains(fetchSession) { resumeWaiters(cid, nil) }
                 for id in sessions { sessionStreams[id]?.yield(.notFound(cid)) }
             case .rejected(let peer, let why):
                 logger.debug("bitswap block not taken", metadata: ["remote": "\(peer)", "why": "\(why)"])

@@ -27,6 +27,11 @@ public actor BitswapService {
     var inboundStreams: [PeerID: Int] = [:]
     var sessionStreams: [BitswapSessionID: AsyncStream<BitswapFetchResult>.Continuation] = [:]
     var tasks: [Task<Void, Never>] = []
+    /// The session every ``fetch(_:)`` shares, and the fetches waiting per CID.
+    let fetchSession: BitswapSessionID
+    var waiters: [CID: [UInt64: CheckedContinuation<[UInt8]?, Never>]] = [:]
+    var lastWaiter: UInt64 = 0
+    var stopped = false
     private let epoch = ContinuousClock.now
 
     /// - Throws: `BitswapError(.invalidSetting)` naming a setting out of range.
@@ -39,6 +44,7 @@ public actor BitswapService {
         self.lookup = blocks
         engine = try BitswapServerEngine(settings: settings.server)
         client = try BitswapClient(settings: settings.client)
+        fetchSession = client.newSession()
     }
 
     /// Registers the bitswap protocols on the host (call before `host.start()`), follows its
@@ -68,14 +74,17 @@ public actor BitswapService {
         for info in host.connectedPeers() { peerConnected(info.peer) }
     }
 
-    /// Stops the loops, resets every outbound stream and ends every session (as not found).
+    /// Stops the loops, closes every outbound stream, ends every session and returns nil to
+    /// every waiting fetch.
     public func stop() async {
+        stopped = true
         for task in tasks { task.cancel() }
         tasks = []
         for (_, sender) in senders { sender.close() }
         senders = [:]
         for (_, c) in sessionStreams { c.finish() }
         sessionStreams = [:]
+        for cid in waiters.keys { resumeWaiters(cid, nil) }
     }
 
     public var serverCounters: BitswapServerCounters { engine.counters }
@@ -89,26 +98,43 @@ public actor BitswapService {
 
     /// The block of `cid` from whichever connected peer has it, verified; nil when none had it
     /// within the client's give-up time. Cancelling the calling task cancels the want.
+    ///
+    /// Every `fetch` shares one session, so the providers learned by one are asked first by the
+    /// next (a DAG walk by single fetches goes straight to the peers that had its blocks);
+    /// concurrent fetches of one CID share its want.
     public func fetch(_ cid: CID) async throws -> [UInt8]? {
-        let session = self.session()
-        await session.want([cid])
-        return try await withTaskCancellationHandler {
-            for await result in session.results {
-                switch result {
-                case .block(let c, let bytes) where c == cid:
-                    await session.close()
-                    return bytes
-                case .notFound(let c) where c == cid:
-                    await session.close()
-                    return nil
-                default: continue
-                }
+        lastWaiter += 1
+        let id = lastWaiter
+        let result = await withTaskCancellationHandler {
+            await withCheckedContinuation { (c: CheckedContinuation<[UInt8]?, Never>) in
+                addWaiter(cid, id, c)
             }
-            try Task.checkCancellation()
-            return nil
         } onCancel: {
-            Task { await session.close() }
+            Task { await self.cancelWaiter(cid, id) }
         }
+        try Task.checkCancellation()
+        return result
+    }
+
+    private func addWaiter(_ cid: CID, _ id: UInt64, _ c: CheckedContinuation<[UInt8]?, Never>) {
+        guard !stopped else { return c.resume(returning: nil) }
+        let first = waiters[cid]?.isEmpty ?? true
+        waiters[cid, default: [:]][id] = c
+        if first { perform(client.want([cid], session: fetchSession, now: now)) }
+    }
+
+    private func cancelWaiter(_ cid: CID, _ id: UInt64) {
+        guard let c = waiters[cid]?.removeValue(forKey: id) else { return }
+        c.resume(returning: nil)
+        if waiters[cid]?.isEmpty == true {
+            waiters[cid] = nil
+            perform(client.cancel([cid], session: fetchSession, now: now))
+        }
+    }
+
+    /// Resumes every `fetch` waiting for `cid`.
+    func resumeWaiters(_ cid: CID, _ bytes: [UInt8]?) {
+        for (_, c) in waiters.removeValue(forKey: cid) ?? [:] { c.resume(returning: bytes) }
     }
 
     /// A new fetch session: add CIDs to it as they are discovered (a DAG walk), read results.

@@ -217,3 +217,38 @@ extension BitswapWantEntry {
         #expect(throws: BitswapError.self) { try s.validate() }
     }
 }
+
+@Suite struct BitswapClientCancelTests {
+    let a = BitswapTestPeers.peer(1)
+
+    @Test("withdrawing a CID in flight cancels it with the peers asked and lets the next queued one start; a queued one just leaves")
+    func cancelInFlightAndQueued() throws {
+        var settings = BitswapClientSettings()
+        settings.sessionWindow = 2
+        var client = try BitswapClient(settings: settings)
+        _ = client.onPeerConnected(a, version: .v1_2_0, now: .zero)
+        let s = client.newSession()
+        let cids = (0..<4).map(BitswapFixture.cid)
+        _ = client.want(cids, session: s, now: .zero)
+        #expect(client.wantedCIDs == [cids[0], cids[1]].sorted())
+        let out = client.cancel([cids[0], cids[3]], session: s, now: .zero)
+        #expect(out.sent[a]?.map(\.summary) == ["cancel", "have"])
+        #expect(out.sent[a]?.map(\.cid) == [cids[0], cids[2]])
+        #expect(client.wantedCIDs == [cids[1], cids[2]].sorted())
+        _ = client.cancel([cids[1], cids[2]], session: s, now: .zero)
+        #expect(!client.hasWants && client.isFinished(s), "the withdrawn queued CID never started")
+    }
+
+    @Test("withdrawing a CID another session still wants keeps the want")
+    func cancelShared() throws {
+        var client = try BitswapClient()
+        _ = client.onPeerConnected(a, version: .v1_2_0, now: .zero)
+        let s1 = client.newSession()
+        let s2 = client.newSession()
+        let cid = BitswapFixture.cid(1)
+        _ = client.want([cid], session: s1, now: .zero)
+        _ = client.want([cid], session: s2, now: .zero)
+        #expect(client.cancel([cid], session: s1, now: .zero).isEmpty)
+        #expect(client.wantedCIDs == [cid])
+    }
+}

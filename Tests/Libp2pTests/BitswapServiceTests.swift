@@ -179,4 +179,35 @@ struct BitswapServiceTests {
         await old.shutdown()
         await host.shutdown()
     }
+
+    @Test("single fetches share a session: after the first, blocks are asked of the peer that had them, and two fetches of one CID share its want")
+    func fetchesShareASession() async throws {
+        let source = B.Store()
+        let blocks = (0..<20).map { i in (0..<3000).map { UInt8(truncatingIfNeeded: $0 &* (i + 7)) } }
+        for b in blocks { source.put(CID.v1(codec: .raw, Multihash.sha256(b)), b) }
+        let (server, served) = try await B.node(source)
+        let (bystander, idle) = try await B.node(B.Store())
+        let (client, fetcher) = try await B.node(B.Store())
+        try await client.connect(try S.dialAddress(server))
+        try await client.connect(try S.dialAddress(bystander))
+        #expect(try await B.eventually(within: .seconds(5)) { await fetcher.bitswapPeers.count == 2 })
+        for b in blocks {
+            let cid = CID.v1(codec: .raw, Multihash.sha256(b))
+            async let one = fetcher.fetch(cid)
+            async let two = fetcher.fetch(cid)
+            let (x, y) = try await (one, two)
+            #expect(x == b && y == b)
+        }
+        let counters = await fetcher.clientCounters
+        #expect(counters.blocksReceived == 20)
+        #expect(counters.wantHavesSent <= 2 + 19, "the first fetch asks both peers; later ones ask the provider for the block and no one else")
+        #expect(await idle.serverCounters.wantsReceived <= 2, "the bystander is asked once, not for every block")
+        await fetcher.stop()
+        #expect(try await fetcher.fetch(CID.v1(codec: .raw, Multihash.sha256([0]))) == nil, "a stopped service answers nil at once")
+        await served.stop()
+        await idle.stop()
+        await client.shutdown()
+        await server.shutdown()
+        await bystander.shutdown()
+    }
 }
