@@ -43,7 +43,7 @@ extension Libp2pConnection {
         var plain = channel.allocator.buffer(capacity: total)
         var pieces: [(at: Int, count: Int)] = []
         var failure: Libp2pProtocolError?
-        buffer.withUnsafeReadableBytes { raw in
+        _ = buffer.withUnsafeReadableBytes { raw in
             plain.writeWithUnsafeMutableBytes(minimumWritableBytes: total) { out in
                 var written = 0
                 for f in frames {

@@ -1,4 +1,4 @@
-public import Multiformats
+import Multiformats
 
 /// libp2p's Noise handshake payload:
 /// `NoiseHandshakePayload { bytes identity_key = 1; bytes identity_sig = 2; NoiseExtensions extensions = 4; }`
