@@ -73,4 +73,37 @@ import Testing
         let tied = (0..<4).map { Self.c($0, group: "g", free: 5) }
         #expect(allocator.order(tied.reversed()).map(\.peer) == Array(Self.peers[0..<4]))
     }
+
+    @Test("300 small pins over 6 peers with equal free space spread: no peer holds more than 1.5 times its share")
+    func tiesSpreadOverPeersByCID() throws {
+        let six = (0..<6).map { Self.c($0, group: "g", free: 100_000_000_000) }
+        var held: [PeerID: Int] = [:]
+        for i in 0..<300 {
+            let cid = CID.v1(codec: .raw, .sha256(Array("small pin \(i)".utf8)))
+            for p in try allocator.allocate(cid: cid, replicationMin: 2, replicationMax: 2, current: [], userAllocations: [], candidates: six) {
+                held[p, default: 0] += 1
+            }
+        }
+        let share = 300 * 2 / 6
+        #expect(held.count == 6, "peers used: \(held.count)")
+        #expect(held.values.allSatisfy { $0 <= share * 3 / 2 }, "allocations per peer: \(held.values.sorted())")
+    }
+
+    @Test("free space that differs by less than its rounding ties, and the tie is the same on every call")
+    func nearlyEqualFreeSpaceTiesDeterministically() throws {
+        // Each peer is a few kilobytes apart: what small pins leave.
+        let cands = (0..<6).map { Self.c($0, group: "g", free: 100_000_000_000 - $0 * 4_096) }
+        var firsts = Set<PeerID>()
+        for i in 0..<60 {
+            let cid = CID.v1(codec: .raw, .sha256([UInt8(i)]))
+            let a = try allocator.allocate(cid: cid, replicationMin: 1, replicationMax: 1, current: [], userAllocations: [], candidates: cands)
+            let b = try allocator.allocate(cid: cid, replicationMin: 1, replicationMax: 1, current: [], userAllocations: [], candidates: cands.reversed())
+            #expect(a == b)
+            firsts.insert(a[0])
+        }
+        #expect(firsts.count == 6)
+        // A real difference still wins: 10 % more free space is always chosen first.
+        let roomier = cands + [Self.c(6, group: "g", free: 110_000_000_000)]
+        #expect(try allocator.allocate(cid: Self.cid, replicationMin: 1, replicationMax: 1, current: [], userAllocations: [], candidates: roomier) == [Self.peers[6]])
+    }
 }
