@@ -64,7 +64,13 @@ public actor MonitorService {
     /// Replaces the ping's value (once the IPFS daemon's ID is known).
     public func setPingValue(_ value: String) { pingValue = value }
 
-    static var nowNanos: Int64 { Int64(Date().timeIntervalSince1970 * 1e9) }
+    /// Nanoseconds since the Unix epoch (metrics' `expire`), from the realtime clock in
+    /// integers: a Double holds today's value only to about 256 ns.
+    static var nowNanos: Int64 {
+        var t = timespec()
+        clock_gettime(CLOCK_REALTIME, &t)
+        return Int64(t.tv_sec) * 1_000_000_000 + Int64(t.tv_nsec)
+    }
 
     public func start() async {
         let stream = await pubsub.subscribe(topic)
