@@ -11,17 +11,23 @@ public import Sodium
 /// Every node is applied inside one transaction together with the state changes it makes
 /// (``write(_:)``), so a crash leaves either all of it or none of it, and an acknowledged
 /// write survives `kill -9` and power loss.
+///
+/// An open database holds its directory's ``PinsetLock`` (`pinset.lock`) until ``close()``:
+/// a second open of the same directory, in this process or another, fails with `inUse`.
 public final class PinsetDatabase: Sendable {
     public let path: String
     private let pool: DatabasePool
+    private let lock: PinsetLock
     /// Prepared statements per connection: preparing them for every read cost more than the
     /// read (a status listing reads once per CID).
     private let statements = StatementCache()
     private let undecodable = UndecodableRows()
 
-    /// Opens (creating if needed) the database at `path`.
+    /// Opens (creating if needed) the database at `path`, after taking the lock of its
+    /// directory (`inUse` when another process, or another open database, holds it).
     public init(path: String) throws(PinsetError) {
         self.path = path
+        lock = try PinsetLock(directory: (path as NSString).deletingLastPathComponent)
         var config = Configuration()
         config.label = "pinset"
         config.prepareDatabase { db in try PinsetDatabase.tune(db) }
@@ -358,10 +364,11 @@ public final class PinsetDatabase: Sendable {
         }
     }
 
-    /// Closes the database (later calls fail).
+    /// Closes the database (later calls fail) and releases the directory's lock.
     public func close() throws {
         statements.removeAll()
         try pool.close()
+        lock.release()
     }
 }
 

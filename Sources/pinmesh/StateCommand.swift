@@ -141,6 +141,10 @@ struct StateCommand: AsyncParsableCommand {
                 print("no pinset at \(config.databasePath): nothing to remove")
                 return
             }
+            // Held until the files are gone: a daemon cannot start on the directory meanwhile.
+            let lock: PinsetLock
+            do { lock = try PinsetLock(directory: config.path) } catch { throw ValidationError(error.message) }
+            defer { lock.release() }
             if !force {
                 print("Remove \(config.databasePath)? The peer fetches the shared pinset again when it starts. [y/N] ", terminator: "")
                 guard readLine()?.lowercased().hasPrefix("y") == true else { throw ExitCode(1) }
