@@ -156,8 +156,11 @@ let package = Package(
         .target(
             name: "RESTAPI",
             dependencies: [
-                "Node", "ClusterModel", "Multiformats", "EmbeddedIPFS", "UnixFS",
+                "Node", "ClusterModel", "Multiformats", "EmbeddedIPFS", "UnixFS", "Pinset",
                 .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdCore", package: "hummingbird"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "HummingbirdTLS", package: "hummingbird"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "Crypto", package: "swift-crypto"),

@@ -153,6 +153,9 @@ public actor ClusterPeer {
     private var repinAgain: Set<PeerID> = []
     private var tasks: [Task<Void, Never>] = []
     var logger: Logger
+    /// The API's requests: admitted while the peer runs, refused ("shutting down") once
+    /// ``stop()`` began, which waits for the admitted ones before it closes anything.
+    public nonisolated let requests = RequestGate()
     public private(set) var listenPort = 0
     public private(set) var repinned = 0
     public private(set) var expired = 0
@@ -384,8 +387,11 @@ public actor ClusterPeer {
         m.repinned.record(repinned)
     }
 
-    /// Stops everything: commits queued pinset writes, cancels running pins, closes connections.
+    /// Stops everything: refuses new API requests and waits (up to 10 s) for those running,
+    /// commits queued pinset writes, cancels running pins, closes connections, closes the database.
     public func stop() async {
+        requests.close()
+        _ = await requests.drained(within: .seconds(10))
         for t in tasks { t.cancel() }
         tasks = []
         await monitor.stop()

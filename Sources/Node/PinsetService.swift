@@ -175,6 +175,13 @@ public actor PinsetService {
     public func unpin(_ cids: [CID]) async throws { try await submit(cids.map { .unpin($0) }) }
 
     private func submit(_ ops: [PinsetOperation]) async throws {
+        // A peer outside its own trusted_peers signs deltas no peer applies, itself included.
+        guard settings.trust.trusts(me) else {
+            throw PinsetError(
+                .untrusted,
+                "this peer (\(me)) is not in its own consensus.crdt.trusted_peers, so it cannot change the pinset and nothing was written: send the request to a trusted peer's API, or add \(me) to trusted_peers in service.json on every peer and restart them"
+            )
+        }
         // All of a call's operations are queued or none: a partial write would be worse
         // than a clear refusal.
         guard batcher.count + ops.count <= settings.batching.maxQueue else {

@@ -35,6 +35,12 @@ public struct RESTAPIServer: Sendable {
         public var headers: [String: [String]] = [:]
         /// Serve HTTPS with this (`ssl_cert_file`, `ssl_key_file`); nil: plain HTTP.
         public var tls: TLSConfiguration?
+        /// A connection whose request headers are not complete this long after it opened is
+        /// closed (`read_header_timeout`); nil: no limit.
+        public var readHeaderTimeout: Duration? = .seconds(5)
+        /// A connection that reads and writes nothing this long (a kept-alive connection
+        /// between requests, a stalled upload) is closed (`idle_timeout`); nil: no limit.
+        public var idleTimeout: Duration? = .seconds(120)
         public init() {}
     }
 
@@ -92,6 +98,7 @@ public struct RESTAPIServer: Sendable {
                 exposedHeaders: settings.corsExposedHeaders, allowCredentials: settings.corsAllowCredentials,
                 maxAgeSeconds: settings.corsMaxAge.components.seconds))
         if !settings.headers.isEmpty { router.add(middleware: ExtraHeaders(headers: settings.headers)) }
+        router.add(middleware: StoppingPeerMiddleware(gate: peer.requests))
         router.add(middleware: AuthMiddleware(credentials: credentials, tokens: tokens))
         let peer = self.peer
         router.get("/health") { _, _ in Response(status: .noContent) }
@@ -237,9 +244,12 @@ public struct RESTAPIServer: Sendable {
 
     /// The application on `host:port` (port 0: one the OS picks; `onRunning` gets it).
     /// HTTPS when `settings.tls` is set.
+    /// Connections are bounded by `readHeaderTimeout`, `idleTimeout` and a lingering close
+    /// (``ConnectionGuardHandler``).
     public func application(host: String, port: Int, onRunning: @escaping @Sendable (Int) async -> Void = { _ in }) throws -> some ApplicationProtocol {
-        Application(
-            router: router(), server: try settings.tls.map { try .tls(.http1(), tlsConfiguration: $0) } ?? .http1(),
+        let http = GuardedHTTP1Channel.builder(readHeaderTimeout: settings.readHeaderTimeout, idleTimeout: settings.idleTimeout)
+        return Application(
+            router: router(), server: try settings.tls.map { try .tls(http, tlsConfiguration: $0) } ?? http,
             configuration: ApplicationConfiguration(address: .hostname(host, port: port), serverName: nil),
             onServerRunning: { channel in await onRunning(channel.localAddress?.port ?? port) }, logger: logger)
     }
@@ -271,10 +281,8 @@ public struct RESTAPIServer: Sendable {
     static func handle(_ body: () async throws -> Response) async -> Response {
         do {
             return try await body()
-        } catch let e as APIError {
-            return error(e.status, e.message)
         } catch {
-            return Self.error(.internalServerError, "\(error)")
+            return failure(error)
         }
     }
 
@@ -420,12 +428,9 @@ public struct RESTAPIServer: Sendable {
         let first: [UInt8]?
         do {
             first = try await buffer.take()
-        } catch let e as APIError {
-            producer.cancel()
-            return error(e.status, e.message)
         } catch {
             producer.cancel()
-            return Self.error(.internalServerError, "\(error)")
+            return failure(error)
         }
         guard let first else { return Response(status: .noContent) }
         var headers = HTTPFields()
