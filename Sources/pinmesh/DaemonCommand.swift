@@ -105,6 +105,8 @@ struct DaemonCommand: AsyncParsableCommand {
         restSettings.corsAllowCredentials = rest.corsAllowCredentials
         restSettings.corsMaxAge = GoDuration.parse(rest.corsMaxAge) ?? .zero
         restSettings.headers = rest.headers
+        restSettings.readHeaderTimeout = GoDuration.parse(rest.readHeaderTimeout).flatMap { $0 == .zero ? nil : $0 }
+        restSettings.idleTimeout = GoDuration.parse(rest.idleTimeout).flatMap { $0 == .zero ? nil : $0 }
         if !rest.sslCertFile.isEmpty {
             let path = { (file: String) in file.hasPrefix("/") ? file : (dir as NSString).appendingPathComponent(file) }
             do {
