@@ -27,22 +27,6 @@ public struct ClusterError: Error, CustomStringConvertible, Sendable, Equatable 
     }
 }
 
-/// What peers publish in their `ping` metric's value (compact JSON).
-public struct PingValue: Codable, Sendable, Equatable {
-    public var peername: String
-    public var ipfsID: String?
-    /// The IPFS daemon's swarm addresses (at most ``maxAddresses``), which the other peers'
-    /// daemons connect to after `connect_swarms_delay`.
-    public var ipfsAddresses: [String]?
-    public static let maxAddresses = 4
-    enum CodingKeys: String, CodingKey { case peername, ipfsID = "ipfs_id", ipfsAddresses = "ipfs_addresses" }
-    public init(peername: String, ipfsID: String?, ipfsAddresses: [String]? = nil) {
-        self.peername = peername
-        self.ipfsID = ipfsID
-        self.ipfsAddresses = ipfsAddresses
-    }
-}
-
 /// One cluster peer: the transport and its connections, pubsub, the shared pinset, the
 /// monitor and its informers, the stateless pin tracker against the IPFS daemon, allocation,
 /// repinning when a peer dies, expiry, and the RPC other peers call (status, blocks).
@@ -306,35 +290,7 @@ public actor ClusterPeer {
         return listenPort
     }
 
-    private var ipfsIDKnown = false
-
-    /// Connects this peer's IPFS daemon to every other live peer's, at the first of the
-    /// addresses its ping carries that answers.
-    func connectSwarms() async {
-        for metric in await monitor.metrics("ping") where metric.peer != me {
-            guard let value = try? JSONDecoder().decode(PingValue.self, from: Data(metric.value.utf8)) else { continue }
-            for address in value.ipfsAddresses ?? [] {
-                do {
-                    try await connector.swarmConnect(address)
-                    logger.debug("IPFS daemon connected to a peer's", metadata: ["peer": "\(metric.peer)", "address": "\(address)"])
-                    break
-                } catch {
-                    logger.debug("IPFS daemon could not connect to a peer's", metadata: ["peer": "\(metric.peer)", "address": "\(address)", "error": "\(error)"])
-                }
-            }
-        }
-    }
-
-    private func learnIPFSID() async {
-        guard !ipfsIDKnown, let id = try? await connector.id() else { return }
-        ipfsIDKnown = true
-        // Addresses other hosts can reach first: a loopback address reaches a peer only on this host.
-        let loopback = { (a: String) in a.hasPrefix("/ip4/127.") || a.hasPrefix("/ip6/::1/") }
-        let addresses = Array((id.addresses.filter { !loopback($0) } + id.addresses.filter(loopback)).prefix(PingValue.maxAddresses))
-        await tracker.setIPFSID(id.id, addresses: addresses)
-        let value = PingValue(peername: settings.peername, ipfsID: id.id, ipfsAddresses: addresses.isEmpty ? nil : addresses)
-        if let json = try? JSONEncoder().encode(value) { await monitor.setPingValue(String(decoding: json, as: UTF8.self)) }
-    }
+    var ipfsIDKnown = false
 
     /// Pins allocated here, counted from the allocation index at most every 10 s (a count
     /// reads every index entry of this peer).
