@@ -104,11 +104,15 @@ import Testing
         let (a, ma, addrA) = try await Self.managed()
         let (b, mb, _) = try await Self.managed()
         #expect(await mb.bootstrap([addrA]) == 1)
-        // A stops answering pings (it hangs in its handler, as a wedged peer would).
+        // A stops answering pings (it hangs in its handler, as a wedged peer would) until the
+        // test releases it at the end, so no handler is left suspended forever.
+        let (wedge, release) = AsyncStream<Never>.makeStream()
         a.server.register(SecureTransport.pingMethod) { _, _ in
-            try await withCheckedThrowingContinuation { (_: CheckedContinuation<[UInt8], any Error>) in }
+            for await _ in wedge {}
+            throw CancellationError()
         }
         #expect(await eventually { await mb.keepaliveFailures > 0 })
+        release.finish()
         await ma.stop()
         await mb.stop()
         for t in [a, b] { await t.shutdown() }
