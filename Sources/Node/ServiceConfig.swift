@@ -45,7 +45,8 @@ public struct ServiceConfig: Codable, Equatable, Sendable {
     public struct Consensus: Codable, Equatable, Sendable { public var crdt: CRDT }
 
     public struct RESTAPI: Codable, Equatable, Sendable {
-        public var httpListenMultiaddress: String
+        /// One address or several (ipfs-cluster writes one as a string, several as a list).
+        public var httpListenMultiaddress: [String]
         public var readTimeout: String
         public var readHeaderTimeout: String
         public var writeTimeout: String
@@ -67,8 +68,6 @@ public struct ServiceConfig: Codable, Equatable, Sendable {
         public var sslCertFile: String
         public var sslKeyFile: String
     }
-
-    public struct API: Codable, Equatable, Sendable { public var restapi: RESTAPI }
 
     public struct IPFSHTTP: Codable, Equatable, Sendable {
         /// kubo's API (`/ip4/127.0.0.1/tcp/5001`) or the embedded node's (the default).
@@ -159,11 +158,12 @@ public struct ServiceConfig: Codable, Equatable, Sendable {
                     repairInterval: "1h0m0s")),
             api: API(
                 restapi: RESTAPI(
-                    httpListenMultiaddress: "/ip4/127.0.0.1/tcp/9094", readTimeout: "0s", readHeaderTimeout: "5s",
+                    httpListenMultiaddress: ["/ip4/127.0.0.1/tcp/9094"], readTimeout: "0s", readHeaderTimeout: "5s",
                     writeTimeout: "0s", idleTimeout: "2m0s", maxHeaderBytes: 4096, basicAuthCredentials: nil,
                     httpLogFile: "", headers: [:], corsAllowedOrigins: ["*"], corsAllowedMethods: ["GET"],
                     corsAllowedHeaders: [], corsExposedHeaders: ["Content-Type", "X-Stream-Output", "X-Chunked-Output", "X-Content-Length"],
-                    corsAllowCredentials: true, corsMaxAge: "0s", tokenTtl: "24h0m0s", sslCertFile: "", sslKeyFile: "")),
+                    corsAllowCredentials: true, corsMaxAge: "0s", tokenTtl: "24h0m0s", sslCertFile: "", sslKeyFile: ""),
+                ipfsproxy: .defaults, pinsvcapi: .defaults),
             ipfsConnector: IPFSConnectorSection(
                 ipfshttp: IPFSHTTP(
                     nodeMultiaddress: "/ip4/127.0.0.1/tcp/5091", embedded: true, connectSwarmsDelay: "30s",
@@ -273,7 +273,10 @@ public struct ServiceConfig: Codable, Equatable, Sendable {
     /// Overlays `file` on `tree` key by key; a key the defaults lack is an error, except inside
     /// the maps that hold user data (tags, headers, credentials).
     static func merge(_ file: [String: Any], into tree: inout [String: Any], path: String) throws {
-        let freeForm = ["informer.tags.tags", "api.restapi.headers", "api.restapi.basic_auth_credentials"]
+        let freeForm = [
+            "informer.tags.tags", "api.restapi.headers", "api.restapi.basic_auth_credentials", "api.pinsvcapi.headers",
+            "api.pinsvcapi.basic_auth_credentials",
+        ]
         for (k, v) in file {
             let key = path.isEmpty ? k : path + "." + k
             if freeForm.contains(key) {
@@ -283,7 +286,10 @@ public struct ServiceConfig: Codable, Equatable, Sendable {
             guard let existing = tree[k] else {
                 throw ConfigError(key: key, problem: "unknown key; see Specs/configuration.md for the keys of each section")
             }
-            if var sub = existing as? [String: Any], let fileSub = v as? [String: Any] {
+            if existing is [Any], k.hasSuffix("multiaddress"), let one = v as? String {
+                // ipfs-cluster's lists of addresses are written as one string when they hold one.
+                tree[k] = one.isEmpty ? [] : [one]
+            } else if var sub = existing as? [String: Any], let fileSub = v as? [String: Any] {
                 try merge(fileSub, into: &sub, path: key)
                 tree[k] = sub
             } else {
@@ -295,6 +301,7 @@ public struct ServiceConfig: Codable, Equatable, Sendable {
     /// The sections environment variables name, and where they are in the tree.
     static let environmentSections: [(String, [String])] = [
         ("CLUSTER", ["cluster"]), ("CRDT", ["consensus", "crdt"]), ("RESTAPI", ["api", "restapi"]),
+        ("IPFSPROXY", ["api", "ipfsproxy"]), ("PINSVCAPI", ["api", "pinsvcapi"]),
         ("IPFSHTTP", ["ipfs_connector", "ipfshttp"]), ("STATELESS", ["pin_tracker", "stateless"]),
         ("PUBSUBMON", ["monitor", "pubsubmon"]), ("BALANCED", ["allocator", "balanced"]),
         ("DISK", ["informer", "disk"]), ("TAGS", ["informer", "tags"]), ("PINQUEUE", ["informer", "pinqueue"]),
@@ -312,7 +319,7 @@ public struct ServiceConfig: Codable, Equatable, Sendable {
             var node = tree
             for p in path { node = node[p] as? [String: Any] ?? [:] }
             // Keys whose default is null are absent from the defaults' JSON; name them too.
-            let optional = section == "RESTAPI" ? ["basic_auth_credentials"] : []
+            let optional = section == "RESTAPI" || section == "PINSVCAPI" ? ["basic_auth_credentials"] : []
             guard let key = (Array(node.keys) + optional).first(where: { $0.replacingOccurrences(of: "_", with: "").uppercased() == wanted }) else {
                 // PINMESH_PATH and the like are not configuration keys.
                 continue
@@ -400,6 +407,12 @@ public struct ServiceConfig: Codable, Equatable, Sendable {
             ("api.restapi.read_timeout", api.restapi.readTimeout), ("api.restapi.read_header_timeout", api.restapi.readHeaderTimeout),
             ("api.restapi.write_timeout", api.restapi.writeTimeout), ("api.restapi.idle_timeout", api.restapi.idleTimeout),
             ("api.restapi.cors_max_age", api.restapi.corsMaxAge),
+            ("api.ipfsproxy.read_timeout", api.ipfsproxy.readTimeout), ("api.ipfsproxy.read_header_timeout", api.ipfsproxy.readHeaderTimeout),
+            ("api.ipfsproxy.write_timeout", api.ipfsproxy.writeTimeout), ("api.ipfsproxy.idle_timeout", api.ipfsproxy.idleTimeout),
+            ("api.ipfsproxy.extract_headers_ttl", api.ipfsproxy.extractHeadersTtl),
+            ("api.pinsvcapi.read_timeout", api.pinsvcapi.readTimeout), ("api.pinsvcapi.read_header_timeout", api.pinsvcapi.readHeaderTimeout),
+            ("api.pinsvcapi.write_timeout", api.pinsvcapi.writeTimeout), ("api.pinsvcapi.idle_timeout", api.pinsvcapi.idleTimeout),
+            ("api.pinsvcapi.cors_max_age", api.pinsvcapi.corsMaxAge),
         ] { try duration(k, v, positive: false) }
         let (rmin, rmax) = (cluster.replicationFactorMin, cluster.replicationFactorMax)
         guard rmin == -1 || rmin >= 1 else { throw fail("cluster.replication_factor_min", "must be -1 (every peer) or at least 1, got \(rmin)") }
@@ -414,7 +427,20 @@ public struct ServiceConfig: Codable, Equatable, Sendable {
         let b = consensus.crdt.batching
         guard b.maxBatchSize >= 1 else { throw fail("consensus.crdt.batching.max_batch_size", "must be at least 1") }
         guard b.maxQueueSize >= b.maxBatchSize else { throw fail("consensus.crdt.batching.max_queue_size", "must be at least max_batch_size (\(b.maxBatchSize))") }
-        try multiaddr("api.restapi.http_listen_multiaddress", api.restapi.httpListenMultiaddress)
+        for (key, list) in [
+            ("api.restapi.http_listen_multiaddress", api.restapi.httpListenMultiaddress),
+            ("api.ipfsproxy.listen_multiaddress", api.ipfsproxy.listenMultiaddress),
+            ("api.pinsvcapi.http_listen_multiaddress", api.pinsvcapi.httpListenMultiaddress),
+        ] {
+            for (i, a) in list.enumerated() { try multiaddr("\(key)[\(i)]", a) }
+        }
+        guard !api.restapi.httpListenMultiaddress.isEmpty else {
+            throw fail("api.restapi.http_listen_multiaddress", "needs an address, e.g. /ip4/127.0.0.1/tcp/9094 (pinmeshctl and the other tools talk to it)")
+        }
+        if !api.ipfsproxy.nodeMultiaddress.isEmpty { try multiaddr("api.ipfsproxy.node_multiaddress", api.ipfsproxy.nodeMultiaddress) }
+        guard api.pinsvcapi.sslCertFile.isEmpty == api.pinsvcapi.sslKeyFile.isEmpty else {
+            throw fail(api.pinsvcapi.sslCertFile.isEmpty ? "api.pinsvcapi.ssl_cert_file" : "api.pinsvcapi.ssl_key_file", "set both ssl_cert_file and ssl_key_file (HTTPS), or neither (HTTP)")
+        }
         try multiaddr("ipfs_connector.ipfshttp.node_multiaddress", ipfsConnector.ipfshttp.nodeMultiaddress)
         try multiaddr("metrics.prometheus_endpoint", metrics.prometheusEndpoint)
         guard pinTracker.stateless.concurrentPins >= 1 else { throw fail("pin_tracker.stateless.concurrent_pins", "must be at least 1") }

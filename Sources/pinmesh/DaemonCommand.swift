@@ -93,7 +93,10 @@ struct DaemonCommand: AsyncParsableCommand {
         if let repo { PeerBlockFetcher.install(on: repo, transport: peer.transport, network: node?.bitswap, logger: logger) }
 
         let rest = service.api.restapi
-        let (apiHost, apiPort) = try Self.hostPort(rest.httpListenMultiaddress, key: "api.restapi.http_listen_multiaddress")
+        let restListeners = try rest.httpListenMultiaddress.enumerated().map { i, a in
+            try Self.hostPort(a, key: "api.restapi.http_listen_multiaddress[\(i)]")
+        }
+        let (apiHost, apiPort) = restListeners[0]
         var restSettings = RESTAPIServer.Settings()
         let ttl = GoDuration.parse(rest.tokenTtl) ?? .seconds(86400)
         restSettings.tokenLifetime = ttl == .zero ? nil : ttl
@@ -115,9 +118,8 @@ struct DaemonCommand: AsyncParsableCommand {
                 throw ValidationError("api.restapi.ssl_cert_file / ssl_key_file: \(error.message)")
             }
         }
-        services.append(
-            try RESTAPIServer(peer: peer, credentials: rest.basicAuthCredentials, settings: restSettings, logger: logger)
-                .application(host: apiHost, port: apiPort))
+        let restServer = try RESTAPIServer(peer: peer, credentials: rest.basicAuthCredentials, settings: restSettings, logger: logger)
+        for (host, port) in restListeners { services.append(try restServer.application(host: host, port: port)) }
         if service.metrics.enableStats {
             let (mHost, mPort) = try Self.hostPort(service.metrics.prometheusEndpoint, key: "metrics.prometheus_endpoint")
             let router = Router()

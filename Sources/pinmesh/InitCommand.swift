@@ -29,7 +29,7 @@ struct InitCommand: ParsableCommand {
     @Option(help: "The peer's name (default: the host name).")
     var peername: String?
 
-    @Flag(help: "Pick free ports for the cluster, REST API, embedded IPFS (RPC API, and its swarm on 127.0.0.1) and metrics listeners.")
+    @Flag(help: "Pick free ports for the cluster, REST API, IPFS proxy, Pinning Service API, embedded IPFS (RPC API, and its swarm on 127.0.0.1) and metrics listeners.")
     var randomports = false
 
     @Flag(name: .shortAndLong, help: "Overwrite an existing service.json (identity.json is never overwritten).")
@@ -53,7 +53,9 @@ struct InitCommand: ParsableCommand {
             swarm = ["/ip4/127.0.0.1/tcp/\(try Self.freePort())"]
             let cluster = try Self.freePort()
             c.cluster.listenMultiaddress = ["/ip4/0.0.0.0/tcp/\(cluster)", "/ip4/0.0.0.0/udp/\(cluster)"]
-            c.api.restapi.httpListenMultiaddress = "/ip4/127.0.0.1/tcp/\(try Self.freePort())"
+            c.api.restapi.httpListenMultiaddress = ["/ip4/127.0.0.1/tcp/\(try Self.freePort())"]
+            c.api.ipfsproxy.listenMultiaddress = ["/ip4/127.0.0.1/tcp/\(try Self.freePort())"]
+            c.api.pinsvcapi.httpListenMultiaddress = ["/ip4/127.0.0.1/tcp/\(try Self.freePort())"]
             c.ipfsConnector.ipfshttp.nodeMultiaddress = "/ip4/127.0.0.1/tcp/\(try Self.freePort())"
             c.metrics.prometheusEndpoint = "/ip4/127.0.0.1/tcp/\(try Self.freePort())"
         }

@@ -86,7 +86,7 @@ import Testing
         #expect(first.status == 0, "\(first.err)")
         let service = try ServiceConfig.load(Data(contentsOf: URL(fileURLWithPath: dir + "/service.json")), environment: [:])
         #expect(service.cluster.peername == "alpha")
-        #expect(service.api.restapi.httpListenMultiaddress != "/ip4/127.0.0.1/tcp/9094")
+        #expect(service.api.restapi.httpListenMultiaddress != ["/ip4/127.0.0.1/tcp/9094"])
         let mode = try FileManager.default.attributesOfItem(atPath: dir + "/identity.json")[.posixPermissions] as? Int
         #expect(mode == 0o600)
         let identity = try String(contentsOfFile: dir + "/identity.json", encoding: .utf8)
