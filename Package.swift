@@ -170,6 +170,37 @@ let package = Package(
             swiftSettings: swiftSettings),
 
         .target(
+            name: "Gateway",
+            dependencies: [
+                "EmbeddedIPFS", "UnixFS", "Multiformats", "CodedError", "Datastore",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings),
+        .target(
+            name: "PinningService",
+            dependencies: [
+                "Node", "RESTAPI", "ClusterModel", "Multiformats", "CodedError", "Pinset",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
+            swiftSettings: swiftSettings),
+        .target(
+            name: "IPFSProxy",
+            dependencies: [
+                "Node", "ClusterModel", "Multiformats", "CodedError", "EmbeddedIPFS", "UnixFS", "Ingest", "IPFSConnector",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings),
+
+        .target(
             name: "ClusterClient",
             dependencies: [
                 "ClusterModel", "Multiformats",
@@ -186,6 +217,7 @@ let package = Package(
             name: "pinmesh",
             dependencies: [
                 "ClusterModel", "Multiformats", "Sodium", "Pinset", "Datastore", "Node", "EmbeddedIPFS", "RESTAPI", "IPFSConnector", "Transport",
+                "Gateway", "PinningService", "IPFSProxy",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "Metrics", package: "swift-metrics"),
@@ -320,6 +352,39 @@ let package = Package(
                 .product(name: "NIOHTTP1", package: "swift-nio"),
             ],
             exclude: ["Fixtures"],
+            swiftSettings: swiftSettings),
+        .testTarget(
+            name: "GatewayTests",
+            dependencies: [
+                "Gateway", "EmbeddedIPFS", "Datastore", "UnixFS", "Multiformats", "ClusterTestKit", "Node",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ],
+            swiftSettings: swiftSettings),
+        .testTarget(
+            name: "PinningServiceTests",
+            dependencies: [
+                "PinningService", "RESTAPI", "Node", "ClusterModel", "ClusterTestKit", "Multiformats", "ClusterClient",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ],
+            swiftSettings: swiftSettings),
+        .testTarget(
+            name: "IPFSProxyTests",
+            dependencies: [
+                "IPFSProxy", "Node", "EmbeddedIPFS", "IPFSConnector", "ClusterModel", "ClusterTestKit", "Multiformats", "UnixFS",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ],
             swiftSettings: swiftSettings),
         .testTarget(
             name: "PinTrackerTests", dependencies: ["PinTracker", "ClusterModel", "Multiformats", "Sodium"],

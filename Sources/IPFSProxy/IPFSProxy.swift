@@ -1,0 +1,2 @@
+/// The IPFS proxy API (issue 22): being written; nothing is served yet.
+enum IPFSProxyModule {}
