@@ -26,6 +26,21 @@ extension BitswapClient {
         }
         ask(best, cid, block: true, now: now, out: &out)
         for other in providers where other != best && peers[other] == true { ask(other, cid, block: false, now: now, out: &out) }
+        discover(cid, session: session, now: now, out: &out)
+    }
+
+    /// Asks ``BitswapClientSettings/discoveryPeersPerWant`` connected 1.2.0 peers that are not
+    /// providers of `session` (nor paused for their misses) whether they have `cid`, the
+    /// next ones in turn.
+    private mutating func discover(_ cid: CID, session: BitswapSessionID, now: Duration, out: inout BitswapWantOutbox) {
+        guard settings.discoveryPeersPerWant > 0, let s = sessions[session] else { return }
+        let others = peers.filter { p in
+            p.value && !s.providers.contains(p.key) && s.discoveryPausedUntil[p.key].map { now >= $0 } ?? true
+        }.keys.sorted()
+        guard !others.isEmpty else { return }
+        let n = min(settings.discoveryPeersPerWant, others.count)
+        for k in 0..<n { ask(others[(s.discoveryCursor + k) % others.count], cid, block: false, now: now, out: &out) }
+        sessions[session]!.discoveryCursor = (s.discoveryCursor + n) % others.count
     }
 
     /// The least-busy connected peer that delivered a block within the recent-provider window.

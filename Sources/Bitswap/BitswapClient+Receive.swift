@@ -23,7 +23,7 @@ extension BitswapClient {
                 counters.blockBytesReceived += block.data.count
                 if peers[peer] != nil { lastDelivery[peer] = now }
                 for cid in matches {
-                    let sessions = take(cid, from: peer, out: &out)
+                    let sessions = take(cid, from: peer, now: now, out: &out)
                     touched.formUnion(sessions)
                     actions.append(.received(cid, block.data, from: peer, sessions: sessions))
                 }
@@ -40,11 +40,14 @@ extension BitswapClient {
     }
 
     /// Delivers `cid`: the sessions that wanted it, in order; cancels to the other peers asked.
-    private mutating func take(_ cid: CID, from peer: PeerID, out: inout BitswapWantOutbox) -> [BitswapSessionID] {
+    /// Each peer asked want-have that had not said HAVE by now counts a miss for discovery.
+    private mutating func take(_ cid: CID, from peer: PeerID, now: Duration, out: inout BitswapWantOutbox) -> [BitswapSessionID] {
         let sessionIDs = (wants[cid]?.sessions ?? []).sorted()
+        let missed = (wants[cid]?.peers ?? [:]).filter { $0.key != peer && ($0.value == .dontHave || $0.value.isAskedHave) }.keys.sorted()
         for id in sessionIDs {
             sessions[id]?.live.remove(cid)
             sessions[id]?.addProvider(peer)
+            for p in missed { sessions[id]?.missed(p, limit: settings.discoveryMisses, until: now + settings.discoveryPause) }
         }
         dropWant(cid, except: peer, out: &out)
         return sessionIDs

@@ -35,8 +35,12 @@ public struct BitswapClientCounters: Sendable, Equatable {
 /// Pure: events in with `now` (a monotonic `Duration`), ``BitswapClientAction``s out. Rules:
 /// - A session fetches its CIDs in order with at most ``BitswapClientSettings/sessionWindow`` in
 ///   flight. A new want goes as want-block to the session's least-busy provider and want-have to
-///   its other providers; with no provider, as want-have to every connected peer (want-block to
-///   peers older than 1.2.0, which cannot answer HAVE), except that the least-busy peer that
+///   its other providers and to ``BitswapClientSettings/discoveryPeersPerWant`` other connected
+///   peers in turn (so providers beyond the first are found; a non-provider that had not said
+///   HAVE when ``BitswapClientSettings/discoveryMisses`` of the session's wants in a row were
+///   delivered is left out for ``BitswapClientSettings/discoveryPause``); with no provider, as
+///   want-have to every connected peer (want-block to peers older than 1.2.0, which cannot
+///   answer HAVE), except that the least-busy peer that
 ///   delivered a block within ``BitswapClientSettings/recentProviderWindow`` gets a want-block.
 ///   Every want asks for DONT_HAVE.
 /// - A HAVE makes the peer a provider of the want's sessions and, when no want-block is out for
@@ -145,7 +149,7 @@ public struct BitswapClient: Sendable {
             guard let state = wants[cid]?.peers.removeValue(forKey: peer) else { continue }
             if case .askedBlock = state { retarget(cid, now: now, out: &out) }
         }
-        for id in sessions.keys { sessions[id]?.providers.removeAll { $0 == peer } }
+        for id in sessions.keys { sessions[id]?.forget(peer) }
         return out.messages()
     }
 }

@@ -15,6 +15,15 @@ public struct BitswapClientSettings: Sendable, Equatable {
     /// session has no provider yet (the want-have broadcast still goes to the others), so
     /// one-block sessions (`fetch(cid)`) save a round trip. Zero turns it off.
     public var recentProviderWindow: Duration = .seconds(5)
+    /// Each new want of a session that has providers also goes as want-have to this many
+    /// connected 1.2.0 peers that are not its providers, taken in turn (sorted by peer ID), so
+    /// a session finds providers beyond the first one that answered. Zero turns it off.
+    public var discoveryPeersPerWant = 1
+    /// A non-provider asked want-have that had not said HAVE when another peer delivered the
+    /// block, for this many of a session's wants in a row, is left out of that session's
+    /// discovery for ``discoveryPause``, so a peer with none of a DAG is not asked for all of it.
+    public var discoveryMisses = 8
+    public var discoveryPause: Duration = .seconds(30)
 
     public init() {}
 
@@ -28,6 +37,9 @@ public struct BitswapClientSettings: Sendable, Equatable {
         try check(rebroadcastInterval > .zero, "rebroadcastInterval must be positive, got \(rebroadcastInterval)")
         try check(giveUpAfter > .zero, "giveUpAfter must be positive, got \(giveUpAfter)")
         try check(recentProviderWindow >= .zero, "recentProviderWindow must not be negative, got \(recentProviderWindow)")
+        try check((0...16).contains(discoveryPeersPerWant), "discoveryPeersPerWant must be 0...16, got \(discoveryPeersPerWant)")
+        try check(discoveryMisses >= 1, "discoveryMisses must be at least 1, got \(discoveryMisses)")
+        try check(discoveryPause >= .zero, "discoveryPause must not be negative, got \(discoveryPause)")
         try check(maxLiveWants >= sessionWindow, "maxLiveWants must be at least sessionWindow (\(sessionWindow)), got \(maxLiveWants)")
     }
 }

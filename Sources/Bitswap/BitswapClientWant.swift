@@ -7,6 +7,8 @@ enum BitswapPeerWantState: Sendable, Equatable {
     /// The peer said HAVE (or is a 1.0/1.1 peer that sent a block before), and no want-block is out to it.
     case has
     case dontHave
+
+    var isAskedHave: Bool { if case .askedHave = self { true } else { false } }
 }
 
 /// One CID the client wants: the sessions waiting for it and what each peer said.
@@ -37,9 +39,35 @@ struct BitswapClientSession: Sendable {
     var live: Set<CID> = []
     /// Peers that said HAVE or sent a block for this session, first seen first.
     var providers: [PeerID] = []
+    /// Where the next discovery want-have starts among the connected non-providers.
+    var discoveryCursor = 0
+    /// Wants in a row that peers which are not providers did not say HAVE for before another
+    /// peer delivered them, and when each paused peer may be asked by discovery again.
+    var discoveryMisses: [PeerID: Int] = [:]
+    var discoveryPausedUntil: [PeerID: Duration] = [:]
 
     mutating func addProvider(_ peer: PeerID) {
         if !providers.contains(peer) { providers.append(peer) }
+        discoveryMisses[peer] = nil
+        discoveryPausedUntil[peer] = nil
+    }
+
+    /// `peer`, not a provider, had not said HAVE when a want of this session was delivered by
+    /// another peer: after `limit` in a row it is paused until `until`.
+    mutating func missed(_ peer: PeerID, limit: Int, until: Duration) {
+        guard !providers.contains(peer) else { return }
+        discoveryMisses[peer, default: 0] += 1
+        if discoveryMisses[peer]! >= limit {
+            discoveryMisses[peer] = nil
+            discoveryPausedUntil[peer] = until
+        }
+    }
+
+    /// Forgets what discovery learned about `peer` (it disconnected).
+    mutating func forget(_ peer: PeerID) {
+        providers.removeAll { $0 == peer }
+        discoveryMisses[peer] = nil
+        discoveryPausedUntil[peer] = nil
     }
 
     var hasQueued: Bool { queueHead < queue.count }

@@ -44,40 +44,6 @@ extension BitswapService {
         perform(client.onPeerDisconnected(peer, now: now))
     }
 
-    /// Reads one inbound stream until EOF or error; every message is handled in order.
-    func readInbound(_ stream: Libp2pStream) async {
-        let peer = stream.remotePeer
-        guard inboundStreams[peer, default: 0] < settings.maxInboundStreamsPerPeer else {
-            logger.info("too many bitswap streams from one peer: stream reset", metadata: ["remote": "\(peer)"])
-            await stream.reset()
-            return
-        }
-        inboundStreams[peer, default: 0] += 1
-        defer {
-            inboundStreams[peer, default: 1] -= 1
-            if inboundStreams[peer] == 0 { inboundStreams[peer] = nil }
-        }
-        peerConnected(peer)
-        while true {
-            let bytes: [UInt8]?
-            do {
-                bytes = try await stream.readMessage(maxLength: BitswapMessage.maxMessageBytes)
-            } catch {
-                logger.debug("bitswap inbound stream ended", metadata: ["remote": "\(peer)", "error": "\(error)"])
-                await stream.reset()
-                return
-            }
-            guard let bytes else { return }
-            do {
-                handle(try BitswapMessage(decoding: bytes), from: peer)
-            } catch {
-                logger.info("malformed bitswap message: stream reset", metadata: ["remote": "\(peer)", "error": "\(error)"])
-                await stream.reset()
-                return
-            }
-        }
-    }
-
     func handle(_ message: BitswapMessage, from peer: PeerID) {
         perform(engine.onMessage(from: peer, message))
         perform(client.onMessage(from: peer, message, now: now))

@@ -24,7 +24,9 @@ public actor BitswapService {
     var engine: BitswapServerEngine
     var client: BitswapClient
     var senders: [PeerID: BitswapPeerSender] = [:]
+    /// Inbound streams being read, and those waiting for a reading slot, per peer.
     var inboundStreams: [PeerID: Int] = [:]
+    var inboundWaiters: [PeerID: [CheckedContinuation<Bool, Never>]] = [:]
     var sessionStreams: [BitswapSessionID: AsyncStream<BitswapFetchResult>.Continuation] = [:]
     var tasks: [Task<Void, Never>] = []
     /// The session every ``fetch(_:)`` shares, and the fetches waiting per CID.
@@ -74,10 +76,13 @@ public actor BitswapService {
         for info in host.connectedPeers() { peerConnected(info.peer) }
     }
 
-    /// Stops the loops, closes every outbound stream, ends every session and returns nil to
-    /// every waiting fetch.
+    /// Stops the loops, closes every outbound stream, resets the inbound streams waiting to be
+    /// read, ends every session and returns nil to every waiting fetch.
     public func stop() async {
         stopped = true
+        let waiting = inboundWaiters.values.flatMap { $0 }
+        inboundWaiters = [:]
+        for w in waiting { w.resume(returning: false) }
         for task in tasks { task.cancel() }
         tasks = []
         for (_, sender) in senders { sender.close() }

@@ -9,9 +9,13 @@ public struct BitswapServiceSettings: Sendable, Equatable {
     /// Messages queued for one peer's stream beyond which the peer is dropped from bitswap
     /// (its stream reset): a peer that does not read cannot hold memory without bound.
     public var maxQueuedMessagesPerPeer = 4096
-    /// Inbound bitswap streams read at once per peer (each may hold a 4 MiB message being
-    /// read); a stream beyond it is reset. go-bitswap opens one per peer.
+    /// Inbound bitswap streams read at once per peer (each may assemble a message of up to
+    /// 4 MiB); further streams wait their turn. kubo (boxo) sends every response message on a
+    /// stream of its own, up to 8 at once, so they must wait, not be reset: a reset loses a block.
     public var maxInboundStreamsPerPeer = 4
+    /// Inbound streams of one peer waiting for a reading slot; one more is reset. A waiting
+    /// stream is not read, so it holds no more than its yamux receive window.
+    public var maxWaitingInboundStreamsPerPeer = 64
 
     public init() {}
 
@@ -24,6 +28,9 @@ public struct BitswapServiceSettings: Sendable, Equatable {
         }
         guard maxInboundStreamsPerPeer >= 1 else {
             throw BitswapError(.invalidSetting, "bitswap service: maxInboundStreamsPerPeer must be at least 1, got \(maxInboundStreamsPerPeer)")
+        }
+        guard maxWaitingInboundStreamsPerPeer >= 0 else {
+            throw BitswapError(.invalidSetting, "bitswap service: maxWaitingInboundStreamsPerPeer must not be negative, got \(maxWaitingInboundStreamsPerPeer)")
         }
         guard maxQueuedMessagesPerPeer >= 16 else {
             throw BitswapError(.invalidSetting, "bitswap service: maxQueuedMessagesPerPeer must be at least 16, got \(maxQueuedMessagesPerPeer)")

@@ -176,6 +176,73 @@ extension BitswapWantEntry {
         #expect((blockAsks[a] ?? 0) + (blockAsks[b] ?? 0) == client.settings.sessionWindow - 1)
     }
 
+    @Test("a session with a provider also asks one other connected peer want-have per new want, in turn; one that says HAVE becomes a provider and gets want-blocks")
+    func discoversMoreProviders() throws {
+        var client = try client([a, b, c])
+        let s = client.newSession()
+        let blocks = (0..<4).map { BitswapFixture.block(40 + $0) }
+        let cids = blocks.map(BitswapFixture.raw)
+        _ = client.want([cids[0]], session: s, now: .zero)
+        _ = client.onMessage(from: a, presence(cids[0], .have), now: .zero)
+        #expect(client.onMessage(from: a, blockMessage(blocks[0], as: cids[0]), now: .zero).received == [cids[0]])
+        let others = [b, c].sorted()
+        let two = client.want([cids[1], cids[2]], session: s, now: .zero).sent
+        #expect(two[a]?.map(\.summary) == ["block", "block"])
+        #expect(two[others[0]]?.map(\.cid) == [cids[1]] && two[others[0]]?.map(\.summary) == ["have"])
+        #expect(two[others[1]]?.map(\.cid) == [cids[2]] && two[others[1]]?.map(\.summary) == ["have"])
+        #expect(client.onMessage(from: others[0], presence(cids[1], .have), now: .zero).sent.isEmpty, "the want-block stays with a")
+        let third = client.want([cids[3]], session: s, now: .zero).sent
+        #expect(third.mapValues { $0.map(\.summary) } == [others[0]: ["block"], a: ["have"], others[1]: ["have"]],
+                "the new provider is the least busy; the last non-provider is asked")
+    }
+
+    @Test("a non-provider that had not said HAVE when 8 of a session's wants in a row were delivered by another peer is left out of its discovery for the pause, then asked again")
+    func discoveryPausesAPeerThatHasNothing() throws {
+        var client = try client([a, b])
+        let st = client.settings
+        let s = client.newSession()
+        let blocks = (0..<12).map { BitswapFixture.block(60 + $0) }
+        let cids = blocks.map(BitswapFixture.raw)
+        _ = client.want([cids[0]], session: s, now: .zero)
+        _ = client.onMessage(from: b, presence(cids[0], .dontHave), now: .zero)
+        #expect(client.onMessage(from: a, blockMessage(blocks[0], as: cids[0]), now: .zero).received == [cids[0]])
+        for i in 1..<st.discoveryMisses {
+            #expect(client.want([cids[i]], session: s, now: .zero).sent[b]?.map(\.summary) == ["have"], "want \(i)")
+            _ = client.onMessage(from: b, presence(cids[i], .dontHave), now: .zero)
+            _ = client.onMessage(from: a, blockMessage(blocks[i], as: cids[i]), now: .zero)
+        }
+        let paused = st.discoveryMisses
+        #expect(client.want([cids[paused]], session: s, now: .seconds(1)).sent.mapValues { $0.map(\.summary) } == [a: ["block"]])
+        _ = client.onMessage(from: a, blockMessage(blocks[paused], as: cids[paused]), now: .seconds(1))
+        let before = client.want([cids[paused + 1]], session: s, now: st.discoveryPause - .milliseconds(1))
+        #expect(before.sent[b] == nil, "still paused")
+        _ = client.onMessage(from: a, blockMessage(blocks[paused + 1], as: cids[paused + 1]), now: st.discoveryPause)
+        #expect(client.want([cids[paused + 2]], session: s, now: st.discoveryPause).sent[b]?.map(\.summary) == ["have"], "asked again after the pause")
+    }
+
+    @Test("with discovery off, a session with a provider asks only its providers")
+    func discoveryOff() throws {
+        var settings = BitswapClientSettings()
+        settings.discoveryPeersPerWant = 0
+        var client = try BitswapClient(settings: settings)
+        for p in [a, b] { _ = client.onPeerConnected(p, version: .v1_2_0, now: .zero) }
+        let s = client.newSession()
+        let first = BitswapFixture.block(50), next = BitswapFixture.raw(BitswapFixture.block(51))
+        _ = client.want([BitswapFixture.raw(first)], session: s, now: .zero)
+        _ = client.onMessage(from: a, blockMessage(first, as: BitswapFixture.raw(first)), now: .zero)
+        #expect(client.want([next], session: s, now: .zero).sent.mapValues { $0.map(\.summary) } == [a: ["block"]])
+        settings.discoveryPeersPerWant = 17
+        #expect(throws: BitswapError.self) { try settings.validate() }
+        settings.discoveryPeersPerWant = 16
+        settings.discoveryMisses = 0
+        #expect(throws: BitswapError.self) { try settings.validate() }
+        settings.discoveryMisses = 1
+        settings.discoveryPause = .milliseconds(-1)
+        #expect(throws: BitswapError.self) { try settings.validate() }
+        settings.discoveryPause = .zero
+        #expect(throws: Never.self) { try settings.validate() }
+    }
+
     @Test("a disconnect moves the want-block to another holder, and closing a session cancels its wants")
     func disconnectAndClose() throws {
         var client = try client([a, b])

@@ -104,39 +104,6 @@ struct BitswapServiceTests {
         await target.shutdown()
     }
 
-    @Test("a peer gets at most four inbound bitswap streams read at once; a fifth is reset")
-    func inboundStreamLimit() async throws {
-        let (target, service) = try await B.node(B.Store())
-        let attacker = try await S.host()
-        try await attacker.connect(try S.dialAddress(target))
-        var open: [Libp2pStream] = []
-        for i in 0..<4 {
-            let stream = try await attacker.newStream(to: target.peerID, protocols: ["/ipfs/bitswap/1.2.0"])
-            let junk = [UInt8(i), 1, 2, 3]
-            let cid = CID.v1(codec: .raw, Multihash.sha256(junk))
-            try await stream.writeMessage(BitswapMessage(payload: [BitswapPayloadBlock(prefix: BitswapCIDPrefix(of: cid), data: junk)]).encoded())
-            open.append(stream)
-        }
-        #expect(try await B.eventually(within: .seconds(5)) { await service.clientCounters.blocksUnwanted == 4 })
-        let fifth = try await attacker.newStream(to: target.peerID, protocols: ["/ipfs/bitswap/1.2.0"])
-        let ended = try await S.within(.seconds(5)) { () -> Bool in
-            do { return try await fifth.read() == nil } catch { return true }
-        }
-        #expect(ended == true)
-        let first = open[0]
-        await first.closeWrite()
-        let firstEnded = try await S.within(.seconds(5)) { () -> Bool in
-            do { return try await first.read() == nil } catch { return true }
-        }
-        #expect(firstEnded == true, "the reader of a half-closed stream ends and releases it")
-        let sixth = try await attacker.newStream(to: target.peerID, protocols: ["/ipfs/bitswap/1.2.0"])
-        try await sixth.writeMessage(BitswapMessage(blocks: [[9, 9, 9]]).encoded())
-        #expect(try await B.eventually(within: .seconds(5)) { await service.clientCounters.blocksUnwanted == 5 }, "a closed stream frees its place")
-        await service.stop()
-        await attacker.shutdown()
-        await target.shutdown()
-    }
-
     @Test("a peer speaking only bitswap 1.0.0 is asked want-block, its raw block is taken, and it gets raw blocks from us")
     func bitswap100Peer() async throws {
         let store = B.Store()
@@ -180,7 +147,7 @@ struct BitswapServiceTests {
         await host.shutdown()
     }
 
-    @Test("single fetches share a session: after the first, blocks are asked of the peer that had them, and two fetches of one CID share its want")
+    @Test("single fetches share a session: after the first, blocks are asked of the peer that had them, a bystander only until discovery pauses it, and two fetches of one CID share its want")
     func fetchesShareASession() async throws {
         let source = B.Store()
         let blocks = (0..<20).map { i in (0..<3000).map { UInt8(truncatingIfNeeded: $0 &* (i + 7)) } }
@@ -200,8 +167,10 @@ struct BitswapServiceTests {
         }
         let counters = await fetcher.clientCounters
         #expect(counters.blocksReceived == 20)
-        #expect(counters.wantHavesSent <= 2 + 19, "the first fetch asks both peers; later ones ask the provider for the block and no one else")
-        #expect(await idle.serverCounters.wantsReceived <= 2, "the bystander is asked once, not for every block")
+        // Discovery asks the bystander want-have until 8 blocks in a row came from the server
+        // first, not for every block.
+        #expect(counters.wantHavesSent <= 2 + 10, "the first fetch asks both peers; later ones the provider for the block, the bystander a few times")
+        #expect(await idle.serverCounters.wantsReceived <= 1 + 10, "the bystander is asked for a few blocks, not for every block")
         await fetcher.stop()
         #expect(try await fetcher.fetch(CID.v1(codec: .raw, Multihash.sha256([0]))) == nil, "a stopped service answers nil at once")
         await served.stop()
