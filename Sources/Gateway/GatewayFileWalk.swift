@@ -1,0 +1,80 @@
+public import Multiformats
+public import UnixFS
+
+/// Walks the blocks of a UnixFS file (or raw block) that a byte range needs, depth-first in
+/// file order, fetching each when it is needed: memory holds one block per DAG level, never
+/// the file.
+///
+/// Rules: only children whose `blocksizes` span overlaps the range are fetched; a child whose
+/// actual size disagrees with its parent's `blocksizes` entry, a DAG deeper than ``maxDepth``,
+/// or a node that is not part of a file stops the walk with a `internal` error (the bytes sent
+/// so far are then all that is sent).
+public struct GatewayFileWalk: Sendable {
+    public let blocks: GatewayBlocks
+    public static let maxDepth = 64
+
+    public init(blocks: GatewayBlocks) { self.blocks = blocks }
+
+    /// Calls `visit` with every block the range `[range)` of the file at `cid` (its `bytes`
+    /// given) needs, the root first, and the part of the file's bytes each block carries within
+    /// the range (empty for inner nodes without data).
+    public func walk(
+        _ cid: CID, _ bytes: [UInt8], range: Range<UInt64>, visit: (Block, ArraySlice<UInt8>) async throws -> Void
+    ) async throws {
+        try await node(cid, bytes, at: 0, expected: nil, range: range, depth: 0, visit: visit)
+    }
+
+    private func node(
+        _ cid: CID, _ bytes: [UInt8], at start: UInt64, expected: UInt64?, range: Range<UInt64>, depth: Int,
+        visit: (Block, ArraySlice<UInt8>) async throws -> Void
+    ) async throws {
+        guard depth < Self.maxDepth else { throw GatewayError(.internal, "the file DAG is deeper than \(Self.maxDepth) levels at \(cid)") }
+        if cid.codec == .raw {
+            if let expected, expected != UInt64(bytes.count) {
+                throw GatewayError(.internal, "raw block \(cid) holds \(bytes.count) bytes but its parent says \(expected)")
+            }
+            try await visit(Block(cid: cid, bytes: bytes), Self.slice(bytes[...], at: start, range))
+            return
+        }
+        guard cid.codec == .dagPB else { throw GatewayError(.internal, "\(cid) is \(cid.codec), not part of a UnixFS file") }
+        let pb: PBNode
+        let data: UnixFSData
+        do throws(UnixFSError) {
+            pb = try PBNode(decoding: bytes)
+            data = try UnixFSData(decoding: pb.data ?? [])
+        } catch {
+            throw GatewayError(.internal, "block \(cid) of the file is not valid UnixFS: \(error.message)")
+        }
+        guard data.type == .file || data.type == .raw else {
+            throw GatewayError(.internal, "\(cid) is a UnixFS \(data.type), not part of a file")
+        }
+        let own = data.data ?? []
+        let total = data.fileSize ?? UInt64(own.count) + data.blockSizes.reduce(0, +)
+        if let expected, expected != total {
+            throw GatewayError(.internal, "file node \(cid) holds \(total) bytes but its parent says \(expected)")
+        }
+        try await visit(Block(cid: cid, bytes: bytes), Self.slice(own[...], at: start, range))
+        guard !pb.links.isEmpty else { return }
+        guard data.blockSizes.count == pb.links.count else {
+            throw GatewayError(.internal, "\(cid) has \(pb.links.count) links but \(data.blockSizes.count) blocksizes")
+        }
+        var position = start + UInt64(own.count)
+        for (link, size) in zip(pb.links, data.blockSizes) {
+            let end = position + size
+            if position >= range.upperBound { return }
+            if end > range.lowerBound && size > 0 {
+                let child = try await blocks.get(link.hash)
+                try await node(link.hash, child, at: position, expected: size, range: range, depth: depth + 1, visit: visit)
+            }
+            position = end
+        }
+    }
+
+    /// The part of `bytes`, which sit at file offset `start`, inside `range`.
+    static func slice(_ bytes: ArraySlice<UInt8>, at start: UInt64, _ range: Range<UInt64>) -> ArraySlice<UInt8> {
+        let end = start + UInt64(bytes.count)
+        let lo = max(start, range.lowerBound), hi = min(end, range.upperBound)
+        guard lo < hi else { return [] }
+        return bytes[bytes.startIndex + Int(lo - start)..<bytes.startIndex + Int(hi - start)]
+    }
+}
