@@ -220,16 +220,28 @@ public struct ServiceConfig: Codable, Equatable, Sendable {
     /// environment's `PINMESH_<SECTION>_<KEY>` overrides, and validates the result. A key the
     /// defaults do not have is refused (a typo would otherwise be silently ignored).
     public static func load(_ data: Data, environment: [String: String] = ProcessInfo.processInfo.environment, peername: String = "") throws -> ServiceConfig {
+        try read(data, environment: environment, peername: peername).config
+    }
+
+    /// ``load(_:environment:peername:)``, and what it accepted from ipfs-cluster's keys
+    /// without acting on it (for the daemon's startup warning).
+    public static func read(
+        _ data: Data, environment: [String: String] = ProcessInfo.processInfo.environment, peername: String = ""
+    ) throws -> (config: ServiceConfig, notes: LoadNotes) {
         let file: Any
         do {
             file = try JSONSerialization.jsonObject(with: data)
         } catch {
             throw ConfigError(key: "(file)", problem: "not valid JSON: \(error.localizedDescription)")
         }
-        guard let fileTree = file as? [String: Any] else { throw ConfigError(key: "(file)", problem: "must be a JSON object") }
+        guard var fileTree = file as? [String: Any] else { throw ConfigError(key: "(file)", problem: "must be a JSON object") }
+        var notes = LoadNotes()
+        try translate(&fileTree, notes: &notes)
         var tree = defaultTree(peername: peername, secret: "")
-        try merge(fileTree, into: &tree, path: "")
-        try applyEnvironment(environment, to: &tree)
+        var set = Set<String>()
+        try merge(fileTree, into: &tree, path: "", notes: &notes, set: &set)
+        try applyEnvironment(environment, to: &tree, set: &set)
+        deriveTTLs(&tree, set: set)
         let config: ServiceConfig
         do {
             config = try decoder.decode(ServiceConfig.self, from: JSONSerialization.data(withJSONObject: tree))
@@ -241,7 +253,7 @@ public struct ServiceConfig: Codable, Equatable, Sendable {
             throw ConfigError(key: "(file)", problem: "\(error)")
         }
         try config.validate()
-        return config
+        return (config, notes)
     }
 
     private static func keyPath(_ path: [any CodingKey]) -> String {
@@ -273,6 +285,14 @@ public struct ServiceConfig: Codable, Equatable, Sendable {
     /// Overlays `file` on `tree` key by key; a key the defaults lack is an error, except inside
     /// the maps that hold user data (tags, headers, credentials).
     static func merge(_ file: [String: Any], into tree: inout [String: Any], path: String) throws {
+        var notes = LoadNotes()
+        var set = Set<String>()
+        try merge(file, into: &tree, path: path, notes: &notes, set: &set)
+    }
+
+    /// ``merge(_:into:path:)`` that accepts ipfs-cluster's keys PinMesh does not act on
+    /// (recorded in `notes`) and records in `set` every key the file gives a value.
+    static func merge(_ file: [String: Any], into tree: inout [String: Any], path: String, notes: inout LoadNotes, set: inout Set<String>) throws {
         let freeForm = [
             "informer.tags.tags", "api.restapi.headers", "api.restapi.basic_auth_credentials", "api.pinsvcapi.headers",
             "api.pinsvcapi.basic_auth_credentials",
@@ -281,19 +301,23 @@ public struct ServiceConfig: Codable, Equatable, Sendable {
             let key = path.isEmpty ? k : path + "." + k
             if freeForm.contains(key) {
                 tree[k] = v
+                set.insert(key)
                 continue
             }
             guard let existing = tree[k] else {
+                if try acceptForeign(key, value: v, notes: &notes) { continue }
                 throw ConfigError(key: key, problem: "unknown key; see Specs/configuration.md for the keys of each section")
             }
             if existing is [Any], k.hasSuffix("multiaddress"), let one = v as? String {
                 // ipfs-cluster's lists of addresses are written as one string when they hold one.
                 tree[k] = one.isEmpty ? [] : [one]
+                set.insert(key)
             } else if var sub = existing as? [String: Any], let fileSub = v as? [String: Any] {
-                try merge(fileSub, into: &sub, path: key)
+                try merge(fileSub, into: &sub, path: key, notes: &notes, set: &set)
                 tree[k] = sub
             } else {
                 tree[k] = v
+                set.insert(key)
             }
         }
     }
@@ -308,14 +332,34 @@ public struct ServiceConfig: Codable, Equatable, Sendable {
         ("NUMPIN", ["informer", "numpin"]), ("METRICS", ["metrics"]),
     ]
 
+    static func applyEnvironment(_ env: [String: String], to tree: inout [String: Any]) throws {
+        var set = Set<String>()
+        try applyEnvironment(env, to: &tree, set: &set)
+    }
+
     /// `PINMESH_<SECTION>_<KEY>=value`: KEY is the JSON key in capitals, with or without its
     /// underscores (`PINMESH_CLUSTER_PEERNAME`, `PINMESH_CLUSTER_REPLICATION_FACTOR_MIN`).
-    /// Lists are comma-separated; maps are JSON; booleans as Go's ParseBool.
-    static func applyEnvironment(_ env: [String: String], to tree: inout [String: Any]) throws {
-        for (name, value) in env where name.hasPrefix("PINMESH_") {
-            let rest = name.dropFirst("PINMESH_".count)
-            guard let (section, path) = environmentSections.first(where: { rest.hasPrefix($0.0 + "_") }) else { continue }
-            let wanted = rest.dropFirst(section.count + 1).replacingOccurrences(of: "_", with: "")
+    /// ipfs-cluster's names work too: `CLUSTER_<SECTION>_<KEY>` (`CLUSTER_RESTAPI_HTTPLISTENMULTIADDRESS`)
+    /// and, for the cluster section, `CLUSTER_<KEY>` (`CLUSTER_SECRET`, `CLUSTER_PEERNAME`);
+    /// a `PINMESH_` variable wins over a `CLUSTER_` one for the same key. Lists are
+    /// comma-separated; maps are JSON; booleans as Go's ParseBool.
+    static func applyEnvironment(_ env: [String: String], to tree: inout [String: Any], set: inout Set<String>) throws {
+        // ipfs-cluster's names first, so PinMesh's own override them.
+        let ordered = env.filter { $0.key.hasPrefix("CLUSTER_") }.sorted { $0.key < $1.key }
+            + env.filter { $0.key.hasPrefix("PINMESH_") }.sorted { $0.key < $1.key }
+        for (name, value) in ordered {
+            let clusterName = name.hasPrefix("CLUSTER_")
+            let rest = name.dropFirst(clusterName ? "CLUSTER_".count : "PINMESH_".count)
+            let section: String
+            let path: [String]
+            if let match = environmentSections.first(where: { rest.hasPrefix($0.0 + "_") }) {
+                (section, path) = match
+            } else if clusterName {
+                (section, path) = ("", ["cluster"])
+            } else {
+                continue
+            }
+            let wanted = rest.dropFirst(section.isEmpty ? 0 : section.count + 1).replacingOccurrences(of: "_", with: "")
             var node = tree
             for p in path { node = node[p] as? [String: Any] ?? [:] }
             // Keys whose default is null are absent from the defaults' JSON; name them too.
@@ -348,18 +392,19 @@ public struct ServiceConfig: Codable, Equatable, Sendable {
             default:
                 parsed = value
             }
-            set(&tree, path + [key], parsed)
+            assign(&tree, path + [key], parsed)
+            set.insert(keyPath)
         }
     }
 
-    private static func set(_ tree: inout [String: Any], _ path: [String], _ value: Any) {
+    private static func assign(_ tree: inout [String: Any], _ path: [String], _ value: Any) {
         guard let first = path.first else { return }
         if path.count == 1 {
             tree[first] = value
             return
         }
         var sub = tree[first] as? [String: Any] ?? [:]
-        set(&sub, Array(path.dropFirst()), value)
+        assign(&sub, Array(path.dropFirst()), value)
         tree[first] = sub
     }
 

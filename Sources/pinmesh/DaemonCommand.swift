@@ -35,17 +35,7 @@ struct DaemonCommand: AsyncParsableCommand {
 
     func run() async throws {
         let dir = config.path
-        let servicePath = (dir as NSString).appendingPathComponent("service.json")
-        guard let data = FileManager.default.contents(atPath: servicePath) else {
-            throw ValidationError("no configuration at \(servicePath): run `pinmesh init --config \(dir)` first")
-        }
-        let service: ServiceConfig
-        do {
-            service = try ServiceConfig.load(data)
-        } catch {
-            throw ValidationError("\(error)")
-        }
-        let identity = try IdentityFile.load(config.identityPath)
+        let (service, notes, identity) = try Self.loadConfiguration(config)
         guard let level = Logger.Level(rawValue: logLevel) else {
             throw ValidationError("--log-level \(logLevel): use trace, debug, info, notice, warning, error or critical")
         }
@@ -58,6 +48,7 @@ struct DaemonCommand: AsyncParsableCommand {
         if service.metrics.enableStats { MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry)) }
         var logger = Logger(label: "pinmesh")
         logger[metadataKey: "peer"] = "\(service.cluster.peername)"
+        Self.warnIgnored(notes, logger: logger)
 
         var settings = try ClusterPeer.Settings(config: service, dataDirectory: dir)
         if let bootstrap {
@@ -91,6 +82,8 @@ struct DaemonCommand: AsyncParsableCommand {
             settings: settings, identity: identity.key, secret: SecureBytes(service.secretBytes), connector: connector,
             group: MultiThreadedEventLoopGroup.singleton, localBlocks: localBlocks, blockStore: repo.map { LocalBlockStore(repo: $0) }, logger: logger)
         if let repo { PeerBlockFetcher.install(on: repo, transport: peer.transport, network: node?.bitswap, logger: logger) }
+        let gateway = try Self.gatewayServices(repo: repo, logger: logger)
+        services += gateway.services
 
         let rest = service.api.restapi
         let restListeners = try rest.httpListenMultiaddress.enumerated().map { i, a in
@@ -120,6 +113,10 @@ struct DaemonCommand: AsyncParsableCommand {
         }
         let restServer = try RESTAPIServer(peer: peer, credentials: rest.basicAuthCredentials, settings: restSettings, logger: logger)
         for (host, port) in restListeners { services.append(try restServer.application(host: host, port: port)) }
+        let proxy = try Self.ipfsProxyServices(service, peer: peer, repo: repo, logger: logger)
+        services += proxy.services
+        let pinning = try Self.pinningServices(service, directory: dir, peer: peer, logger: logger)
+        services += pinning.services
         if service.metrics.enableStats {
             let (mHost, mPort) = try Self.hostPort(service.metrics.prometheusEndpoint, key: "metrics.prometheus_endpoint")
             let router = Router()
@@ -135,8 +132,10 @@ struct DaemonCommand: AsyncParsableCommand {
               peer ID    \(identity.id)
               REST API   \(restSettings.tls == nil ? "http" : "https")://\(apiHost):\(apiPort)
               IPFS API   http://\(ipfsHost):\(ipfsPort)/api/v0\(ipfs.embedded ? " (embedded)" : "")
+              IPFS proxy \(proxy.ready)
+            \(pinning.line)
             """
-        services.append(PeerService(peer: peer, node: node, ready: ready, logger: logger))
+        services.append(PeerService(peer: peer, node: node, ready: ready + gateway.lines, logger: logger))
         // A second signal does not wait for the graceful shutdown.
         let forced = Task {
             var count = 0

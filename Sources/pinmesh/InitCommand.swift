@@ -20,13 +20,13 @@ struct InitCommand: ParsableCommand {
 
     @OptionGroup var config: ConfigOptions
 
-    @Option(help: "The cluster secret (64 hex characters); default: a new random one.")
+    @Option(help: "The cluster secret (64 hex characters); default: $CLUSTER_SECRET, else a new random one.")
     var secret: String?
 
     @Option(help: "Peers to bootstrap from, comma-separated multiaddrs (…/p2p/12D3KooW…).")
     var peers: String?
 
-    @Option(help: "The peer's name (default: the host name).")
+    @Option(help: "The peer's name (default: $CLUSTER_PEERNAME, else the host name).")
     var peername: String?
 
     @Flag(help: "Pick free ports for the cluster, REST API, IPFS proxy, Pinning Service API, embedded IPFS (RPC API, and its swarm on 127.0.0.1) and metrics listeners.")
@@ -42,15 +42,21 @@ struct InitCommand: ParsableCommand {
             throw ValidationError("\(servicePath) exists; pass --force to overwrite it (identity.json is kept either way)")
         }
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-        let secretHex = secret ?? SodiumRandom.bytes(32).map { String(format: "%02x", $0) }.joined()
-        var c = ServiceConfig.defaults(peername: peername ?? ProcessInfo.processInfo.hostName, secret: secretHex)
+        let env = ProcessInfo.processInfo.environment
+        // ipfs-cluster-service init reads CLUSTER_SECRET and CLUSTER_PEERNAME too.
+        let given = secret ?? env["PINMESH_CLUSTER_SECRET"] ?? env["CLUSTER_SECRET"]
+        let secretHex = given ?? SodiumRandom.bytes(32).map { String(format: "%02x", $0) }.joined()
+        let name = peername ?? env["PINMESH_CLUSTER_PEERNAME"] ?? env["CLUSTER_PEERNAME"] ?? ProcessInfo.processInfo.hostName
+        var c = ServiceConfig.defaults(peername: name, secret: secretHex)
         if let peers {
             c.cluster.peerAddresses = peers.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
         }
         var swarm = RepoConfig.defaultSwarm
+        var gateway = [RepoConfig.defaultGateway]
         if randomports {
             // A local cluster: the embedded nodes' swarm stays on loopback.
             swarm = ["/ip4/127.0.0.1/tcp/\(try Self.freePort())"]
+            gateway = ["/ip4/127.0.0.1/tcp/\(try Self.freePort())"]
             let cluster = try Self.freePort()
             c.cluster.listenMultiaddress = ["/ip4/0.0.0.0/tcp/\(cluster)", "/ip4/0.0.0.0/udp/\(cluster)"]
             c.api.restapi.httpListenMultiaddress = ["/ip4/127.0.0.1/tcp/\(try Self.freePort())"]
@@ -91,10 +97,14 @@ struct InitCommand: ParsableCommand {
                 repo.Addresses.Swarm = swarm
                 try repo.write(root + "/config")
             }
+            if repo.Addresses.Gateway == nil || randomports || force {
+                repo.Addresses.Gateway = RepoConfig.GatewayAddresses(gateway)
+                try repo.write(root + "/config")
+            }
             print("embedded IPFS node: \(root) (swarm \(swarm.joined(separator: ", ")))")
         }
         print("peer ID: \(identity.id)")
-        if secret == nil { print("cluster secret (give it to the other peers with --secret): \(secretHex)") }
+        if given == nil { print("cluster secret (give it to the other peers with --secret): \(secretHex)") }
     }
 
     /// A port free a moment ago for TCP and UDP (the cluster port uses both), chosen at random

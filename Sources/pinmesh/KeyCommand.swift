@@ -8,7 +8,7 @@ struct KeyCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "key",
         abstract: "Create or inspect peer identity keys.",
-        subcommands: [Generate.self, PeerIDOf.self])
+        subcommands: [Generate.self, PeerIDOf.self, Migrate.self])
 
     struct Generate: ParsableCommand {
         static let configuration = CommandConfiguration(

@@ -6,14 +6,18 @@ import Multiformats
 import Node
 import Pinset
 
-/// Where a peer keeps its files: `--config DIR`, else `$PINMESH_PATH`, else `~/.pinmesh`.
+/// Where a peer keeps its files: `--config DIR`, else `$PINMESH_PATH`, else
+/// `$IPFS_CLUSTER_PATH`, else `~/.pinmesh`.
 struct ConfigOptions: ParsableArguments {
-    @Option(name: .customLong("config"), help: "The peer's directory (default: $PINMESH_PATH or ~/.pinmesh).")
+    @Option(name: .customLong("config"), help: "The peer's directory (default: $PINMESH_PATH, $IPFS_CLUSTER_PATH or ~/.pinmesh).")
     var directory: String?
 
     var path: String {
         if let directory { return directory }
-        if let env = ProcessInfo.processInfo.environment["PINMESH_PATH"], !env.isEmpty { return env }
+        let environment = ProcessInfo.processInfo.environment
+        if let env = environment["PINMESH_PATH"], !env.isEmpty { return env }
+        // ipfs-cluster-service's variable, for scripts written for it.
+        if let env = environment["IPFS_CLUSTER_PATH"], !env.isEmpty { return env }
         return FileManager.default.homeDirectoryForCurrentUser.appendingPathComponent(".pinmesh").path
     }
 

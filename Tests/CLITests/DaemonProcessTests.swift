@@ -11,13 +11,14 @@ import Testing
         let out: String
         let err: String
 
-        init(_ dir: String, _ extra: [String] = []) throws {
+        init(_ dir: String, _ extra: [String] = [], environment: [String: String] = [:]) throws {
             out = dir + ".out"
             err = dir + ".log"
             FileManager.default.createFile(atPath: out, contents: nil)
             FileManager.default.createFile(atPath: err, contents: nil)
             process.executableURL = CLITests.binDir.appendingPathComponent("pinmesh")
             process.arguments = ["daemon", "--config", dir] + extra
+            process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
             process.standardOutput = FileHandle(forWritingAtPath: out)
             process.standardError = FileHandle(forWritingAtPath: err)
             try process.run()

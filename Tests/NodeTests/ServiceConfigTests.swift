@@ -49,7 +49,7 @@ import Testing
         #expect(problem(#"{"cluster": {\#(s), "replication_factor_min": 0}}"#)?.key == "cluster.replication_factor_min")
         #expect(problem(#"{"cluster": {\#(s), "state_sync_interval": "5 minutes"}}"#)?.key == "cluster.state_sync_interval")
         #expect(problem(#"{"cluster": {\#(s)}, "consensus": {"crdt": {"trusted_peers": ["nobody"]}}}"#)?.key == "consensus.crdt.trusted_peers[0]")
-        #expect(problem(#"{"cluster": {\#(s)}, "api": {"restapi": {"http_listen_multiaddress": "localhost:9094"}}}"#)?.key == "api.restapi.http_listen_multiaddress")
+        #expect(problem(#"{"cluster": {\#(s)}, "api": {"restapi": {"http_listen_multiaddress": "localhost:9094"}}}"#)?.key == "api.restapi.http_listen_multiaddress[0]")
         #expect(problem(#"{"cluster": {\#(s)}, "informer": {"disk": {"metric_ttl": "1s"}}}"#)?.key == "informer.disk.metric_ttl")
         #expect(problem("[1, 2]")?.key == "(file)")
         #expect(problem("{not json")?.key == "(file)")
