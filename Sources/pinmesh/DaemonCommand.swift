@@ -82,8 +82,6 @@ struct DaemonCommand: AsyncParsableCommand {
             settings: settings, identity: identity.key, secret: SecureBytes(service.secretBytes), connector: connector,
             group: MultiThreadedEventLoopGroup.singleton, localBlocks: localBlocks, blockStore: repo.map { LocalBlockStore(repo: $0) }, logger: logger)
         if let repo { PeerBlockFetcher.install(on: repo, transport: peer.transport, network: node?.bitswap, logger: logger) }
-        let gateway = try Self.gatewayServices(repo: repo, logger: logger)
-        services += gateway.services
 
         let rest = service.api.restapi
         let restListeners = try rest.httpListenMultiaddress.enumerated().map { i, a in
@@ -113,10 +111,6 @@ struct DaemonCommand: AsyncParsableCommand {
         }
         let restServer = try RESTAPIServer(peer: peer, credentials: rest.basicAuthCredentials, settings: restSettings, logger: logger)
         for (host, port) in restListeners { services.append(try restServer.application(host: host, port: port)) }
-        let proxy = try Self.ipfsProxyServices(service, peer: peer, repo: repo, logger: logger)
-        services += proxy.services
-        let pinning = try Self.pinningServices(service, directory: dir, peer: peer, logger: logger)
-        services += pinning.services
         if service.metrics.enableStats {
             let (mHost, mPort) = try Self.hostPort(service.metrics.prometheusEndpoint, key: "metrics.prometheus_endpoint")
             let router = Router()
@@ -132,10 +126,8 @@ struct DaemonCommand: AsyncParsableCommand {
               peer ID    \(identity.id)
               REST API   \(restSettings.tls == nil ? "http" : "https")://\(apiHost):\(apiPort)
               IPFS API   http://\(ipfsHost):\(ipfsPort)/api/v0\(ipfs.embedded ? " (embedded)" : "")
-              IPFS proxy \(proxy.ready)
-            \(pinning.line)
             """
-        services.append(PeerService(peer: peer, node: node, ready: ready + gateway.lines, logger: logger))
+        services.append(PeerService(peer: peer, node: node, ready: ready, logger: logger))
         // A second signal does not wait for the graceful shutdown.
         let forced = Task {
             var count = 0
