@@ -8,7 +8,7 @@ public import UnixFS
 
 extension ImportSettings {
     /// The import settings kubo's `add` options ask for, with kubo's defaults and errors.
-    init(call c: RPCCall) throws {
+    public init(call c: RPCCall) throws {
         var s = ImportSettings()
         if let profile = try c.string("profile") {
             guard let p = ImportSettings(profile: profile) else { throw KuboError.client("unknown import profile \(profile.debugDescription)") }
@@ -173,7 +173,7 @@ public final class AddSink: PartSink, @unchecked Sendable {
     }
 
     /// kubo's line for an event.
-    static func line(_ event: AddEvent) -> String {
+    public static func line(_ event: AddEvent) -> String {
         switch event {
         case .progress(let name, let bytes): "{\"Name\":\(JSONText.string(name)),\"Bytes\":\(bytes)}"
         case .added(let name, let node): "{\"Name\":\(JSONText.string(name)),\"Hash\":\"\(node.cid)\",\"Size\":\"\(node.cumulativeSize)\"}"

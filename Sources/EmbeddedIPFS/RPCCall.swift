@@ -108,9 +108,9 @@ public struct RPCCall: Sendable {
     }
 }
 
-/// Small, fast JSON text building for the API's fixed shapes.
-enum JSONText {
-    static func string(_ s: String) -> String {
+/// Small, fast JSON text building for the API's fixed shapes (strings escaped as Go's encoder does).
+public enum JSONText {
+    public static func string(_ s: String) -> String {
         var out = "\""
         out.reserveCapacity(s.utf8.count + 2)
         for u in s.unicodeScalars {
@@ -135,10 +135,10 @@ enum JSONText {
         return out
     }
 
-    static func strings(_ items: [String]) -> String {
+    public static func strings(_ items: [String]) -> String {
         "[" + items.map(string).joined(separator: ",") + "]"
     }
 
     /// `{"/": "<cid>"}`, the dag-json link form kubo uses in some outputs.
-    static func link(_ cid: CID) -> String { "{\"/\":\"\(cid)\"}" }
+    public static func link(_ cid: CID) -> String { "{\"/\":\"\(cid)\"}" }
 }

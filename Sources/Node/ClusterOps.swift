@@ -81,6 +81,7 @@ extension ClusterPeer {
             guard let self else { throw ClusterError(.unavailable, "the peer is stopping") }
             return try JSONEncoder().encode(await self.links()).bytes
         }
+        registerRepoStat(on: server)
     }
 
     func links() async -> Links {

@@ -111,6 +111,8 @@ struct DaemonCommand: AsyncParsableCommand {
         }
         let restServer = try RESTAPIServer(peer: peer, credentials: rest.basicAuthCredentials, settings: restSettings, logger: logger)
         for (host, port) in restListeners { services.append(try restServer.application(host: host, port: port)) }
+        let proxy = try Self.ipfsProxyServices(service, peer: peer, repo: repo, logger: logger)
+        services += proxy.services
         if service.metrics.enableStats {
             let (mHost, mPort) = try Self.hostPort(service.metrics.prometheusEndpoint, key: "metrics.prometheus_endpoint")
             let router = Router()
@@ -126,6 +128,7 @@ struct DaemonCommand: AsyncParsableCommand {
               peer ID    \(identity.id)
               REST API   \(restSettings.tls == nil ? "http" : "https")://\(apiHost):\(apiPort)
               IPFS API   http://\(ipfsHost):\(ipfsPort)/api/v0\(ipfs.embedded ? " (embedded)" : "")
+              IPFS proxy \(proxy.ready)
             """
         services.append(PeerService(peer: peer, node: node, ready: ready, logger: logger))
         // A second signal does not wait for the graceful shutdown.
