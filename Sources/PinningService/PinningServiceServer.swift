@@ -29,8 +29,8 @@ public struct PinningServiceServer: Sendable {
         router.add(middleware: auth)
         let service = self.service
         router.get("/pins") { request, _ in
-            let q = request.uri.queryParameters
-            let query = try PSAQuery { q.get($0) }
+            let q = Self.formValues(request.uri.query ?? "")
+            let query = try PSAQuery { q[$0] }
             return Self.json(await service.list(query), status: .ok)
         }
         router.post("/pins") { request, context in
@@ -56,6 +56,22 @@ public struct PinningServiceServer: Sendable {
         Application(
             router: router(), configuration: ApplicationConfiguration(address: .hostname(host, port: port), serverName: nil),
             onServerRunning: { channel in await onRunning(channel.localAddress?.port ?? port) }, logger: logger)
+    }
+
+    /// A query's parameters as HTML forms (and Go's `url.Values`) encode them: `+` is a space,
+    /// `%XX` a byte; the first of repeated names counts.
+    static func formValues(_ query: String) -> [String: String] {
+        var out: [String: String] = [:]
+        for pair in query.split(separator: "&") {
+            let parts = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
+            func decode(_ s: Substring) -> String {
+                let spaced = s.replacingOccurrences(of: "+", with: " ")
+                return spaced.removingPercentEncoding ?? spaced
+            }
+            let key = decode(parts[0])
+            if out[key] == nil { out[key] = parts.count == 2 ? decode(parts[1]) : "" }
+        }
+        return out
     }
 
     static func body(_ request: Request, _ context: BasicRequestContext) async throws -> PinningService.NewRequest {

@@ -86,6 +86,13 @@ import Testing
         #expect(try await ids([("name", "data"), ("match", "partial")]).isEmpty)
         #expect(try await ids([("name", "T"), ("match", "ipartial")]) == [b.requestid, a.requestid])
         #expect(try await ids([("meta", #"{"app":"one"}"#)]) == [a.requestid])
+        // Form encoding, as Go's url.Values writes it: `+` is a space, %2B a plus.
+        let spaced = try await h.create(never.description, name: "two words+")
+        let raw = try await h.send(.GET, "/pins?name=two+words%2B&status=queued,pinning&meta=%7B%22app%22%3A+%22none%22%7D")
+        #expect(try raw.decode(PSAJSON.PinResults.self).count == 0)
+        let plain = try await h.send(.GET, "/pins?name=two+words%2B&status=queued,pinning")
+        #expect(try plain.decode(PSAJSON.PinResults.self).results.map(\.requestid) == [spaced.requestid])
+        #expect(try await h.send(.DELETE, "/pins/\(spaced.requestid)").status == 202)
         #expect(try await ids([("meta", #"{"app":"one","v":"2"}"#)]).isEmpty)
         // The never-found CID is queued or pinning, not in the default (pinned) listing.
         #expect(try await ids([("status", "queued,pinning")]) == [c.requestid])
