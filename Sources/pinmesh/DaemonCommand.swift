@@ -113,6 +113,8 @@ struct DaemonCommand: AsyncParsableCommand {
         for (host, port) in restListeners { services.append(try restServer.application(host: host, port: port)) }
         let proxy = try Self.ipfsProxyServices(service, peer: peer, repo: repo, logger: logger)
         services += proxy.services
+        let pinning = try Self.pinningServices(service, directory: dir, peer: peer, logger: logger)
+        services += pinning.services
         if service.metrics.enableStats {
             let (mHost, mPort) = try Self.hostPort(service.metrics.prometheusEndpoint, key: "metrics.prometheus_endpoint")
             let router = Router()
@@ -129,6 +131,7 @@ struct DaemonCommand: AsyncParsableCommand {
               REST API   \(restSettings.tls == nil ? "http" : "https")://\(apiHost):\(apiPort)
               IPFS API   http://\(ipfsHost):\(ipfsPort)/api/v0\(ipfs.embedded ? " (embedded)" : "")
               IPFS proxy \(proxy.ready)
+            \(pinning.line)
             """
         services.append(PeerService(peer: peer, node: node, ready: ready, logger: logger))
         // A second signal does not wait for the graceful shutdown.
