@@ -16,6 +16,9 @@ public struct RepoConfig: Codable, Sendable, Equatable {
         public var Swarm: [String]?
         /// Addresses announced instead of the listen addresses (identify, the cluster's ping).
         public var Announce: [String]?
+        /// Where the HTTP gateway listens (kubo's key: one multiaddr or a list; new repositories
+        /// get ``RepoConfig/defaultGateway``; absent: no gateway, see ``RepoConfig/gatewayListen()``).
+        public var Gateway: GatewayAddresses?
     }
     public struct DatastoreSection: Codable, Sendable, Equatable {
         public var StorageMax: String
@@ -52,7 +55,7 @@ public struct RepoConfig: Codable, Sendable, Equatable {
         let raw = [0x08, 0x01, 0x12, 0x40] + key.seed.bytes + key.publicKey.bytes
         return RepoConfig(
             Identity: .init(PeerID: id.description, PrivKey: Data(raw).base64EncodedString()),
-            Addresses: .init(API: api, Swarm: swarm, Announce: []), Datastore: .init(StorageMax: storageMax), API: nil,
+            Addresses: .init(API: api, Swarm: swarm, Announce: [], Gateway: .init([defaultGateway])), Datastore: .init(StorageMax: storageMax), API: nil,
             Peering: PeeringSection(Peers: []), Bootstrap: [], Swarm: SwarmSection(ConnMgr: .init(LowWater: 32, HighWater: 96, GracePeriod: "20s")))
     }
 

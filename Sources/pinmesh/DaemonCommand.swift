@@ -82,6 +82,8 @@ struct DaemonCommand: AsyncParsableCommand {
             settings: settings, identity: identity.key, secret: SecureBytes(service.secretBytes), connector: connector,
             group: MultiThreadedEventLoopGroup.singleton, localBlocks: localBlocks, blockStore: repo.map { LocalBlockStore(repo: $0) }, logger: logger)
         if let repo { PeerBlockFetcher.install(on: repo, transport: peer.transport, network: node?.bitswap, logger: logger) }
+        let gateway = try Self.gatewayServices(repo: repo, logger: logger)
+        services += gateway.services
 
         let rest = service.api.restapi
         let restListeners = try rest.httpListenMultiaddress.enumerated().map { i, a in
@@ -133,7 +135,7 @@ struct DaemonCommand: AsyncParsableCommand {
               IPFS proxy \(proxy.ready)
             \(pinning.line)
             """
-        services.append(PeerService(peer: peer, node: node, ready: ready, logger: logger))
+        services.append(PeerService(peer: peer, node: node, ready: ready + gateway.lines, logger: logger))
         // A second signal does not wait for the graceful shutdown.
         let forced = Task {
             var count = 0

@@ -1,0 +1,30 @@
+import ArgumentParser
+import EmbeddedIPFS
+import Gateway
+import Logging
+import ServiceLifecycle
+
+extension DaemonCommand {
+    /// The embedded node's HTTP gateway on every `Addresses.Gateway` of its config (new
+    /// repositories: 127.0.0.1:8091; `[]` or no key: off), and its ready-block lines
+    /// (`  gateway    http://…`).
+    /// Nothing when the peer uses kubo (`repo` nil): kubo serves its own gateway.
+    static func gatewayServices(repo: IPFSRepo?, logger: Logger) throws -> (services: [any Service], lines: String) {
+        guard let repo else { return ([], "") }
+        let listen: [String]
+        do {
+            listen = try repo.config.gatewayListen().map(\.description)
+        } catch {
+            throw ValidationError("the embedded IPFS node's config (\(repo.root)/config): \(error)")
+        }
+        let gateway = GatewayServer(repo: repo, logger: logger)
+        var services: [any Service] = []
+        var lines = ""
+        for (i, a) in listen.enumerated() {
+            let (h, p) = try hostPort(a, key: "Addresses.Gateway[\(i)] in \(repo.root)/config")
+            services.append(gateway.application(host: h, port: p))
+            lines += "\n  gateway    http://\(h.contains(":") ? "[\(h)]" : h):\(p)"
+        }
+        return (services, lines)
+    }
+}
