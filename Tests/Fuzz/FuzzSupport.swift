@@ -18,6 +18,7 @@ let fuzzTargets: [String: ([UInt8]) -> Void] = [
     "records": fuzzRecords, "handshake": fuzzHandshake, "datagram": fuzzDatagram, "datagrammessages": fuzzDatagramMessages, "pubsub": fuzzPubSub, "rpcframe": fuzzRPCFrame,
     "pinset": fuzzPinset, "snapshot": fuzzPinsetSnapshot, "rpcquery": fuzzRPCQuery, "bitswap": fuzzBitswap,
     "multistream": fuzzMultistream, "noisepayload": fuzzNoisePayload, "yamux": fuzzYamux, "identify": fuzzIdentify, "psarequest": fuzzPSARequest,
+    "gateway": fuzzGateway,
 ]
 
 nonisolated(unsafe) let selectedFuzzTarget: ([UInt8]) -> Void = {
