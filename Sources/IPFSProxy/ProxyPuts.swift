@@ -39,9 +39,8 @@ extension IPFSProxyServer {
         let body = answer.body
         return await ProxyAnswer.stream(headers: headers) { out in
             var failures: [String] = []
-            var pending: [UInt8] = []
-            func handle(_ line: ArraySlice<UInt8>) async throws {
-                guard !line.allSatisfy({ $0 == 0x20 || $0 == 0x0D }) else { return }
+            var splitter = ProxyLineSplitter()
+            func handle(_ line: [UInt8]) async throws {
                 let object = (try? JSONSerialization.jsonObject(with: Data(line))) as? [String: Any]
                 guard let text = object.flatMap(cid) else {
                     throw KuboError.normal("the IPFS daemon's answer is not what kubo sends: \(String(decoding: line.prefix(200), as: UTF8.self))")
@@ -55,14 +54,12 @@ extension IPFSProxyServer {
                 try await out.flush()
             }
             for try await chunk in body {
-                pending += chunk.readableBytesView
-                while let nl = pending.firstIndex(of: 0x0A) {
-                    try await handle(pending[..<nl])
-                    pending.removeSubrange(...nl)
+                guard let lines = splitter.feed(chunk.readableBytesView) else {
+                    throw KuboError.normal("the IPFS daemon's answer has a line over \(splitter.limit) bytes")
                 }
-                guard pending.count <= 1 << 20 else { throw KuboError.normal("the IPFS daemon's answer has a line over 1 MiB") }
+                for line in lines { try await handle(line) }
             }
-            try await handle(pending[...])
+            if let last = splitter.finish() { try await handle(last) }
             var errors: [String] = []
             if let t = body.trailers?["X-Stream-Error"].first { errors.append(t) }
             if !failures.isEmpty { errors.append("cannot pin in the cluster: " + failures.joined(separator: "; ")) }

@@ -19,6 +19,7 @@ let fuzzTargets: [String: ([UInt8]) -> Void] = [
     "pinset": fuzzPinset, "snapshot": fuzzPinsetSnapshot, "rpcquery": fuzzRPCQuery, "bitswap": fuzzBitswap,
     "multistream": fuzzMultistream, "noisepayload": fuzzNoisePayload, "yamux": fuzzYamux, "identify": fuzzIdentify, "psarequest": fuzzPSARequest,
     "gateway": fuzzGateway,
+    "proxylines": fuzzProxyLines,
 ]
 
 nonisolated(unsafe) let selectedFuzzTarget: ([UInt8]) -> Void = {

@@ -99,6 +99,23 @@ final class FakeDaemon: Sendable {
             record(r, bytes: total)
             return Response(status: .ok, body: ResponseBody(byteBuffer: ByteBuffer(string: "{\"Bytes\":\(total)}\n")))
         }
+        // Answers chosen by `shape`: garbage, a line over the proxy's limit, a refusal, or kubo's.
+        router.post("/api/v0/block/put") { [self] r, _ in
+            let body = try await r.body.collect(upTo: 1 << 20)
+            record(r, bytes: body.readableBytes)
+            let digest = Multihash.digest(Array(body.readableBytesView), code: .sha2_256)!
+            switch r.uri.queryParameters.get("shape") {
+            case "garbage": return Response(status: .ok, body: ResponseBody(byteBuffer: ByteBuffer(string: "not json\n")))
+            case "long":
+                let pad = String(repeating: "a", count: 1 << 20)
+                return Response(status: .ok, body: ResponseBody(byteBuffer: ByteBuffer(string: "{\"Key\":\"\(pad)\"}\n")))
+            case "refuse":
+                return Response(status: .badRequest, body: ResponseBody(byteBuffer: ByteBuffer(string: "{\"Message\":\"bad block\",\"Code\":1,\"Type\":\"error\"}\n")))
+            default:
+                let cid = CID.v1(codec: .raw, digest)
+                return Response(status: .ok, body: ResponseBody(byteBuffer: ByteBuffer(string: "{\"Key\":\"\(cid)\",\"Size\":\(body.readableBytes)}\n")))
+            }
+        }
         router.post("/api/v0/dag/put") { [self] r, _ in
             let body = try await r.body.collect(upTo: 1 << 20)
             record(r, bytes: body.readableBytes)

@@ -94,6 +94,25 @@ import Testing
         }
     }
 
+    @Test("a daemon answer that is not kubo's, or has a line over 1 MiB, is an error; the daemon's refusal is passed on")
+    func putMalformedAnswers() async throws {
+        try await ProxyForwardingTests.withDaemon { f, _ in
+            let m = Multipart([.file("", Array("x".utf8))])
+            func put(_ shape: String) async throws -> Answer {
+                try await f.call("block/put", "pin=true&shape=\(shape)", body: .bytes(ByteBuffer(bytes: m.body)), contentType: m.contentType)
+            }
+            let garbage = try await put("garbage")
+            #expect(garbage.status == 500 && garbage.message == "the IPFS daemon's answer is not what kubo sends: not json")
+            let long = try await put("long")
+            #expect(long.status == 500 && long.message == "the IPFS daemon's answer has a line over 1048576 bytes")
+            let refused = try await put("refuse")
+            #expect(refused.status == 400 && refused.message == "bad block")
+            let fine = try await put("kubo")
+            #expect(fine.status == 200 && (fine.lines.first?["Key"] as? String)?.hasPrefix("bafkrei") == true)
+            #expect(try await f.cluster[0].peer.database.pins(after: nil, limit: 10).count == 1)
+        }
+    }
+
     @Test("browser requests follow the embedded API's rules: other origins and rebound host names are refused")
     func browserRules() async throws {
         try await ProxyFixture.with(peers: 1, daemonPort: nil, { $0.allowedOrigins = ["https://app.example"] }) { f in
