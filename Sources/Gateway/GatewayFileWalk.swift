@@ -2,8 +2,8 @@ public import Multiformats
 public import UnixFS
 
 /// Walks the blocks of a UnixFS file (or raw block) that a byte range needs, depth-first in
-/// file order, fetching each when it is needed: memory holds one block per DAG level, never
-/// the file.
+/// file order, fetching each a few blocks ahead of need: memory holds at most ``window`` + 1
+/// blocks per DAG level, never the file.
 ///
 /// Rules: only children whose `blocksizes` span overlaps the range are fetched; a child whose
 /// actual size disagrees with its parent's `blocksizes` entry, a DAG deeper than ``maxDepth``,
@@ -58,17 +58,33 @@ public struct GatewayFileWalk: Sendable {
         guard data.blockSizes.count == pb.links.count else {
             throw GatewayError(.internal, "\(cid) has \(pb.links.count) links but \(data.blockSizes.count) blocksizes")
         }
+        // The children the range needs, each with its file offset and size.
+        var needed: [(link: PBLink, at: UInt64, size: UInt64)] = []
         var position = start + UInt64(own.count)
         for (link, size) in zip(pb.links, data.blockSizes) {
-            let end = position + size
-            if position >= range.upperBound { return }
-            if end > range.lowerBound && size > 0 {
-                let child = try await blocks.get(link.hash)
-                try await node(link.hash, child, at: position, expected: size, range: range, depth: depth + 1, visit: visit)
+            if position >= range.upperBound { break }
+            if position + size > range.lowerBound && size > 0 { needed.append((link, position, size)) }
+            position += size
+        }
+        // Up to `window` children are fetched ahead while the current one is walked, so a read
+        // from disk or a peer overlaps the write to the client.
+        var ahead: [Task<[UInt8], any Error>] = []
+        defer { for t in ahead { t.cancel() } }
+        var next = 0
+        for child in needed {
+            while next < needed.count && ahead.count < Self.window {
+                let cid = needed[next].link.hash
+                let source = blocks
+                ahead.append(Task { try await source.get(cid) })
+                next += 1
             }
-            position = end
+            let bytes = try await ahead.removeFirst().value
+            try await node(child.link.hash, bytes, at: child.at, expected: child.size, range: range, depth: depth + 1, visit: visit)
         }
     }
+
+    /// Children of one node fetched ahead of the walk (memory: this many blocks per DAG level).
+    public static let window = 4
 
     /// The part of `bytes`, which sit at file offset `start`, inside `range`.
     static func slice(_ bytes: ArraySlice<UInt8>, at start: UInt64, _ range: Range<UInt64>) -> ArraySlice<UInt8> {
