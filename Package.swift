@@ -241,7 +241,7 @@ let package = Package(
             dependencies: [
                 "ClusterModel", "Multiformats", "Sodium", "LZ4", "UnixFS", "Ingest", "SecureChannel", "Transport", "Gossip",
                 "ClusterTestKit", "Node", "Pinset", "Datastore", "EmbeddedIPFS", "IPFSConnector", "RESTAPI", "ClusterClient",
-                "Libp2pCore", "Libp2p", "Bitswap", "Gateway",
+                "Libp2pCore", "Libp2p", "Bitswap", "PinningService", "Gateway",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Hummingbird", package: "hummingbird"),

@@ -1,6 +1,8 @@
 import ClusterModel
+import Datastore
 import Foundation
 import Multiformats
+import NIOConcurrencyHelpers
 import Node
 
 extension PinningService {
@@ -15,20 +17,28 @@ extension PinningService {
             if let c = statusCache[cid], now - c.at < settings.statusTTL { out[cid] = c } else { missing.append(cid) }
         }
         guard !missing.isEmpty else { return out }
-        let pings = await Self.pings(peer)
+        let pings = await pings()
         let me = peer.me
         let peer = self.peer
+        let database = await db()
+        if missing.count > settings.bulkStatusAbove {
+            for (cid, s) in await Self.bulk(peer, database, Set(missing), pings: pings, me: me) {
+                statusCache[cid] = s
+                out[cid] = s
+            }
+            return out
+        }
         let limit = max(1, settings.statusConcurrency)
         let computed = await withTaskGroup(of: (CID, CachedStatus).self) { group in
             var results: [(CID, CachedStatus)] = []
             var next = missing.sorted(by: { $0.description < $1.description })[...]
             for _ in 0..<min(limit, next.count) {
                 let cid = next.removeFirst()
-                group.addTask { (cid, await Self.compute(peer, cid, pings: pings, me: me)) }
+                group.addTask { (cid, await Self.compute(peer, database, cid, pings: pings, me: me)) }
             }
             while let r = await group.next() {
                 results.append(r)
-                if let cid = next.popFirst() { group.addTask { (cid, await Self.compute(peer, cid, pings: pings, me: me)) } }
+                if let cid = next.popFirst() { group.addTask { (cid, await Self.compute(peer, database, cid, pings: pings, me: me)) } }
             }
             return results
         }
@@ -37,6 +47,24 @@ extension PinningService {
             out[cid] = s
         }
         if statusCache.count > 100_000 { statusCache = statusCache.filter { now - $0.value.at < settings.statusTTL } }
+        return out
+    }
+
+    /// Statuses of many CIDs in one pass over the cluster's status stream (batched RPCs, a
+    /// hundred CIDs per round trip to each peer) instead of one fan-out per CID; every one of
+    /// `cids` is answered (those the stream did not name: `queued`).
+    static func bulk(_ peer: ClusterPeer, _ database: PinsetDatabase, _ cids: Set<CID>, pings: [PeerID: PingValue], me: PeerID) async -> [CID: CachedStatus] {
+        let found = NIOLockedValueBox<[CID: CachedStatus]>([:])
+        try? await peer.statusAll(local: false) { g in
+            guard cids.contains(g.cid), let pin = try? database.pin(g.cid) else { return }
+            let (status, details) = PSAStatus.of(pin, g)
+            let s = CachedStatus(status: status, details: details, delegates: delegates(pin, g, pings: pings, me: me), at: .now)
+            found.withLockedValue { $0[g.cid] = s }
+        }
+        var out = found.withLockedValue { $0 }
+        for cid in cids where out[cid] == nil {
+            out[cid] = CachedStatus(status: .queued, details: "not in the pinset yet", delegates: delegates(nil, nil, pings: pings, me: me), at: .now)
+        }
         return out
     }
 
@@ -49,8 +77,8 @@ extension PinningService {
         return out
     }
 
-    static func compute(_ peer: ClusterPeer, _ cid: CID, pings: [PeerID: PingValue], me: PeerID) async -> CachedStatus {
-        guard let pin = try? await peer.database.pin(cid) else {
+    static func compute(_ peer: ClusterPeer, _ database: PinsetDatabase, _ cid: CID, pings: [PeerID: PingValue], me: PeerID) async -> CachedStatus {
+        guard let pin = try? database.pin(cid) else {
             return CachedStatus(status: .queued, details: "not in the pinset yet", delegates: delegates(nil, nil, pings: pings, me: me), at: .now)
         }
         let info = await peer.status(cid)

@@ -44,8 +44,8 @@ extension PinningService {
     /// the request.
     public func create(_ new: NewRequest) async throws(PSAError) -> PSAJSON.PinStatus {
         await load()
-        let r = try await add(new, pinUpdate: nil)
-        return try await status(of: r)
+        let (r, made) = try await add(new, pinUpdate: nil)
+        return try await status(of: r, new: made)
     }
 
     /// `POST /pins/{requestid}`: a new request replaces request `id` (the new one made first,
@@ -55,10 +55,10 @@ extension PinningService {
         guard let old = index.request(id) else { throw Self.unknown(id) }
         let r: PSARequest
         if old.cid == new.cid {
-            r = try await add(new, pinUpdate: nil, removing: id)
+            r = try await add(new, pinUpdate: nil, removing: id).request
         } else {
-            let fresh = (try? await peer.database.pin(new.cid)) == nil
-            r = try await add(new, pinUpdate: fresh ? old.cid : nil)
+            let fresh = (try? await db().pin(new.cid)) == nil
+            r = try await add(new, pinUpdate: fresh ? old.cid : nil).request
             do {
                 try await remove(id)
             } catch where error.code == .notFound {
@@ -75,13 +75,25 @@ extension PinningService {
         try await remove(id)
     }
 
-    private func status(of r: PSARequest) async throws(PSAError) -> PSAJSON.PinStatus {
+    /// The status of a request just made. A pin that `new` made was committed this instant:
+    /// it is `queued` (nothing asked of the cluster, so a create costs a pin, not a pin and a
+    /// status fan-out); a request on an existing pin gets that pin's status, asked afresh.
+    private func status(of r: PSARequest, new: Pin? = nil) async throws(PSAError) -> PSAJSON.PinStatus {
         statusCache[r.cid] = nil
+        if let new {
+            let pings = await pings()
+            let s = CachedStatus(
+                status: .queued, details: "queued: allocated to \(new.allocations.isEmpty ? "every peer" : "\(new.allocations.count) peers")",
+                delegates: Self.delegates(new, nil, pings: pings, me: peer.me), at: .now)
+            return Self.json(r, s)
+        }
         let s = await statuses(of: [r.cid])
         return Self.json(r, s[r.cid])
     }
 
-    private func add(_ new: NewRequest, pinUpdate: CID?, removing old: String? = nil) async throws(PSAError) -> PSARequest {
+    /// Commits request `new` (and removes request `old` of the same CID); returns it, and the
+    /// pin when this made the CID's pin (it was not pinned before).
+    private func add(_ new: NewRequest, pinUpdate: CID?, removing old: String? = nil) async throws(PSAError) -> (request: PSARequest, made: Pin?) {
         let r = PSARequest(
             requestID: PSARequest.newID(using: &rng), cid: new.cid, created: created.next(nowNanos: Self.nowNanos()), name: new.name,
             meta: new.meta, origins: new.origins.map(\.description))
@@ -91,7 +103,7 @@ extension PinningService {
                 .requestTooLarge, status: 400,
                 "the request's name, meta and origins take \(entries.values.reduce(0) { $0 + $1.utf8.count }) bytes stored; at most \(PSARequest.maxChunks * PSARequest.chunkBytes) fit: shorten meta")
         }
-        try await edit(new.cid) { (options: inout PinOptions, existed: Bool) throws(PSAError) -> Bool in
+        let (pin, existed) = try await edit(new.cid) { (options: inout PinOptions, existed: Bool) throws(PSAError) -> Bool in
             // Requests before this edit (the replaced one included): with none, the pin is the REST API's.
             let hasRequests = options.metadata.keys.contains { $0.hasPrefix(PSARequest.keyPrefix) }
             if let old {
@@ -110,7 +122,7 @@ extension PinningService {
             if let pinUpdate { options.pinUpdate = pinUpdate }
             return true
         }
-        return r
+        return (r, existed ? nil : pin)
     }
 
     private func remove(_ id: String) async throws(PSAError) {
@@ -132,23 +144,27 @@ extension PinningService {
     /// Changes the options of `cid`'s pin under its lock: `change` edits them (`existed`: the
     /// pin was there) and says whether the pin stays (true: pinned with the new options) or
     /// goes (false: unpinned). The index is updated before it returns.
-    private func edit(_ cid: CID, _ change: (inout PinOptions, Bool) throws(PSAError) -> Bool) async throws(PSAError) {
+    /// Returns the pin committed (nil when unpinned) and whether the CID was pinned before.
+    @discardableResult
+    private func edit(_ cid: CID, _ change: (inout PinOptions, Bool) throws(PSAError) -> Bool) async throws(PSAError) -> (Pin?, Bool) {
         await lock(cid)
+        let result: (Pin?, Bool)
         do {
-            try await editLocked(cid, change)
+            result = try await editLocked(cid, change)
         } catch {
             await reindex([cid])
             unlock(cid)
             throw error
         }
-        await reindex([cid])
+        indexPin(result.0, of: cid)
         unlock(cid)
+        return result
     }
 
-    private func editLocked(_ cid: CID, _ change: (inout PinOptions, Bool) throws(PSAError) -> Bool) async throws(PSAError) {
+    private func editLocked(_ cid: CID, _ change: (inout PinOptions, Bool) throws(PSAError) -> Bool) async throws(PSAError) -> (Pin?, Bool) {
         let existing: Pin?
         do {
-            existing = try await peer.database.pin(cid)
+            existing = try await db().pin(cid)
         } catch {
             throw PSAError(.internalError, status: 500, "cannot read the pinset: \(error)")
         }
@@ -158,11 +174,9 @@ extension PinningService {
         }
         let keep = try change(&options, existing != nil)
         do {
-            if keep {
-                _ = try await peer.pin(cid, options: options)
-            } else if existing != nil {
-                try await peer.unpin(cid)
-            }
+            if keep { return (try await peer.pin(cid, options: options), existing != nil) }
+            if existing != nil { try await peer.unpin(cid) }
+            return (nil, existing != nil)
         } catch {
             throw Self.translate(error)
         }

@@ -1,4 +1,5 @@
 import ClusterModel
+import Datastore
 import Foundation
 public import Logging
 import Multiformats
@@ -19,6 +20,9 @@ public actor PinningService {
         public var statusTTL: Duration = .seconds(1)
         /// How many CIDs' statuses are asked at once when a listing needs many.
         public var statusConcurrency = 16
+        /// Above this many statuses to ask, one pass over the cluster's status stream (every
+        /// pin, batched) is cheaper than one fan-out per CID.
+        public var bulkStatusAbove = 256
         public init() {}
     }
 
@@ -31,6 +35,10 @@ public actor PinningService {
     private var loading: Task<Void, Never>?
     var busy: [CID: [CheckedContinuation<Void, Never>]] = [:]
     var statusCache: [CID: CachedStatus] = [:]
+    /// The peer's pinset database, read without a hop onto the peer's actor.
+    var database: PinsetDatabase?
+    /// The peers' ping values, reused for ``Settings/statusTTL``.
+    var pingCache: (values: [PeerID: PingValue], at: ContinuousClock.Instant)?
     /// CIDs re-indexed while the first scan runs (nil when no scan runs): they win over the scan.
     private var touchedDuringLoad: Set<CID>?
 
@@ -57,6 +65,7 @@ public actor PinningService {
     }
 
     private func build() async {
+        database = await peer.database
         touchedDuringLoad = []
         let changes = await peer.pinset.changes()
         Task { [weak self] in
@@ -86,13 +95,30 @@ public actor PinningService {
 
     /// Re-reads the pins of `cids` into the index and forgets their cached statuses.
     func reindex(_ cids: [CID]) async {
-        let database = await peer.database
-        for cid in cids {
-            touchedDuringLoad?.insert(cid)
-            statusCache[cid] = nil
-            let pin = try? database.pin(cid)
-            index.replace(cid, with: pin.map { PSARequest.decodeAll($0.options.metadata, cid: cid).requests } ?? [])
-        }
+        let database = await db()
+        for cid in cids { indexPin(try? database.pin(cid), of: cid) }
+    }
+
+    /// Makes `pin` (nil: none) what the index holds for `cid`.
+    func indexPin(_ pin: Pin?, of cid: CID) {
+        touchedDuringLoad?.insert(cid)
+        statusCache[cid] = nil
+        index.replace(cid, with: pin.map { PSARequest.decodeAll($0.options.metadata, cid: cid).requests } ?? [])
+    }
+
+    func db() async -> PinsetDatabase {
+        if let database { return database }
+        let d = await peer.database
+        database = d
+        return d
+    }
+
+    /// Each live peer's `ping` value, at most ``Settings/statusTTL`` old.
+    func pings() async -> [PeerID: PingValue] {
+        if let c = pingCache, ContinuousClock.now - c.at < settings.statusTTL { return c.values }
+        let values = await Self.pings(peer)
+        pingCache = (values, .now)
+        return values
     }
 
     /// How many requests the index holds.

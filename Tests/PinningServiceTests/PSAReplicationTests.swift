@@ -47,6 +47,30 @@ import Testing
         #expect(Set(key(await again.list(all))) == Set(key(await there.list(all))))
     }
 
+    @Test("statuses asked in one pass over the cluster's status stream agree with those asked per CID")
+    func bulkStatuses() async throws {
+        let c = try await LocalCluster(peers: 2)
+        defer { Task { await c.shutdown() } }
+        let one = PinningService(peer: c[0].peer, logger: Self.quiet())
+        var bulk = PinningService.Settings()
+        bulk.bulkStatusAbove = 0
+        let many = PinningService(peer: c[0].peer, settings: bulk, logger: Self.quiet())
+        for n in 0..<6 {
+            let cid = try await c.addFile(Array("bulk \(n)".utf8), to: 0)
+            _ = try await one.create(.init(PSAJSON.Pin(cid: cid.description)))
+        }
+        let never = "bafkreihdwdcefgh4dqkjv67uzcmw7ojee6xedzdetojuzjevtenxquvyku"
+        _ = try await one.create(.init(PSAJSON.Pin(cid: never)))
+        var pinned = PSAQuery()
+        #expect(await LocalCluster.eventually { await one.list(pinned).count == 6 })
+        #expect(await LocalCluster.eventually { await many.list(pinned).count == 6 })
+        pinned.statuses = [.queued, .pinning]
+        let a = await one.list(pinned)
+        let b = await many.list(pinned)
+        #expect(a.count == 1 && b.count == 1 && a.results.map(\.requestid) == b.results.map(\.requestid))
+        #expect(a.results.first?.delegates == b.results.first?.delegates)
+    }
+
     @Test("a CID's pin holds 64 requests and the 65th is refused with 409; a record over 8 values is 400")
     func requestsPerCIDAtTheLimit() async throws {
         let c = try await LocalCluster(peers: 1)
