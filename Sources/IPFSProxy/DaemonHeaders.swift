@@ -42,6 +42,18 @@ actor DaemonHeaders {
         return out
     }
 
+    /// Whether the daemon's answer to the preflight `OPTIONS` of `path` allows `origin` (its
+    /// `Access-Control-Allow-Origin` is that origin or `*`): kubo's `API.HTTPHeaders` decide
+    /// for origins the proxy's own settings do not list.
+    func allows(origin: String, path: String, method: String) async -> Bool {
+        var preflight = HTTPClientRequest(url: settings.daemonURL + path)
+        preflight.method = .OPTIONS
+        preflight.headers.add(name: "Origin", value: origin)
+        preflight.headers.add(name: "Access-Control-Request-Method", value: method)
+        guard let answer = await ask(preflight) else { return false }
+        return answer["Access-Control-Allow-Origin"].contains { $0 == origin || $0 == "*" }
+    }
+
     /// The extracted headers, asked again when older than the TTL.
     private func extracted() async -> [(String, [String])] {
         let fresh = fetchedAt.map { at in settings.extractHeadersTTL.map { ContinuousClock.now - at < $0 } ?? true } ?? false

@@ -15,7 +15,8 @@ public import Node
 ///   Also by the path forms `pin/add/<arg>`, `pin/rm/<arg>`, `pin/ls/<arg>`. POST, GET and PUT.
 /// - Every other call, method and path is forwarded to the daemon unchanged and streamed both
 ///   ways (``DaemonForwarder``); a daemon that cannot be reached is answered 502.
-/// - Browser requests are held to the embedded RPC API's rules (``RequestOrigin``): 403.
+/// - Browser requests are held to the embedded RPC API's rules (``RequestOrigin``), an origin
+///   the daemon's preflight allows passing too: otherwise 403.
 /// - Once the peer began to stop, intercepted calls are answered 503.
 public struct IPFSProxyServer: HTTPResponder, Sendable {
     public typealias Context = BasicRequestContext
@@ -52,15 +53,7 @@ public struct IPFSProxyServer: HTTPResponder, Sendable {
     static let slashForms: Set<String> = ["pin/add", "pin/rm", "pin/ls"]
 
     public func respond(to request: Request, context: BasicRequestContext) async throws -> Response {
-        if let why = RequestOrigin.refusal(
-            origin: request.headers[DaemonHeaders.originName], authority: request.head.authority, allowedOrigins: settings.allowedOrigins,
-            allowedHosts: settings.allowedHosts)
-        {
-            logger.notice("ipfs proxy refused a browser request", metadata: ["path": "\(request.uri.path)", "reason": "\(why)"])
-            var headers = HTTPFields()
-            headers[.contentType] = "text/plain; charset=utf-8"
-            return Response(status: .forbidden, headers: headers, body: ResponseBody(byteBuffer: ByteBuffer(string: "403 - Forbidden\n")))
-        }
+        if let refused = await browserRefusal(request) { return refused }
         guard [.post, .get, .put].contains(request.method), let (name, slashArg) = Self.command(request.uri.path),
             let handler = Self.intercepted[name]
         else {
@@ -82,6 +75,28 @@ public struct IPFSProxyServer: HTTPResponder, Sendable {
                 return ProxyAnswer.error(ProxyAnswer.kubo(error), headers: headers)
             }
         }
+    }
+
+    /// A browser's request the embedded RPC API's rules refuse (``RequestOrigin``), answered
+    /// 403; nil for every other request. An origin neither the proxy's own nor listed in
+    /// ``IPFSProxySettings/allowedOrigins`` passes when the daemon's preflight allows it (kubo's
+    /// `API.HTTPHeaders`); a host name that is not an address is refused whatever the origin.
+    func browserRefusal(_ request: Request) async -> Response? {
+        guard let origin = request.headers[DaemonHeaders.originName] else { return nil }
+        let authority = request.head.authority
+        guard
+            var why = RequestOrigin.refusal(
+                origin: origin, authority: authority, allowedOrigins: settings.allowedOrigins, allowedHosts: settings.allowedHosts)
+        else { return nil }
+        let hostAllowed = authority.map { RequestOrigin.isAllowedHost(RequestOrigin.host(of: $0), settings.allowedHosts) } ?? true
+        if hostAllowed && origin != "null" {
+            if await daemonHeaders.allows(origin: origin, path: request.uri.path, method: request.method.rawValue) { return nil }
+            why += " (nor does the IPFS daemon allow it)"
+        }
+        logger.notice("ipfs proxy refused a browser request", metadata: ["path": "\(request.uri.path)", "reason": "\(why)"])
+        var headers = HTTPFields()
+        headers[.contentType] = "text/plain; charset=utf-8"
+        return Response(status: .forbidden, headers: headers, body: ResponseBody(byteBuffer: ByteBuffer(string: "403 - Forbidden\n")))
     }
 
     /// The command a path names, and the argument of a path form (`pin/add/<cid>`).

@@ -60,6 +60,14 @@ final class FakeDaemon: Sendable {
             h[Self.name("X-Extra")] = "from-the-daemon"
             return Response(status: .ok, headers: h, body: ResponseBody(byteBuffer: ByteBuffer(string: "{\"Version\":\"0.38.0\"}\n")))
         }
+        // kubo's preflight answer: it allows https://webui.example only.
+        for path in ["/api/v0/pin/ls", "/api/v0/echo"] {
+            router.on(RouterPath(path), method: .options) { r, _ in
+                var h = HTTPFields()
+                if r.headers[Self.name("Origin")] == "https://webui.example" { h[Self.name("Access-Control-Allow-Origin")] = "https://webui.example" }
+                return Response(status: .ok, headers: h)
+            }
+        }
         // Any method: the request as it arrived, status 202, a header of its own.
         router.on("/api/v0/echo", method: .put) { [self] r, _ in try await echo(r) }
         router.post("/api/v0/echo") { [self] r, _ in try await echo(r) }

@@ -121,6 +121,24 @@ import Testing
     }
 }
 
+extension ProxyForwardingTests {
+    @Test("an origin the proxy does not list passes when the daemon's preflight allows it, and gets the daemon's CORS headers")
+    func daemonAllowedOrigin() async throws {
+        try await Self.withDaemon { f, _ in
+            let webui = [("Origin", "https://webui.example")]
+            let ls = try await f.call("pin/ls", headers: webui)
+            #expect(ls.status == 200 && ls.headers["Access-Control-Allow-Origin"].first == "https://webui.example")
+            let echo = try await f.call("echo", headers: webui)
+            #expect(echo.status == 202)
+            let other = try await f.call("pin/ls", headers: [("Origin", "https://evil.example")])
+            #expect(other.status == 403)
+            // A rebound host name is refused before the daemon is asked.
+            let rebound = try await f.call("pin/ls", headers: webui + [("Host", "evil.example")])
+            #expect(rebound.status == 403)
+        }
+    }
+}
+
 extension Answer {
     static func fetch(_ r: HTTPClientRequest) async throws -> Answer {
         let response = try await HTTPClient.shared.execute(r, timeout: .seconds(60))
