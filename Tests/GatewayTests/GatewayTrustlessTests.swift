@@ -140,3 +140,73 @@ struct GatewayTrustlessTests {
         await gw.stop()
     }
 }
+
+@Suite("Trustless gateway: duplicates, HAMT scope, broken DAGs")
+struct GatewayCAREdgeTests {
+    @Test("dups=n writes a repeated leaf once, dups=y every time the walk meets it")
+    func dups() async throws {
+        let gw = try await LiveGateway.start()
+        let chunk = Fixture.bytes(262_144)
+        let f = try Fixture.file(chunk + chunk + Fixture.bytes(1000, seed: 5))
+        try gw.put(f.blocks)
+        let once = try Fixture.readCAR(try await gw.get("/ipfs/\(f.root.cid)?format=car").body)
+        let every = try Fixture.readCAR(try await gw.get("/ipfs/\(f.root.cid)?format=car&car-dups=y").body)
+        #expect(once.blocks.count == 3)
+        #expect(every.blocks.count == 4)
+        #expect(Set(every.blocks.map(\.cid)) == Set(once.blocks.map(\.cid)))
+        await gw.stop()
+    }
+
+    @Test("dag-scope=entity of a HAMT directory is its shard nodes, none of its entries")
+    func hamtEntity() async throws {
+        let gw = try await LiveGateway.start()
+        var blocks: [Block] = []
+        var settings = ImportSettings(cidVersion: .v1)
+        settings.hamtShardingThreshold = 500
+        settings.hamtFanout = 8
+        var entries: [(String, ImportedNode)] = []
+        var fileCIDs = Set<CID>()
+        for i in 0..<100 {
+            let f = try Fixture.file(Array("entry \(i)".utf8))
+            blocks += f.blocks
+            fileCIDs.insert(f.root.cid)
+            entries.append(("e\(i)", f.root))
+        }
+        let before = blocks.count
+        let dir = try Fixture.directory(entries, blocks: &blocks, settings: settings)
+        let shardCIDs = Set(blocks[before...].map(\.cid))
+        #expect(shardCIDs.count > 1)
+        try gw.put(blocks)
+        let car = try Fixture.readCAR(try await gw.get("/ipfs/\(dir.cid)?format=car&dag-scope=entity").body)
+        #expect(Set(car.blocks.map(\.cid)) == shardCIDs)
+        #expect(car.blocks.first?.cid == dir.cid)
+        let all = try Fixture.readCAR(try await gw.get("/ipfs/\(dir.cid)?format=car").body)
+        #expect(Set(all.blocks.map(\.cid)) == shardCIDs.union(fileCIDs))
+        await gw.stop()
+    }
+
+    @Test("A leaf nobody has, met after the answer started, ends the stream short (never a silently complete answer)")
+    func missingLeaf() async throws {
+        let gw = try await LiveGateway.start()
+        let data = Fixture.bytes(800_000)
+        let f = try Fixture.file(data)
+        let leaves = f.blocks.filter { $0.cid.codec == .raw }
+        try gw.put(f.blocks.filter { $0.cid != leaves[2].cid })
+        gw.repo.setFetcher(MemoryFetcher())
+        var fileEnded = "complete"
+        do {
+            let r = try await gw.get("/ipfs/\(f.root.cid)")
+            if r.body.count < data.count { fileEnded = "short" }
+        } catch {
+            fileEnded = "error"
+        }
+        #expect(fileEnded != "complete")
+        var carBytes: [UInt8] = []
+        do {
+            carBytes = try await gw.get("/ipfs/\(f.root.cid)?format=car").body
+        } catch {}
+        let decoded = try? Fixture.readCAR(carBytes)
+        #expect(decoded.map { Set($0.blocks.map(\.cid)) != Set(f.blocks.map(\.cid)) } ?? true)
+        await gw.stop()
+    }
+}
