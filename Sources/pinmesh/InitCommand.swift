@@ -29,7 +29,7 @@ struct InitCommand: ParsableCommand {
     @Option(help: "The peer's name (default: $CLUSTER_PEERNAME, else the host name).")
     var peername: String?
 
-    @Flag(help: "Pick free ports for the cluster, REST API, IPFS proxy, Pinning Service API, embedded IPFS (RPC API, and its swarm on 127.0.0.1) and metrics listeners.")
+    @Flag(help: "Pick free ports for the cluster, REST API, IPFS proxy, Pinning Service API, embedded IPFS (RPC API, gateway, and its swarm on 127.0.0.1) and metrics listeners.")
     var randomports = false
 
     @Flag(name: .shortAndLong, help: "Overwrite an existing service.json (identity.json is never overwritten).")
