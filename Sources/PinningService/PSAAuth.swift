@@ -1,7 +1,7 @@
 import Foundation
 public import Hummingbird
 import NIOConcurrencyHelpers
-public import RESTAPI
+import RESTAPI
 
 /// Who may call the API: open without credentials (as ipfs-cluster's); with
 /// `basic_auth_credentials`, `Authorization: Bearer <token>` where the token is one the REST

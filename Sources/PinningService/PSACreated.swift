@@ -1,4 +1,4 @@
-public import ClusterModel
+import ClusterModel
 
 /// Request creation times: Unix nanoseconds, unique cluster-wide, written as RFC 3339 with
 /// nine fractional digits.

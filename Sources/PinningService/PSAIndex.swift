@@ -1,4 +1,4 @@
-public import ClusterModel
+import ClusterModel
 public import Multiformats
 
 /// Every pin request of the pinset, in memory, sorted newest first, with lookups by request

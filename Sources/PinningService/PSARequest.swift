@@ -1,4 +1,4 @@
-public import ClusterModel
+import ClusterModel
 import Foundation
 public import Multiformats
 
