@@ -12,14 +12,18 @@ import UnixFS
 
 /// `pinmesh-bench gateway`: one file served by the embedded node's gateway against `cat` of it
 /// over the node's RPC API, both from one repository in this process over loopback HTTP, in the
-/// same run (`ratio_gateway_vs_cat`; the goal is ≥ 0.9). Each read is checked for its
-/// length; the median of `--repeats` is reported.
+/// same run (`ratio_gateway_vs_cat`; the goal is ≥ 0.9), and the first-byte latency of
+/// a 1 KiB file under `--clients` concurrent clients (p50, p99; the client runs in this process,
+/// so it is a pessimistic figure). Each read is checked for its length; the median of
+/// `--repeats` is reported.
 struct GatewayBench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "gateway", abstract: "HTTP gateway: a large file through /ipfs/<cid> against cat over the RPC API.")
 
     @Option(help: "Bytes of the file served.") var size = 1 << 30
     @Option(help: "Repetitions of each read; the median is reported.") var repeats = 3
+    @Option(help: "Concurrent clients for the first-byte latency of a 1 KiB file.") var clients = 100
+    @Option(help: "Requests per client for the latency run.") var requests = 50
     @Flag(help: "Print one JSON object instead of a table.") var json = false
 
     func validate() throws {
@@ -46,13 +50,51 @@ struct GatewayBench: AsyncParsableCommand {
             cat.method = .POST
             catRates.append(try await rate(cat))
         }
+        progress("first byte of a 1 KiB file, \(clients) clients × \(requests) requests")
+        let small = try FileImporter.importBytes([UInt8](repeating: 0x61, count: 1024), settings: ImportSettings(), keepBlocks: true)
+        for b in small.blocks { try repo.put(b) }
+        let latencies = try await firstByte(url: "http://127.0.0.1:\(gw.port)/ipfs/\(small.root.cid)")
         await gw.stop()
         await api.stop()
         let g = median(gatewayRates), c = median(catRates)
         BenchReport.print(
             scenario: "gateway",
-            fields: [("bytes", Double(size)), ("gateway_mb_s", g), ("cat_mb_s", c), ("ratio_gateway_vs_cat", g / c)],
+            fields: [
+                ("bytes", Double(size)), ("gateway_mb_s", g), ("cat_mb_s", c), ("ratio_gateway_vs_cat", g / c),
+                ("clients", Double(clients)), ("first_byte_p50_ms", latencies[latencies.count / 2]),
+                ("first_byte_p99_ms", latencies[min(latencies.count - 1, latencies.count * 99 / 100)]),
+            ],
             json: json, text: ["cid": cid.description])
+    }
+
+    /// Sorted milliseconds from sending a GET of `url` to its response head, `clients` at once
+    /// (one connection each, kept alive), `requests` each; the client shares this process.
+    func firstByte(url: String) async throws -> [Double] {
+        var config = HTTPClient.Configuration()
+        config.connectionPool.concurrentHTTP1ConnectionsPerHostSoftLimit = clients
+        let http = HTTPClient(eventLoopGroupProvider: .singleton, configuration: config)
+        defer { _ = http.shutdown() }
+        let n = requests
+        let all = try await withThrowingTaskGroup(of: [Double].self) { g in
+            for _ in 0..<clients {
+                g.addTask {
+                    var out: [Double] = []
+                    for _ in 0..<n {
+                        let start = DispatchTime.now().uptimeNanoseconds
+                        let r = try await http.execute(HTTPClientRequest(url: url), timeout: .seconds(30))
+                        out.append(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6)
+                        guard r.status == .ok, try await r.body.collect(upTo: 4096).readableBytes == 1024 else {
+                            throw ValidationError("\(url) answered \(r.status)")
+                        }
+                    }
+                    return out
+                }
+            }
+            var all: [Double] = []
+            for try await part in g { all += part }
+            return all
+        }
+        return all.sorted()
     }
 
     /// MB/s of reading `request`'s whole body (which must be `size` bytes).
