@@ -47,6 +47,23 @@ import Testing
         #expect(Set(key(await again.list(all))) == Set(key(await there.list(all))))
     }
 
+    @Test("a pin the cluster cannot allocate is 409 INSUFFICIENT_FUNDS and leaves no request")
+    func cannotAllocate() async throws {
+        let c = try await LocalCluster(peers: 1) { s in
+            s.replicationMin = 2
+            s.replicationMax = 2
+        }
+        defer { Task { await c.shutdown() } }
+        let psa = PinningService(peer: c[0].peer, logger: Self.quiet())
+        do {
+            _ = try await psa.create(.init(PSAJSON.Pin(cid: "bafkreihdwdcefgh4dqkjv67uzcmw7ojee6xedzdetojuzjevtenxquvyku")))
+            Issue.record("a pin that needs 2 peers of 1 was accepted")
+        } catch {
+            #expect(error.status == 409 && error.code == .insufficientFunds, "\(error)")
+        }
+        #expect(await psa.requestCount == 0)
+    }
+
     @Test("statuses asked in one pass over the cluster's status stream agree with those asked per CID")
     func bulkStatuses() async throws {
         let c = try await LocalCluster(peers: 2)
