@@ -1,6 +1,11 @@
 """The Pinning Service API of a running peer against the official spec.
 
 Usage: psa.py <API base URL> <IPFS RPC API base URL (…/api/v0)> <spec YAML>
+       psa.py --auth <API base URL> <REST API base URL> <spec YAML> <user> <password>
+
+With --auth (a daemon whose api.restapi and api.pinsvcapi have these basic_auth_credentials):
+no token and a bad token are 401 with the spec's Failure; a token from the REST API's
+`POST /token` passes; schemathesis runs with that token (fewer examples).
 
 1. schemathesis (examples and fuzzing phases, a fixed seed, a bounded number of examples)
    with the checks not_a_server_error, status_code_conformance, content_type_conformance and
@@ -10,6 +15,7 @@ Usage: psa.py <API base URL> <IPFS RPC API base URL (…/api/v0)> <spec YAML>
    each reaching `pinned`; pages of 5 walked with `before` see each request once, newest first;
    replace and delete; every answer validated against the spec's schemas.
 """
+import base64
 import json
 import subprocess
 import sys
@@ -21,7 +27,10 @@ import urllib.request
 import jsonschema_rs
 import yaml
 
-base, ipfs, spec_path = sys.argv[1], sys.argv[2], sys.argv[3]
+auth_mode = sys.argv[1] == "--auth"
+args = sys.argv[2:] if auth_mode else sys.argv[1:]
+base, ipfs, spec_path = args[0], args[1], args[2]
+token = None
 with open(spec_path) as f:
     spec = yaml.safe_load(f)
 
@@ -35,10 +44,14 @@ def validate(instance, against):
     jsonschema_rs.validate(against, instance)
 
 
-def call(method, path, body=None, query=None):
+def call(method, path, body=None, query=None, headers=None):
     url = base + path + ("?" + urllib.parse.urlencode(query) if query else "")
     data = json.dumps(body).encode() if body is not None else None
-    req = urllib.request.Request(url, data=data, method=method, headers={"Content-Type": "application/json"})
+    h = {"Content-Type": "application/json"}
+    if token:
+        h["Authorization"] = "Bearer " + token
+    h.update(headers or {})
+    req = urllib.request.Request(url, data=data, method=method, headers=h)
     try:
         with urllib.request.urlopen(req, timeout=30) as r:
             raw = r.read()
@@ -53,13 +66,14 @@ def expect(condition, what):
         sys.exit(1)
 
 
-def run_schemathesis():
+def run_schemathesis(examples=150):
     started = time.time()
+    extra = ["-H", f"Authorization: Bearer {token}"] if token else []
     result = subprocess.run(
         [sys.executable, "-m", "schemathesis.cli", "run", spec_path, "--url", base,
          "--checks", "not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance",
-         "--phases", "examples,fuzzing", "--max-examples", "150", "--seed", "27", "--workers", "2",
-         "--request-timeout", "20", "--suppress-health-check", "all", "--no-color"],
+         "--phases", "examples,fuzzing", "--max-examples", str(examples), "--seed", "27", "--workers", "2",
+         "--request-timeout", "20", "--suppress-health-check", "all", "--no-color"] + extra,
         capture_output=True, text=True, timeout=300)
     summary = [l for l in result.stdout.splitlines() if "passed" in l or "failed" in l or "error" in l.lower()]
     if result.returncode != 0:
@@ -122,5 +136,26 @@ def client_walk():
     print("psa: client walk passed (12 requests, pages of 5, replace, delete)")
 
 
-run_schemathesis()
-client_walk()
+def auth_checks(rest, user, password):
+    global token
+    basic = base64.b64encode(f"{user}:{password}".encode()).decode()
+    for headers in [{}, {"Authorization": "Bearer junk"}, {"Authorization": "Basic " + base64.b64encode(b"x:y").decode()}]:
+        status, failure = call("GET", "/pins", headers=headers)
+        expect(status == 401 and failure["error"]["reason"] == "UNAUTHORIZED", f"{headers}: answered {status} {failure}")
+        validate(failure, schema("Failure"))
+    req = urllib.request.Request(rest + "/token", method="POST", headers={"Authorization": "Basic " + basic})
+    with urllib.request.urlopen(req, timeout=30) as r:
+        token = json.loads(r.read())["token"]
+    status, page = call("GET", "/pins")
+    expect(status == 200, f"a REST API token answered {status}")
+    status, _ = call("GET", "/pins", headers={"Authorization": "Basic " + basic})
+    expect(status == 200, f"basic auth with the credentials answered {status}")
+    print("psa: auth passed (no token, a bad token, bad credentials: 401; a REST API token and the credentials: 200)")
+
+
+if auth_mode:
+    auth_checks(args[1], args[3], args[4])
+    run_schemathesis(examples=40)
+else:
+    run_schemathesis()
+    client_walk()
