@@ -156,7 +156,7 @@ let package = Package(
         .target(
             name: "RESTAPI",
             dependencies: [
-                "Node", "ClusterModel", "Multiformats", "EmbeddedIPFS", "UnixFS", "Pinset",
+                "Node", "ClusterModel", "Multiformats", "EmbeddedIPFS", "UnixFS", "Pinset", "Allocator", "CodedError",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),
                 .product(name: "NIOCore", package: "swift-nio"),

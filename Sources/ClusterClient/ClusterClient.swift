@@ -14,7 +14,8 @@ public struct ClusterClient: Sendable {
     public let basicAuth: (user: String, password: String)?
     /// A token from `POST /token`, sent as `Authorization: Bearer` (instead of basic auth).
     public let token: String?
-    public let timeout: Duration
+    /// How long a request may take; nil: no limit (ipfs-cluster-ctl's default).
+    public let timeout: Duration?
     /// Called with a line per request and per answer (`pinmeshctl --debug`).
     public let trace: (@Sendable (String) -> Void)?
     let client: HTTPClient
@@ -43,7 +44,7 @@ public struct ClusterClient: Sendable {
     ///     (false: accept any, `--no-check-certificate`).
     ///   - client: an HTTP client of the caller's (its own connection pool); it decides TLS then.
     public init(
-        hosts: [String], basicAuth: (String, String)? = nil, token: String? = nil, https: Bool = false, timeout: Duration = .seconds(60),
+        hosts: [String], basicAuth: (String, String)? = nil, token: String? = nil, https: Bool = false, timeout: Duration? = .seconds(60),
         checkCertificate: Bool = true, client: HTTPClient? = nil, trace: (@Sendable (String) -> Void)? = nil
     ) throws {
         self.hosts = try hosts.map { try Self.baseURL($0, https: https) }
@@ -75,31 +76,66 @@ public struct ClusterClient: Sendable {
         return "\(https ? "https" : "http")://\(host):\(port)"
     }
 
-    /// Whether a TCP connection to `base`'s host opens within 2 s. (The HTTP client retries a
-    /// refused connection until the request's deadline; with several hosts, a dead one is
-    /// skipped at once instead.)
-    static func reachable(_ base: String) async -> Bool {
-        guard let url = URL(string: base), let host = url.host else { return false }
+    /// Why a TCP connection to `base`'s host does not open within 2 s, in words; nil: it
+    /// opens. (Without this a host that drops packets holds a request until its deadline, and
+    /// a refused one is retried until then.)
+    static func unreachable(_ base: String) async -> String? {
+        guard let url = URL(string: base), let host = url.host else { return "\(base) is not a URL" }
         let port = url.port ?? (url.scheme == "https" ? 443 : 80)
         do {
             let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
                 .connectTimeout(.seconds(2)).connect(host: host.trimmingCharacters(in: CharacterSet(charactersIn: "[]")), port: port).get()
             try? await channel.close()
-            return true
+            return nil
+        } catch let error as NIOConnectionError {
+            let codes = error.connectionErrors.compactMap { ($0.error as? IOError)?.errnoCode }
+            if codes.contains(ECONNREFUSED) { return "nothing listens at \(base) (connection refused)" }
+            if error.connectionErrors.isEmpty { return "\(host) did not resolve to an address" }
+            if error.connectionErrors.contains(where: { if case .connectTimeout = $0.error as? ChannelError { true } else { false } }) {
+                return "\(base) did not accept a connection within 2 s"
+            }
+            return "cannot connect to \(base): \(error.connectionErrors.map { Self.words($0.error) }.joined(separator: ", "))"
+        } catch let error as SocketAddressError {
+            if case .unknown(let name, _) = error { return "\(name) is not a host name that resolves" }
+            return "\(host) is not an address that resolves"
+        } catch let error as IOError where error.errnoCode == ECONNREFUSED {
+            return "nothing listens at \(base) (connection refused)"
+        } catch ChannelError.connectTimeout {
+            return "\(base) did not accept a connection within 2 s"
         } catch {
-            return false
+            return "cannot connect to \(base): \(Self.words(error))"
         }
     }
+
+    /// An error of the HTTP or TLS layers in words (not its type's name).
+    static func words(_ error: any Error) -> String {
+        if let e = error as? HTTPClientError {
+            switch e {
+            case .readTimeout, .deadlineExceeded: return "no answer within the --timeout"
+            case .connectTimeout: return "the connection did not open in time"
+            case .remoteConnectionClosed: return "the server closed the connection"
+            case .cancelled: return "the request was cancelled"
+            default: return "the HTTP request failed (\(e.shortDescription))"
+            }
+        }
+        if let e = error as? NIOSSLError { return "TLS failed (\(e)); for a self-signed certificate pass --no-check-certificate" }
+        if let e = error as? IOError { return e.description }
+        return "\(error)"
+    }
+
+    /// The hint every connection failure ends with.
+    static let findTheHost =
+        "Is the daemon running? Its REST API address is the 'REST API' line `pinmesh daemon` prints when it is ready; pass it with --host or set PINMESH_API"
 
     /// Sends a request to the first host that answers; returns the response (status not checked).
     /// A body (an upload) can be sent once: it goes to the first host that accepts a connection.
     public func send(
         _ method: HTTPMethod, _ path: String, query: [(String, String)] = [], body: HTTPClientRequest.Body? = nil, contentType: String? = nil
     ) async throws -> HTTPClientResponse {
-        var lastError: (any Error)?
+        var failures: [String] = []
         for base in hosts {
-            if hosts.count > 1, !(await Self.reachable(base)) {
-                lastError = ClientError(status: nil, message: "\(base) refused the connection or did not answer within 2 s")
+            if let why = await Self.unreachable(base) {
+                failures.append(why)
                 continue
             }
             var url = base + path
@@ -121,17 +157,21 @@ public struct ClusterClient: Sendable {
             }
             trace?("> \(method.rawValue) \(url)")
             do {
-                let (s, atto) = timeout.components
-                let response = try await client.execute(request, timeout: .nanoseconds(s * 1_000_000_000 + atto / 1_000_000_000))
+                var deadline = NIODeadline.distantFuture
+                if let timeout {
+                    let (s, atto) = timeout.components
+                    deadline = .now() + .nanoseconds(s * 1_000_000_000 + atto / 1_000_000_000)
+                }
+                let response = try await client.execute(request, deadline: deadline)
                 trace?("< \(response.status.code) \(response.status.reasonPhrase) \(response.headers[canonicalForm: "Content-Type"].joined(separator: ","))")
                 return response
             } catch {
                 trace?("< \(error)")
-                lastError = error
+                failures.append("\(base): \(Self.words(error))")
                 if body != nil { break }  // the body may be partly consumed: not sent twice
             }
         }
-        throw ClientError(status: nil, message: "no API host answered (\(hosts.joined(separator: ", "))): \(lastError.map { "\($0)" } ?? "")")
+        throw ClientError(status: nil, message: "cannot reach the PinMesh API: \(failures.joined(separator: "; ")). \(Self.findTheHost)")
     }
 
     /// The body of a successful answer, or the API's error.
@@ -140,7 +180,12 @@ public struct ClusterClient: Sendable {
         let bytes = Array(buffer: buffer)
         guard (200..<300).contains(Int(response.status.code)) else {
             struct E: Decodable { let message: String }
-            let message = (try? JSONDecoder().decode(E.self, from: Data(bytes)))?.message ?? String(decoding: bytes, as: UTF8.self)
+            var message = (try? JSONDecoder().decode(E.self, from: Data(bytes)))?.message ?? String(decoding: bytes, as: UTF8.self)
+            message = message.trimmingCharacters(in: .whitespacesAndNewlines)
+            if message.isEmpty {
+                message = "the API answered \(response.status.code) \(response.status.reasonPhrase) without saying why"
+                if response.status == .notFound { message += "; is --host the REST API (not the IPFS API or another service)?" }
+            }
             throw ClientError(status: Int(response.status.code), message: message)
         }
         return bytes

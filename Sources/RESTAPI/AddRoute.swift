@@ -142,7 +142,7 @@ extension RESTAPIServer {
                     ? .sharded(try await peer.beginShardedAdd(options: p.options, mode: p.mode, shardSize: p.shardSize))
                     : .whole(try await peer.beginAdd(options: p.options, mode: p.mode, local: p.local))
             } catch let e as ClusterError {
-                throw APIError(e.kind == .badRequest ? .badRequest : .internalServerError, e.message)
+                throw APIError(e)
             }
             let body = request.body
             return await stream { emit in

@@ -302,7 +302,7 @@ public struct RESTAPIServer: Sendable {
             do {
                 return json(try await peer.pin(cid, options: options, mode: mode))
             } catch let e as ClusterError {
-                throw APIError(e.kind == .notFound ? .notFound : .badRequest, e.message)
+                throw APIError(e)
             }
         }
     }

@@ -7,50 +7,71 @@ import Multiformats
 /// Options every API command takes (ipfs-cluster-ctl's global flags; they may come before
 /// the command, as ipfs-cluster-ctl users write them).
 struct GlobalOptions: ParsableArguments {
-    @Option(help: "API address(es): multiaddr or URL; a comma list fails over. Default: $PINMESH_API, else /ip4/127.0.0.1/tcp/9094.")
+    @Option(name: [.long, .customShort("l")], help: "API address(es): multiaddr or URL; a comma list fails over. Default: $PINMESH_API, else /ip4/127.0.0.1/tcp/9094.")
     var host: String?
 
-    @Option(name: .customLong("basic-auth"), help: "user:password for the API's basic auth.")
+    @Option(
+        name: .customLong("basic-auth"),
+        help: "USER[:PASSWORD] for the API's basic auth (default: $CLUSTER_CREDENTIALS); without a password it is asked for on a terminal. Implies --https for a multiaddr --host unless --force-http.")
     var basicAuth: String?
 
     @Option(help: "A token from `pinmeshctl token new`, sent instead of basic auth. Default: $PINMESH_TOKEN.")
     var token: String?
 
-    @Flag(help: "Use HTTPS with a multiaddr --host.")
+    @Flag(name: [.long, .customShort("s")], help: "Use HTTPS with a multiaddr --host.")
     var https = false
+
+    @Flag(name: [.customLong("force-http"), .customShort("f")], help: "Use HTTP with basic auth (which otherwise implies --https).")
+    var forceHTTP = false
 
     @Flag(name: .customLong("no-check-certificate"), help: "Do not verify the API's TLS certificate (a self-signed one).")
     var noCheckCertificate = false
 
-    @Flag(help: "Print every request and the status of its answer on stderr.")
+    @Flag(name: [.long, .customShort("d")], help: "Print every request and the status of its answer on stderr.")
     var debug = false
 
-    @Option(help: "Output: text or json.")
+    @Option(name: [.customLong("enc"), .customLong("encoding")], help: "Output: text or json.")
     var enc: Encoding = .text
 
-    @Option(help: "Seconds before a request is abandoned.")
-    var timeout: Int = 60
+    @Option(name: [.long, .customShort("t")], help: "Seconds before a request is abandoned; 0 (the default, as ipfs-cluster-ctl): never. A host that does not accept the connection within 2 s is reported at once.")
+    var timeout: Int = 0
 
     enum Encoding: String, ExpressibleByArgument { case text, json }
 
-    static let names: Set<String> = ["--host", "--basic-auth", "--token", "--enc", "--timeout"]
-    static let flags: Set<String> = ["--https", "--no-check-certificate", "--debug"]
+    /// Global options that take a value, and flags, by every name (for moving those written
+    /// before the command after it).
+    static let names: Set<String> = ["--host", "-l", "--basic-auth", "--token", "--enc", "--encoding", "--timeout", "-t"]
+    static let flags: Set<String> = ["--https", "-s", "--force-http", "-f", "--no-check-certificate", "--debug", "-d"]
+
+    /// `USER[:PASSWORD]` split; no colon: the password is asked for on a terminal, else empty
+    /// (as ipfs-cluster-ctl takes it).
+    static func credentials(_ text: String) -> (String, String) {
+        if let colon = text.firstIndex(of: ":") {
+            return (String(text[..<colon]), String(text[text.index(after: colon)...]))
+        }
+        guard isatty(STDIN_FILENO) == 1, let typed = getpass("API password for \(text): ") else { return (text, "") }
+        return (text, String(cString: typed))
+    }
 
     func client() throws -> ClusterClient {
-        let hostList = host ?? ProcessInfo.processInfo.environment["PINMESH_API"] ?? "/ip4/127.0.0.1/tcp/9094"
+        let environment = ProcessInfo.processInfo.environment
+        let hostList = host ?? environment["PINMESH_API"] ?? "/ip4/127.0.0.1/tcp/9094"
+        let hosts = hostList.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) }
         var auth: (String, String)?
-        if let basicAuth {
-            guard let colon = basicAuth.firstIndex(of: ":") else { throw ValidationError("--basic-auth must be user:password") }
-            auth = (String(basicAuth[..<colon]), String(basicAuth[basicAuth.index(after: colon)...]))
+        if let text = basicAuth ?? environment["CLUSTER_CREDENTIALS"], !text.isEmpty { auth = Self.credentials(text) }
+        var useHTTPS = https
+        if auth != nil, !https, !forceHTTP, hosts.contains(where: { $0.hasPrefix("/") }) {
+            // ipfs-cluster-ctl's rule: credentials are not sent in the clear unless asked.
+            FileHandle.standardError.write(Data("note: basic auth uses HTTPS; pass --force-http (-f) to send it over HTTP\n".utf8))
+            useHTTPS = true
         }
+        guard timeout >= 0 else { throw ValidationError("--timeout must be 0 (never) or a number of seconds") }
         var trace: (@Sendable (String) -> Void)?
         if debug { trace = { line in FileHandle.standardError.write(Data("debug: \(line)\n".utf8)) } }
         do {
             return try ClusterClient(
-                hosts: hostList.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) }, basicAuth: auth,
-                token: token ?? ProcessInfo.processInfo.environment["PINMESH_TOKEN"], https: https,
-                timeout: .seconds(timeout), checkCertificate: !noCheckCertificate,
-                trace: trace)
+                hosts: hosts, basicAuth: auth, token: token ?? environment["PINMESH_TOKEN"], https: useHTTPS,
+                timeout: timeout == 0 ? nil : .seconds(timeout), checkCertificate: !noCheckCertificate, trace: trace)
         } catch {
             throw ValidationError("\(error)")
         }
@@ -73,7 +94,7 @@ func api<T>(_ body: () async throws -> T) async throws -> T {
     do {
         return try await body()
     } catch let e as ClusterClient.ClientError {
-        throw APIFailure(description: "error: \(e)")
+        throw APIFailure(description: "\(e)")
     }
 }
 
@@ -320,7 +341,7 @@ func afterPin(_ c: ClusterClient, _ cid: CID, global: GlobalOptions, noStatus: B
         while !settled(status) {
             guard ContinuousClock.now < deadline else {
                 print(Text.status(status))
-                throw APIFailure(description: "error: not pinned on every allocation after \(waitTimeout)")
+                throw APIFailure(description: "not pinned on every allocation after \(waitTimeout)")
             }
             try await Task.sleep(for: .milliseconds(250))
             status = try await api { try await c.decode(GlobalPinInfo.self, .GET, "/pins/\(cid)") }
@@ -328,7 +349,7 @@ func afterPin(_ c: ClusterClient, _ cid: CID, global: GlobalOptions, noStatus: B
     }
     if global.enc == .json { try global.printJSON(status) } else { print(Text.status(status)) }
     if wait, status.peerMap.values.contains(where: { $0.status.isError }) {
-        throw APIFailure(description: "error: the pin failed on some peers (see above); `pinmeshctl recover \(cid)` retries")
+        throw APIFailure(description: "the pin failed on some peers (see above); `pinmeshctl recover \(cid)` retries")
     }
 }
 
@@ -551,7 +572,7 @@ struct IPFSCommand: AsyncParsableCommand {
                 }
             }
             if r.peer_map.values.contains(where: { !($0.error ?? "").isEmpty }) {
-                throw APIFailure(description: "error: garbage collection failed on some peers (see above)")
+                throw APIFailure(description: "garbage collection failed on some peers (see above)")
             }
         }
     }

@@ -19,7 +19,7 @@ struct PinMeshCtl: AsyncParsableCommand {
     static func main() async {
         var arguments = CommandLine.arguments.dropFirst().map { $0 == "--raw-leaves" ? "--raw-leaves=true" : $0 }
         var leading: [String] = []
-        while let first = arguments.first, first.hasPrefix("--") {
+        while let first = arguments.first, first.hasPrefix("-") {
             let name = String(first.split(separator: "=", maxSplits: 1)[0])
             if GlobalOptions.flags.contains(name) || (GlobalOptions.names.contains(name) && first.contains("=")) {
                 leading.append(arguments.removeFirst())

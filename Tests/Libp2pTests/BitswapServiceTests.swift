@@ -44,7 +44,8 @@ struct BitswapServiceTests {
         let result = try await S.within(.seconds(10)) { try await fetcher.fetch(missing) }
         #expect(result == .some(nil))
         #expect(ContinuousClock.now - started >= .seconds(1))
-        #expect(await served.serverCounters.dontHavesSent >= 1)
+        // On a loaded machine the server's DONT_HAVE may come after the client gave up.
+        #expect(try await B.eventually(within: .seconds(10)) { await served.serverCounters.dontHavesSent >= 1 })
         #expect(await fetcher.wanted.isEmpty)
         await fetcher.stop()
         await served.stop()

@@ -157,7 +157,7 @@ import UnixFS
                 ([("hash", "md5")], 400, "hash"),
                 ([("nocopy", "true")], 400, "nocopy"),
                 ([("local", "perhaps")], 400, "not a boolean"),
-                ([("replication-min", "4"), ("replication-max", "4")], 500, "not enough peers"),
+                ([("replication-min", "4"), ("replication-max", "4")], 503, "not enough peers"),
                 ([("name", String(repeating: "n", count: 1_025))], 400, "the pin's name is 1025 bytes long"),
                 ([("shard", "true"), ("meta-k", String(repeating: "v", count: 1_025))], 400, "meta-k is 1025 bytes"),
             ]

@@ -118,7 +118,7 @@ import UnixFS
             (.GET, "/allocations", [("filter", "nope")], 400, "not a pin type"),
             (.GET, "/allocations/bafkreihdwdcefgh4dqkjv67uzcmw7ojee6xedzdetojuzjevtenxquvyku", [], 404, "not pinned"),
             (.DELETE, "/pins/bafkreihdwdcefgh4dqkjv67uzcmw7ojee6xedzdetojuzjevtenxquvyku", [], 404, "not pinned"),
-            (.POST, "/pins/\(cid)", [("replication-min", "3"), ("replication-max", "3")], 500, "not enough peers"),
+            (.POST, "/pins/\(cid)", [("replication-min", "3"), ("replication-max", "3")], 503, "not enough peers"),
             // Over the stored limits: refused before anything is committed (a pin committed with
             // them made every later listing of this peer fail, and the other peers refuse it).
             (.POST, "/pins/\(cid)", [("name", String(repeating: "n", count: 2_000))], 400, "the pin's name is 2000 bytes long; a pin stores at most 1024"),
