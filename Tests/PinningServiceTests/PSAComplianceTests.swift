@@ -1,3 +1,4 @@
+import AsyncHTTPClient
 import ClusterModel
 import ClusterTestKit
 import Foundation
@@ -191,5 +192,34 @@ import Testing
         #expect(try await h.send(.GET, "/pins", headers: [("Authorization", "Bearer \(token)")]).status == 200)
         #expect(try await h.send(.GET, "/pins", headers: [("Authorization", "Basic YWRtaW46czNjcmV0")]).status == 200)
         #expect(try await h.send(.GET, "/pins/0123456789abcdef0123456789abcdef").status == 401)
+    }
+
+    @Test("a token revoked through the REST API stops working here")
+    func revokedToken() async throws {
+        let dir = NSTemporaryDirectory() + "pinmesh-psa-revoke-\(UInt32.random(in: 0...UInt32.max))"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let file = dir + "/revoked-tokens.json"
+        let h = try await PSAHarness(credentials: ["admin": "s3cret"], revocationFile: file)
+        defer { Task { await h.stop() } }
+        var settings = RESTAPIServer.Settings()
+        settings.revocationFile = file
+        let rest = try await RunningApp.start { running in
+            try RESTAPIServer(peer: h.cluster[0].peer, credentials: ["admin": "s3cret"], settings: settings).application(host: "127.0.0.1", port: 0, onRunning: running)
+        }
+        defer { Task { await rest.stop() } }
+        func restCall(_ method: HTTPMethod, _ auth: String) async throws -> (Int, Data) {
+            var r = HTTPClientRequest(url: "http://127.0.0.1:\(rest.port)/token")
+            r.method = method
+            r.headers.add(name: "Authorization", value: auth)
+            let response = try await HTTPClient.shared.execute(r, timeout: .seconds(10))
+            return (Int(response.status.code), Data(buffer: try await response.body.collect(upTo: 1 << 16)))
+        }
+        let (issued, body) = try await restCall(.POST, "Basic YWRtaW46czNjcmV0")
+        let token = try #require(issued == 200 ? try JSONDecoder().decode([String: String].self, from: body)["token"] : nil)
+        #expect(try await h.send(.GET, "/pins", headers: [("Authorization", "Bearer \(token)")]).status == 200)
+        #expect(try await restCall(.DELETE, "Bearer \(token)").0 == 204)
+        let after = try await h.send(.GET, "/pins", headers: [("Authorization", "Bearer \(token)")])
+        #expect(after.status == 401 && after.failure?.error.details?.contains("revoked") == true, "\(after.text)")
     }
 }
