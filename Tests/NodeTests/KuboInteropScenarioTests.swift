@@ -107,7 +107,15 @@ import UnixFS
         o.replicationFactorMax = 1
         o.userAllocations = [c[1].id]
         o.origins = [kubo.dialAddress]
-        _ = try await c[0].peer.pin(root.cid, options: o)
+        // The allocator takes a user allocation only among live candidates: wait until peer 0
+        // holds peer 1's metrics (on a loaded machine they may not have arrived yet).
+        #expect(await LocalCluster.eventually(timeout: .seconds(30)) {
+            let live = await c[0].peer.monitor.peers().contains(c[1].id)
+            let metrics = await c[0].peer.monitor.values(of: c[1].id)
+            return live && !metrics.isEmpty
+        })
+        let pin = try await c[0].peer.pin(root.cid, options: o)
+        #expect(pin.allocations == [c[1].id], "allocated to \(pin.allocations), not the asked peer")
         #expect(try await LocalCluster.eventually(timeout: .seconds(60)) {
             await c[0].peer.status(root.cid).peerMap[c[1].id.description]?.status == .pinError
         })
