@@ -111,7 +111,36 @@ struct InitCommand: ParsableCommand {
     /// below the system's ephemeral range: a port the kernel hands out for port 0 (what this
     /// did before) is soon handed to some other program's socket too, and a daemon started a
     /// little later then found its port taken. Falls back to a port-0 port.
+    ///
+    /// Ports handed out are remembered for 10 minutes in a file in the temporary directory
+    /// (shared by every `init` on the machine, under an flock) and not handed out again: the
+    /// ports of a peer whose daemon has not started yet are free, and another `init` (or this
+    /// one, for its next listener) would otherwise pick them too.
     static func freePort() throws -> Int {
+        let ledger = (NSTemporaryDirectory() as NSString).appendingPathComponent("pinmesh-randomports")
+        let fd = open(ledger, O_RDWR | O_CREAT, 0o600)
+        if fd >= 0 { flock(fd, LOCK_EX) }
+        defer { if fd >= 0 { flock(fd, LOCK_UN); close(fd) } }
+        let now = Int(Date().timeIntervalSince1970)
+        var recent: [(port: Int, at: Int)] = []
+        if fd >= 0, let text = try? String(contentsOfFile: ledger, encoding: .utf8) {
+            for line in text.split(separator: "\n") {
+                let f = line.split(separator: " ")
+                if f.count == 2, let port = Int(f[0]), let at = Int(f[1]), now - at < 600 { recent.append((port, at)) }
+            }
+        }
+        let taken = Set(recent.map(\.port))
+        let port = try pickPort(avoiding: taken)
+        if fd >= 0 {
+            recent.append((port, now))
+            let text = recent.map { "\($0.port) \($0.at)\n" }.joined()
+            ftruncate(fd, 0)
+            _ = text.withCString { pwrite(fd, $0, strlen($0), 0) }
+        }
+        return port
+    }
+
+    private static func pickPort(avoiding taken: Set<Int>) throws -> Int {
         var low = 32768
         if let text = try? String(contentsOfFile: "/proc/sys/net/ipv4/ip_local_port_range", encoding: .utf8),
            let first = text.split(whereSeparator: { $0 == " " || $0 == "\t" || $0 == "\n" }).first, let n = Int(first) {
@@ -120,7 +149,7 @@ struct InitCommand: ParsableCommand {
         if low > 11000 {
             for _ in 0..<64 {
                 let port = Int.random(in: 10000..<low)
-                if bindable(port, SOCK_STREAM) && bindable(port, SOCK_DGRAM) { return port }
+                if !taken.contains(port) && bindable(port, SOCK_STREAM) && bindable(port, SOCK_DGRAM) { return port }
             }
         }
         var port = 0

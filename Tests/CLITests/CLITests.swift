@@ -80,6 +80,31 @@ import Testing
         }
     }
 
+    @Test("--randomports never hands one port out twice, within one init or across the inits of a local cluster")
+    func randomPortsAreDistinct() throws {
+        let root = FileManager.default.temporaryDirectory.appendingPathComponent("pinmesh-ports-\(getpid())-\(UInt32.random(in: 0...UInt32.max))").path
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        var perPeer: [Set<String>] = []
+        for i in 1...4 {
+            let r = try Self.run("pinmesh", ["init", "--config", "\(root)/p\(i)", "--randomports", "--peername", "p\(i)"])
+            #expect(r.status == 0, "\(r.err)")
+            var ports = Set<String>()
+            for file in ["service.json", "ipfs/config"] {
+                let text = try String(contentsOfFile: "\(root)/p\(i)/\(file)", encoding: .utf8)
+                let regex = try NSRegularExpression(pattern: #"\\?/(?:tcp|udp)\\?/([0-9]+)"#)  // kubo's config escapes "/"
+                for m in regex.matches(in: text, range: NSRange(text.startIndex..., in: text)) {
+                    ports.insert(String(text[Range(m.range(at: 1), in: text)!]))
+                }
+            }
+            perPeer.append(ports)
+        }
+        // Per peer: cluster (TCP and UDP share it), REST, proxy, pinning service, IPFS API (in
+        // both files), metrics, swarm, gateway: 8 ports, all different, and none another peer's.
+        for ports in perPeer { #expect(ports.count == 8, "\(ports.sorted())") }
+        let all = perPeer.reduce(Set<String>()) { $0.union($1) }
+        #expect(all.count == 32, "a port was handed out twice: \(perPeer.map { $0.sorted() })")
+    }
+
     @Test func initWritesAConfigThatLoadsAndKeepsTheIdentity() throws {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("pinmesh-init-\(getpid())-\(UInt32.random(in: 0...UInt32.max))").path
         defer { try? FileManager.default.removeItem(atPath: dir) }
