@@ -364,9 +364,21 @@ public actor ClusterPeer {
 
     /// Pins `cid` in the cluster: allocates it (keeping current holders), commits it to the
     /// shared state, and returns the pin. Replication 0/0 takes the configured defaults.
-    public func pin(_ cid: CID, options: PinOptions = PinOptions(), mode: PinMode? = nil) async throws -> Pin {
-        try await pin(cid, options: resolved(options, mode: mode), allocations: nil)
+    ///
+    /// Metadata under the reserved keys (``isReservedMetadata(_:)``: the Pinning Service API's
+    /// requests) of a pin already there is kept when `options` name none, so a re-pin through
+    /// the REST API, the proxy or pinmeshctl does not drop them; `replacingReserved` (the
+    /// Pinning Service API, which owns them) writes `options` as they are.
+    public func pin(_ cid: CID, options: PinOptions = PinOptions(), mode: PinMode? = nil, replacingReserved: Bool = false) async throws -> Pin {
+        var o = options
+        if !replacingReserved, !o.metadata.keys.contains(where: Self.isReservedMetadata), let existing = try database.pin(cid) {
+            for (k, v) in existing.options.metadata where Self.isReservedMetadata(k) { o.metadata[k] = v }
+        }
+        return try await pin(cid, options: resolved(o, mode: mode), allocations: nil)
     }
+
+    /// Whether a metadata key is reserved to the Pinning Service API: `psa`, or `psa:` and more.
+    public static func isReservedMetadata(_ key: String) -> Bool { key == "psa" || key.hasPrefix("psa:") }
 
     /// The options a pin is committed with: replication 0 takes the configured defaults, -1
     /// on either side means everywhere (as ipfs-cluster reads it), `mode` overrides.

@@ -174,7 +174,7 @@ extension PinningService {
         }
         let keep = try change(&options, existing != nil)
         do {
-            if keep { return (try await peer.pin(cid, options: options), existing != nil) }
+            if keep { return (try await peer.pin(cid, options: options, replacingReserved: true), existing != nil) }
             if existing != nil { try await peer.unpin(cid) }
             return (nil, existing != nil)
         } catch {

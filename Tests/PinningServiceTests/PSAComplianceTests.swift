@@ -151,6 +151,23 @@ import Testing
         }
     }
 
+    @Test("a re-pin of the CID through the cluster (REST, proxy, pinmeshctl) keeps its requests")
+    func repinThroughTheClusterKeepsRequests() async throws {
+        let h = try await PSAHarness()
+        defer { Task { await h.stop() } }
+        let c = try await Self.content(h, 3)
+        let request = try await h.create(c.description, name: "kept")
+        var o = PinOptions()
+        o.name = "from rest"
+        o.metadata = ["owner": "ops"]
+        let repinned = try await h.cluster[0].peer.pin(c, options: o)
+        #expect(repinned.options.name == "from rest" && repinned.options.metadata["owner"] == "ops")
+        #expect(repinned.options.metadata.keys.contains { $0.hasPrefix("psa:") }, "the request's record was dropped")
+        let again = try await h.send(.GET, "/pins/\(request.requestid)")
+        #expect(again.status == 200, "\(again.text)")
+        #expect(try again.decode(PSAJSON.PinStatus.self).pin.name == "kept")
+    }
+
     @Test("bad bodies and unknown routes answer the spec's Failure JSON with 400, 404 or 413")
     func errorShapes() async throws {
         let h = try await PSAHarness()
