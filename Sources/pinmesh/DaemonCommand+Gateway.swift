@@ -9,20 +9,21 @@ extension DaemonCommand {
     /// repositories: 127.0.0.1:8091; `[]` or no key: off), and its ready-block lines
     /// (`  gateway    http://…`).
     /// Nothing when the peer uses kubo (`repo` nil): kubo serves its own gateway.
-    static func gatewayServices(repo: IPFSRepo?, logger: Logger) throws -> (services: [any Service], lines: String) {
+    static func gatewayServices(repo: IPFSRepo?, gate: ListenerGate, logger: Logger) throws -> (services: [any Service], lines: String) {
         guard let repo else { return ([], "") }
         let listen: [String]
         do {
             listen = try repo.config.gatewayListen().map(\.description)
         } catch {
-            throw ValidationError("the embedded IPFS node's config (\(repo.root)/config): \(error)")
+            throw StartupError(description: "the embedded IPFS node's config (\(repo.root)/config): \(error)")
         }
         let gateway = GatewayServer(repo: repo, logger: logger)
         var services: [any Service] = []
         var lines = ""
         for (i, a) in listen.enumerated() {
-            let (h, p) = try hostPort(a, key: "Addresses.Gateway[\(i)] in \(repo.root)/config")
-            services.append(gateway.application(host: h, port: p))
+            let key = "Addresses.Gateway[\(i)] in \(repo.root)/config"
+            let (h, p) = try hostPort(a, key: key)
+            services.append(gate.listener("gateway", key: key, host: h, port: p) { gateway.application(host: h, port: p, onRunning: $0) })
             lines += "\n  gateway    http://\(h.contains(":") ? "[\(h)]" : h):\(p)"
         }
         return (services, lines)

@@ -11,11 +11,11 @@ extension DaemonCommand {
     /// `api.ipfsproxy.node_multiaddress` (empty: `ipfs_connector.ipfshttp.node_multiaddress`),
     /// with the embedded node's allowed browser origins when it runs; and its ready-block line
     /// (`http://host:port` of each listener, or `off` when none is configured).
-    static func ipfsProxyServices(_ service: ServiceConfig, peer: ClusterPeer, repo: IPFSRepo?, logger: Logger) throws -> (services: [any Service], ready: String) {
+    static func ipfsProxyServices(_ service: ServiceConfig, peer: ClusterPeer, repo: IPFSRepo?, gate: ListenerGate, logger: Logger) throws -> (services: [any Service], ready: String) {
         let c = service.api.ipfsproxy
         guard !c.listenMultiaddress.isEmpty else { return ([], "off (api.ipfsproxy.listen_multiaddress is empty)") }
         if c.nodeHttps {
-            throw ValidationError("api.ipfsproxy.node_https is true: PinMesh's IPFS proxy reaches the daemon over plain HTTP only; set it to false")
+            throw StartupError(description: "api.ipfsproxy.node_https is true: PinMesh's IPFS proxy reaches the daemon over plain HTTP only; set it to false")
         }
         let own = !c.nodeMultiaddress.isEmpty
         let key = own ? "api.ipfsproxy.node_multiaddress" : "ipfs_connector.ipfshttp.node_multiaddress"
@@ -33,8 +33,9 @@ extension DaemonCommand {
         var services: [any Service] = []
         var urls: [String] = []
         for (i, a) in c.listenMultiaddress.enumerated() {
-            let (h, p) = try hostPort(a, key: "api.ipfsproxy.listen_multiaddress[\(i)]")
-            services.append(proxy.application(host: h, port: p))
+            let key = "api.ipfsproxy.listen_multiaddress[\(i)]"
+            let (h, p) = try hostPort(a, key: key)
+            services.append(gate.listener("IPFS proxy", key: key, host: h, port: p) { proxy.application(host: h, port: p, onRunning: $0) })
             urls.append("http://\(h.contains(":") ? "[\(h)]" : h):\(p)")
         }
         return (services, urls.joined(separator: ", "))

@@ -7,6 +7,7 @@ import IPFSConnector
 import Logging
 import Metrics
 import Multiformats
+import NIOCore
 import NIOPosix
 import Node
 import Prometheus
@@ -62,6 +63,7 @@ struct DaemonCommand: AsyncParsableCommand {
         let (ipfsHost, ipfsPort) = try Self.hostPort(ipfs.nodeMultiaddress, key: "ipfs_connector.ipfshttp.node_multiaddress")
         let connector = try KuboConnector(nodeMultiaddress: ipfs.nodeMultiaddress, logger: logger)
         var services: [any Service] = []
+        let gate = ListenerGate()
         var repo: IPFSRepo?
         var node: EmbeddedNode?
         if ipfs.embedded {
@@ -72,9 +74,13 @@ struct DaemonCommand: AsyncParsableCommand {
             do {
                 node = try EmbeddedNode(repo: r, group: MultiThreadedEventLoopGroup.singleton, logger: logger)
             } catch {
-                throw ValidationError("the embedded IPFS node's config (\(root)/config): \(error)")
+                throw StartupError(description: "the embedded IPFS node's config (\(root)/config): \(error)")
             }
-            services.append(KuboRPCServer(repo: r, swarm: node, logger: logger).application(host: ipfsHost, port: ipfsPort))
+            let rpc = KuboRPCServer(repo: r, swarm: node, logger: logger)
+            services.append(
+                gate.listener("embedded IPFS node's RPC API", key: "ipfs_connector.ipfshttp.node_multiaddress", host: ipfsHost, port: ipfsPort) {
+                    rpc.application(host: ipfsHost, port: ipfsPort, onRunning: $0)
+                })
         }
         var localBlocks: PeerBlocks.LocalBlocks?
         if let r = repo { localBlocks = { @Sendable cid in r.blocks.has(cid) ? try r.block(cid) : nil } }
@@ -82,7 +88,7 @@ struct DaemonCommand: AsyncParsableCommand {
             settings: settings, identity: identity.key, secret: SecureBytes(service.secretBytes), connector: connector,
             group: MultiThreadedEventLoopGroup.singleton, localBlocks: localBlocks, blockStore: repo.map { LocalBlockStore(repo: $0) }, logger: logger)
         if let repo { PeerBlockFetcher.install(on: repo, transport: peer.transport, network: node?.bitswap, logger: logger) }
-        let gateway = try Self.gatewayServices(repo: repo, logger: logger)
+        let gateway = try Self.gatewayServices(repo: repo, gate: gate, logger: logger)
         services += gateway.services
 
         let rest = service.api.restapi
@@ -108,14 +114,19 @@ struct DaemonCommand: AsyncParsableCommand {
             do {
                 restSettings.tls = try RESTAPIServer.tlsConfiguration(certificateFile: path(rest.sslCertFile), keyFile: path(rest.sslKeyFile))
             } catch let error as RESTAPIServer.APIError {
-                throw ValidationError("api.restapi.ssl_cert_file / ssl_key_file: \(error.message)")
+                throw StartupError(description: "api.restapi.ssl_cert_file / ssl_key_file: \(error.message)")
             }
         }
         let restServer = try RESTAPIServer(peer: peer, credentials: rest.basicAuthCredentials, settings: restSettings, logger: logger)
-        for (host, port) in restListeners { services.append(try restServer.application(host: host, port: port)) }
-        let proxy = try Self.ipfsProxyServices(service, peer: peer, repo: repo, logger: logger)
+        for (i, (host, port)) in restListeners.enumerated() {
+            services.append(
+                try gate.listener("REST API", key: "api.restapi.http_listen_multiaddress[\(i)]", host: host, port: port) {
+                    try restServer.application(host: host, port: port, onRunning: $0)
+                })
+        }
+        let proxy = try Self.ipfsProxyServices(service, peer: peer, repo: repo, gate: gate, logger: logger)
         services += proxy.services
-        let pinning = try Self.pinningServices(service, directory: dir, peer: peer, logger: logger)
+        let pinning = try Self.pinningServices(service, directory: dir, peer: peer, gate: gate, logger: logger)
         services += pinning.services
         if service.metrics.enableStats {
             let (mHost, mPort) = try Self.hostPort(service.metrics.prometheusEndpoint, key: "metrics.prometheus_endpoint")
@@ -125,7 +136,12 @@ struct DaemonCommand: AsyncParsableCommand {
                 headers[.contentType] = "text/plain; version=0.0.4"
                 return Response(status: .ok, headers: headers, body: ResponseBody(byteBuffer: ByteBuffer(bytes: registry.emitToBuffer())))
             }
-            services.append(Application(router: router, configuration: .init(address: .hostname(mHost, port: mPort), serverName: nil), logger: logger))
+            services.append(
+                gate.listener("Prometheus endpoint", key: "metrics.prometheus_endpoint", host: mHost, port: mPort) { running in
+                    Application(
+                        router: router, configuration: .init(address: .hostname(mHost, port: mPort), serverName: nil),
+                        onServerRunning: { await running($0.localAddress?.port ?? mPort) }, logger: logger)
+                })
         }
         let ready = """
             PinMesh \(service.cluster.peername) ready
@@ -135,7 +151,7 @@ struct DaemonCommand: AsyncParsableCommand {
               IPFS proxy \(proxy.ready)
             \(pinning.line)
             """
-        services.append(PeerService(peer: peer, node: node, ready: ready + gateway.lines, logger: logger))
+        services.append(PeerService(peer: peer, node: node, ready: ready + gateway.lines, listeners: gate, logger: logger))
         // A second signal does not wait for the graceful shutdown.
         let forced = Task {
             var count = 0
@@ -149,7 +165,7 @@ struct DaemonCommand: AsyncParsableCommand {
         }
         let group = ServiceGroup(
             configuration: ServiceGroupConfiguration(
-                services: services.map { ServiceGroupConfiguration.ServiceConfiguration(service: $0) },
+                services: services.map { ServiceGroupConfiguration.ServiceConfiguration(service: $0, failureTerminationBehavior: .gracefullyShutdownGroup) },
                 gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         try await group.run()
         forced.cancel()
@@ -158,7 +174,7 @@ struct DaemonCommand: AsyncParsableCommand {
 
     static func hostPort(_ text: String, key: String) throws -> (String, Int) {
         guard let ma = try? Multiaddr(text), let (h, p) = SecureTransport.hostAndPort(ma) else {
-            throw ValidationError("\(key): \(text.debugDescription) needs an /ip4|ip6/<host>/tcp/<port> address")
+            throw StartupError(description: "\(key): \(text.debugDescription) needs an /ip4|ip6/<host>/tcp/<port> address")
         }
         return (h, p)
     }
@@ -171,6 +187,8 @@ struct PeerService: Service {
     let peer: ClusterPeer
     let node: EmbeddedNode?
     let ready: String
+    /// Every HTTP listener; the ready block waits until each is bound.
+    let listeners: ListenerGate
     let logger: Logger
 
     func run() async throws {
@@ -180,7 +198,26 @@ struct PeerService: Service {
             throw StartupError(
                 description: "the embedded IPFS node cannot listen on Addresses.Swarm \(node?.plan.listen.map(\.description) ?? []) (its config: <config>/ipfs/config): \(error)")
         }
-        let port = try await peer.start()
+        let port: Int
+        do {
+            port = try await peer.start()
+        } catch let error as IOError where error.errnoCode == EADDRINUSE {
+            let address = "\(await peer.settings.listenHost):\(await peer.settings.listenPort)"
+            throw StartupError(
+                description: "the cluster peer cannot listen on \(address): another program uses that port (TCP or UDP). Stop it, or set cluster.listen_multiaddress to a free address")
+        }
+        // The ready block only once every listener is bound; a listener that fails shuts the
+        // group down gracefully, which ends this wait too.
+        let bound = await withGracefulShutdownHandler {
+            await listeners.allBound()
+        } onGracefulShutdown: {
+            listeners.abandon()
+        }
+        guard bound else {
+            await peer.stop()
+            await node?.stop()
+            return
+        }
         // A wildcard listener is dialled on loopback from this machine.
         let host = await peer.settings.listenHost
         let dialable = host == "0.0.0.0" ? "/ip4/127.0.0.1" : host == "::" ? "/ip6/::1" : (host.contains(":") ? "/ip6/\(host)" : "/ip4/\(host)")
