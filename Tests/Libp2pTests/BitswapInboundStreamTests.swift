@@ -36,7 +36,7 @@ struct BitswapInboundStreamTests {
         let blocks = (0..<48).map(Self.block)
         let session = await service.session()
         await session.want(blocks.map(\.0))
-        #expect(try await B.eventually(within: .seconds(5)) { await service.wanted.count == 48 })
+        #expect(try await B.eventually(within: .seconds(30)) { await service.wanted.count == 48 })
 
         // Every stream is open (and, before the fix, the fifth on were reset) before any is written.
         var streams: [Libp2pStream] = []
@@ -59,7 +59,7 @@ struct BitswapInboundStreamTests {
         }
         #expect(received == Set(blocks.map(\.0)), "\(received?.count ?? 0) of 48 blocks arrived")
         #expect(await service.clientCounters.blocksReceived == 48)
-        #expect(try await B.eventually(within: .seconds(5)) {
+        #expect(try await B.eventually(within: .seconds(30)) {
             await service.readingInboundStreams(kuboLike.peerID) + service.waitingInboundStreams(kuboLike.peerID) == 0
         }, "every stream ended and gave its slot back")
         await session.close()
@@ -82,7 +82,7 @@ struct BitswapInboundStreamTests {
         }
         var reading: [Libp2pStream] = []
         for i in 0..<4 { reading.append(try await open(i)) }
-        #expect(try await B.eventually(within: .seconds(5)) { await service.clientCounters.blocksUnwanted == 4 })
+        #expect(try await B.eventually(within: .seconds(30)) { await service.clientCounters.blocksUnwanted == 4 })
         #expect(await service.readingInboundStreams(peer.peerID) == 4)
 
         var waiting: [Libp2pStream] = []
@@ -100,7 +100,7 @@ struct BitswapInboundStreamTests {
         for s in waiting { await s.closeWrite() }
         #expect(try await B.eventually(within: .seconds(10)) { await service.clientCounters.blocksUnwanted == 68 },
                 "every waiting stream was read; the reset one was not")
-        #expect(try await B.eventually(within: .seconds(5)) {
+        #expect(try await B.eventually(within: .seconds(30)) {
             await service.readingInboundStreams(peer.peerID) + service.waitingInboundStreams(peer.peerID) == 0
         })
         await service.stop()
@@ -118,10 +118,10 @@ struct BitswapInboundStreamTests {
         try await peer.connect(try S.dialAddress(target))
         let first = try await peer.newStream(to: target.peerID, protocols: ["/ipfs/bitswap/1.2.0"])
         try await first.writeMessage(Self.block(1).2)
-        #expect(try await B.eventually(within: .seconds(5)) { await service.clientCounters.blocksUnwanted == 1 })
+        #expect(try await B.eventually(within: .seconds(30)) { await service.clientCounters.blocksUnwanted == 1 })
         let second = try await peer.newStream(to: target.peerID, protocols: ["/ipfs/bitswap/1.2.0"])
         try await second.writeMessage(Self.block(2).2)
-        #expect(try await B.eventually(within: .seconds(5)) { await service.waitingInboundStreams(peer.peerID) == 1 })
+        #expect(try await B.eventually(within: .seconds(30)) { await service.waitingInboundStreams(peer.peerID) == 1 })
         let third = try await peer.newStream(to: target.peerID, protocols: ["/ipfs/bitswap/1.2.0"])
         #expect(try await Self.ended(third))
         await service.stop()

@@ -58,7 +58,7 @@ struct BitswapServiceTests {
         let (client, fetcher) = try await B.node(B.Store())
         let missing = CID.v1(codec: .raw, Multihash.sha256([4, 5, 6]))
         let task = Task { try await fetcher.fetch(missing) }
-        #expect(try await B.eventually(within: .seconds(5)) { await fetcher.wanted == [missing] })
+        #expect(try await B.eventually(within: .seconds(30)) { await fetcher.wanted == [missing] })
         task.cancel()
         await #expect(throws: CancellationError.self) { try await task.value }
         #expect(await fetcher.wanted.isEmpty)
@@ -75,7 +75,7 @@ struct BitswapServiceTests {
         let data = (0..<5000).map { UInt8(truncatingIfNeeded: $0 * 7) }
         let cid = CID.v1(codec: .raw, Multihash.sha256(data))
         let fetch = Task { try await fetcher.fetch(cid) }
-        #expect(try await B.eventually(within: .seconds(5)) { await served.serverCounters.wantsReceived >= 1 })
+        #expect(try await B.eventually(within: .seconds(30)) { await served.serverCounters.wantsReceived >= 1 })
         store.put(cid, data)
         await served.blockStored(cid)
         #expect(try await S.within(.seconds(10)) { try await fetch.value } == .some(data))
@@ -94,7 +94,7 @@ struct BitswapServiceTests {
         let junk = (0..<100).map { UInt8($0) }
         let unwanted = BitswapMessage(payload: [BitswapPayloadBlock(prefix: BitswapCIDPrefix(of: CID.v1(codec: .raw, Multihash.sha256(junk))), data: junk)])
         try await stream.writeMessage(unwanted.encoded())
-        #expect(try await B.eventually(within: .seconds(5)) { await service.clientCounters.blocksUnwanted == 1 })
+        #expect(try await B.eventually(within: .seconds(30)) { await service.clientCounters.blocksUnwanted == 1 })
         try await stream.writeMessage([0x0a, 0x02, 0x08, 0x01])
         let ended = try await S.within(.seconds(5)) { () -> Bool in
             do { return try await stream.read() == nil } catch { return true }
@@ -158,7 +158,7 @@ struct BitswapServiceTests {
         let (client, fetcher) = try await B.node(B.Store())
         try await client.connect(try S.dialAddress(server))
         try await client.connect(try S.dialAddress(bystander))
-        #expect(try await B.eventually(within: .seconds(5)) { await fetcher.bitswapPeers.count == 2 })
+        #expect(try await B.eventually(within: .seconds(30)) { await fetcher.bitswapPeers.count == 2 })
         for b in blocks {
             let cid = CID.v1(codec: .raw, Multihash.sha256(b))
             async let one = fetcher.fetch(cid)

@@ -1,4 +1,5 @@
 import Bitswap
+import ClusterTestKit
 import Logging
 import Multiformats
 import NIOConcurrencyHelpers
@@ -107,10 +108,10 @@ enum BitswapTestSupport {
     }
 
     /// Waits (yielding) until `condition` holds; false when `limit` passes first.
+    /// Re-checks `condition` every 20 ms on an event-loop timer until it holds or `limit`
+    /// passes (it used to spin on `Task.yield()`, which took the 2 cores from the very peers
+    /// it waited for when many tests ran at once).
     static func eventually(within limit: Duration, _ condition: @escaping @Sendable () async -> Bool) async throws -> Bool {
-        try await S.within(limit) {
-            while await !condition() { await Task.yield() }
-            return true
-        } ?? false
+        await LocalCluster.eventually(timeout: limit) { await condition() }
     }
 }
