@@ -20,7 +20,8 @@ struct AddCommand: AsyncParsableCommand {
             is a terminal (not with -q or -Q).
 
             Exit codes: 0 success, 1 a file could not be read or imported (or --wait saw an \
-            error or timed out), 2 the API refused, 64 bad usage.
+            error), 2 the API refused, 62 --wait timed out, 125 --wait interrupted (the pin \
+            stays), 64 bad usage.
             """)
 
     @OptionGroup var global: GlobalOptions
@@ -88,7 +89,7 @@ struct AddCommand: AsyncParsableCommand {
     var noStream = false
     @Flag(help: "Wait until the root is pinned on all its allocations (or fails).")
     var wait = false
-    @Option(name: .customLong("wait-timeout"), help: "Give up waiting after this long (Go duration; 0: never).")
+    @Option(name: [.customLong("wait-timeout"), .customLong("wt")], help: "Give up waiting after this long (Go duration; 0: never); exit code 62.")
     var waitTimeout: String = "0s"
 
     func validate() throws {

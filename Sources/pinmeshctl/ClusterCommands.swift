@@ -85,9 +85,41 @@ struct GlobalOptions: ParsableArguments {
     }
 }
 
-/// A failed API call: exit code 2 (1 is a local failure, 64 bad usage).
+/// A failed API call: exit code 2 (1 is a local failure, 64 bad usage), or the code given
+/// (62 a --wait timed out, 125 it was interrupted, as ipfs-cluster-ctl).
 struct APIFailure: Error, CustomStringConvertible {
     let description: String
+    var exitCode: Int32 = 2
+}
+
+/// Whether SIGINT came while a --wait runs (the default action is held off meanwhile).
+final class InterruptWatch: @unchecked Sendable {
+    private let source: any DispatchSourceSignal
+    private let lock = NSLock()
+    private var hit = false
+
+    init() {
+        signal(SIGINT, SIG_IGN)
+        source = DispatchSource.makeSignalSource(signal: SIGINT, queue: .global())
+        source.setEventHandler { [weak self] in
+            guard let self else { return }
+            self.lock.lock()
+            self.hit = true
+            self.lock.unlock()
+        }
+        source.resume()
+    }
+
+    var fired: Bool {
+        lock.lock()
+        defer { lock.unlock() }
+        return hit
+    }
+
+    func stop() {
+        source.cancel()
+        signal(SIGINT, SIG_DFL)
+    }
 }
 
 func api<T>(_ body: () async throws -> T) async throws -> T {
@@ -202,11 +234,13 @@ struct PinCommand: AsyncParsableCommand {
         @Option(help: "recursive or direct.")
         var mode: String = "recursive"
         @OptionGroup var placement: PinPlacement
-        @Flag(name: .customLong("no-status"), help: "Do not print the status afterwards.")
+        @Flag(name: [.customLong("no-status"), .customLong("ns")], help: "Do not print the status afterwards.")
         var noStatus = false
-        @Flag(help: "Wait until the pin is pinned on all its allocations (or fails).")
+        @Flag(name: [.customShort("w"), .long], help: "Wait until the pin is pinned on replication-min peers (or --wait-limit), or fails.")
         var wait = false
-        @Option(name: .customLong("wait-timeout"), help: "Give up waiting after this long (Go duration; 0: never).")
+        @Option(name: [.customLong("wait-limit"), .customLong("wl")], help: "With --wait: how many peers must report it pinned (default: the pin's replication-min; every allocation when that is -1).")
+        var waitLimit: Int = 0
+        @Option(name: [.customLong("wait-timeout"), .customLong("wt")], help: "Give up waiting after this long (Go duration; 0: never); exit code 62.")
         var waitTimeout: String = "0s"
 
         func query() throws -> [(String, String)] {
@@ -217,15 +251,15 @@ struct PinCommand: AsyncParsableCommand {
     struct Add: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "add", abstract: "Pin a CID in the cluster.",
-            discussion: "Exit codes: 0 done, 1 --wait saw an error or timed out, 2 the API refused, 64 bad usage.")
+            discussion: "Exit codes: 0 done, 1 --wait saw an error, 2 the API refused, 62 --wait timed out, 125 --wait interrupted (the pin stays), 64 bad usage.")
         @OptionGroup var global: GlobalOptions
         @OptionGroup var flags: PinFlags
         @Argument(help: "The CID to pin.") var cid: String
 
         func run() async throws {
             let c = try global.client()
-            let pin = try await api { try await c.decode(Pin.self, .POST, "/pins/\(cid)", query: try flags.query()) }
-            try await afterPin(c, pin.cid, global: global, flags: flags)
+            let pin = try await api { try await c.decode(Pin.self, .POST, "/pins/\(PinCommand.cidArgument(cid))", query: try flags.query()) }
+            try await afterPin(c, pin, global: global, flags: flags)
         }
     }
 
@@ -239,8 +273,10 @@ struct PinCommand: AsyncParsableCommand {
 
         func run() async throws {
             let c = try global.client()
-            let pin = try await api { try await c.decode(Pin.self, .POST, "/pins/\(to)", query: try flags.query() + [("pin-update", from)]) }
-            try await afterPin(c, pin.cid, global: global, flags: flags)
+            let pin = try await api {
+                try await c.decode(Pin.self, .POST, "/pins/\(PinCommand.cidArgument(to))", query: try flags.query() + [("pin-update", PinCommand.cidArgument(from))])
+            }
+            try await afterPin(c, pin, global: global, flags: flags)
         }
     }
 
@@ -248,18 +284,28 @@ struct PinCommand: AsyncParsableCommand {
         static let configuration = CommandConfiguration(commandName: "rm", abstract: "Unpin a CID from the cluster.")
         @OptionGroup var global: GlobalOptions
         @Argument(help: "The CID to unpin.") var cid: String
-        @Flag(name: .customLong("no-status"), help: "Do not print the status afterwards.") var noStatus = false
-        @Flag(help: "Wait until every peer unpinned it.") var wait = false
+        @Flag(name: [.customLong("no-status"), .customLong("ns")], help: "Do not print the status afterwards.") var noStatus = false
+        @Flag(name: [.customShort("w"), .long], help: "Wait until every peer unpinned it.") var wait = false
+        @Option(name: [.customLong("wait-timeout"), .customLong("wt")], help: "Give up waiting after this long (Go duration; 0: never); exit code 62.")
+        var waitTimeout: String = "0s"
 
         func run() async throws {
             let c = try global.client()
-            _ = try await api { try await c.decode(Pin.self, .DELETE, "/pins/\(cid)") }
+            let target = PinCommand.cidArgument(cid)
+            guard let limit = GoDuration.parse(waitTimeout) else { throw ValidationError("--wait-timeout \(waitTimeout): write a duration like 30s") }
+            _ = try await api { try await c.decode(Pin.self, .DELETE, "/pins/\(target)") }
             guard !noStatus else { return }
-            var status = try await api { try await c.decode(GlobalPinInfo.self, .GET, "/pins/\(cid)") }
+            var status = try await api { try await c.decode(GlobalPinInfo.self, .GET, "/pins/\(target)") }
             if wait {
+                FileHandle.standardError.write(Data("waiting until every peer unpinned \(target)…\n".utf8))
+                let deadline = ContinuousClock.now + (limit == .zero ? .seconds(365 * 86400) : limit)
                 while !status.peerMap.values.allSatisfy({ $0.status == .unpinned || $0.status == .remote || $0.status.isError }) {
+                    guard ContinuousClock.now < deadline else {
+                        print(Text.status(status))
+                        throw APIFailure(description: "not unpinned on every peer after \(waitTimeout)", exitCode: 62)
+                    }
                     try await Task.sleep(for: .milliseconds(250))
-                    status = try await api { try await c.decode(GlobalPinInfo.self, .GET, "/pins/\(cid)") }
+                    status = try await api { try await c.decode(GlobalPinInfo.self, .GET, "/pins/\(target)") }
                 }
             }
             if global.enc == .json { try global.printJSON(status) } else { print(Text.status(status)) }
@@ -295,7 +341,7 @@ struct PinPlacement: ParsableArguments {
     var replicationMax: Int = 0
     @Option(help: "Multiaddrs of IPFS nodes that hold the content (…/p2p/<ID>), comma-separated: every allocated peer connects to them before pinning.")
     var origins: String?
-    @Option(help: "Peers to allocate to first, comma-separated peer IDs.")
+    @Option(name: [.long, .customLong("allocs")], help: "Peers to allocate to first, comma-separated peer IDs.")
     var allocations: String?
     @Option(name: .customLong("expire-in"), help: "Unpin after this long (Go duration: 24h, 90m).")
     var expireIn: String?
@@ -322,26 +368,49 @@ struct PinPlacement: ParsableArguments {
     }
 }
 
-/// After a pin: its status (unless --no-status), waiting for it with --wait.
-func afterPin(_ c: ClusterClient, _ cid: CID, global: GlobalOptions, flags: PinCommand.PinFlags) async throws {
-    try await afterPin(c, cid, global: global, noStatus: flags.noStatus, wait: flags.wait, waitTimeout: flags.waitTimeout)
+extension PinCommand {
+    /// A CID argument as ipfs-cluster-ctl takes it: a CID, or `/ipfs/<cid>`.
+    static func cidArgument(_ text: String) -> String {
+        text.hasPrefix("/ipfs/") ? String(text.dropFirst("/ipfs/".count)).split(separator: "/").first.map(String.init) ?? text : text
+    }
 }
 
-func afterPin(_ c: ClusterClient, _ cid: CID, global: GlobalOptions, noStatus: Bool, wait: Bool, waitTimeout: String) async throws {
+/// After a pin: its status (unless --no-status), waiting for it with --wait.
+func afterPin(_ c: ClusterClient, _ pin: Pin, global: GlobalOptions, flags: PinCommand.PinFlags) async throws {
+    let min = pin.options.replicationFactorMin
+    try await afterPin(
+        c, pin.cid, global: global, noStatus: flags.noStatus, wait: flags.wait, waitTimeout: flags.waitTimeout,
+        waitLimit: flags.waitLimit > 0 ? flags.waitLimit : (min > 0 ? min : nil))
+}
+
+/// `waitLimit`: how many peers must report the pin pinned; nil: every allocation (every peer
+/// but those that report `remote` when it is pinned everywhere). With --wait, a time-out exits
+/// 62 and Ctrl-C 125, saying the pin stays (as ipfs-cluster-ctl).
+func afterPin(_ c: ClusterClient, _ cid: CID, global: GlobalOptions, noStatus: Bool, wait: Bool, waitTimeout: String, waitLimit: Int? = nil) async throws {
     guard !noStatus else { return }
     var status = try await api { try await c.decode(GlobalPinInfo.self, .GET, "/pins/\(cid)") }
     if wait {
         guard let limit = GoDuration.parse(waitTimeout) else { throw ValidationError("--wait-timeout \(waitTimeout): write a duration like 30s") }
         let deadline = ContinuousClock.now + (limit == .zero ? .seconds(365 * 86400) : limit)
+        let what = waitLimit.map { "\($0) peer\($0 == 1 ? "" : "s")" } ?? "every allocated peer"
+        FileHandle.standardError.write(Data("waiting until \(cid) is pinned on \(what) (Ctrl-C stops waiting; the pin stays)…\n".utf8))
+        let interrupt = InterruptWatch()
+        defer { interrupt.stop() }
         func settled(_ g: GlobalPinInfo) -> Bool {
             // No allocations: pinned everywhere, or a sharded root (its holders report `sharded`).
             let mine = g.allocations.isEmpty ? g.peerMap.values.filter { $0.status != .remote } : g.allocations.compactMap { g.peerMap[$0.description] }
+            let done = mine.filter { $0.status == .pinned || $0.status == .sharded }.count
+            if let waitLimit, done >= waitLimit { return true }
             return !mine.isEmpty && mine.allSatisfy { $0.status == .pinned || $0.status == .sharded || $0.status.isError }
         }
         while !settled(status) {
             guard ContinuousClock.now < deadline else {
                 print(Text.status(status))
-                throw APIFailure(description: "not pinned on every allocation after \(waitTimeout)")
+                throw APIFailure(description: "not pinned on \(what) after \(waitTimeout); the pin stays and goes on", exitCode: 62)
+            }
+            if interrupt.fired {
+                print(Text.status(status))
+                throw APIFailure(description: "stopped waiting; the pin stays in the cluster and goes on (`pinmeshctl status \(cid)` shows it)", exitCode: 125)
             }
             try await Task.sleep(for: .milliseconds(250))
             status = try await api { try await c.decode(GlobalPinInfo.self, .GET, "/pins/\(cid)") }
@@ -349,7 +418,7 @@ func afterPin(_ c: ClusterClient, _ cid: CID, global: GlobalOptions, noStatus: B
     }
     if global.enc == .json { try global.printJSON(status) } else { print(Text.status(status)) }
     if wait, status.peerMap.values.contains(where: { $0.status.isError }) {
-        throw APIFailure(description: "the pin failed on some peers (see above); `pinmeshctl recover \(cid)` retries")
+        throw APIFailure(description: "the pin failed on some peers (see above); `pinmeshctl recover \(cid)` retries", exitCode: 1)
     }
 }
 

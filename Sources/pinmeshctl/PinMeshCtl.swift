@@ -41,7 +41,7 @@ struct PinMeshCtl: AsyncParsableCommand {
         } catch let e as APIFailure {
             // The API refused or no host answered: exit code 2, as the commands document.
             FileHandle.standardError.write(Data("Error: \(e.description)\n".utf8))
-            exit(withError: ExitCode(2))
+            exit(withError: ExitCode(e.exitCode))
         } catch {
             exit(withError: error)
         }

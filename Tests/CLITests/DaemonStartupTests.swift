@@ -1,5 +1,6 @@
 import ClusterTestKit
 import Foundation
+import Multiformats
 import Testing
 
 /// What `pinmesh daemon` says when it cannot start a listener: which one, its address and the
@@ -33,5 +34,38 @@ import Testing
             "Error: the REST API cannot listen on 127.0.0.1:\(port): another program uses that port. Stop it, or set api.restapi.http_listen_multiaddress[0] to a free address"),
             "\(d.log.suffix(2000))")
         #expect(!d.output.contains("ready"), "a ready block was printed: \(d.output)")
+    }
+}
+
+/// ipfs-cluster-ctl's pin flags and exit codes through a daemon process.
+@Suite(.serialized) struct CtlWaitTests {
+    @Test("pin add -w --wl and /ipfs/ paths; a --wait that times out exits 62 saying the pin stays; pin rm -w --wt")
+    func waitFlagsAndExitCodes() async throws {
+        let root = FileManager.default.temporaryDirectory.appendingPathComponent("pinmesh-wait-\(getpid())-\(UInt32.random(in: 0...UInt32.max))").path
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        let r = try CLITests.run("pinmesh", ["init", "--config", root + "/p", "--randomports", "--peername", "p"])
+        #expect(r.status == 0, "\(r.err)")
+        let d = try DaemonProcessTests.Daemon(root + "/p")
+        defer { if d.process.isRunning { d.process.terminate() } }
+        #expect(await d.ready(), "the daemon did not start: \(d.log)")
+        let api = try #require(d.field("REST API"))
+        // A file the peer holds: pinned through its /ipfs/ path, waiting for one peer.
+        let file = root + "/hello.txt"
+        try Data("hello from the wait test \(UInt64.random(in: 0...UInt64.max))\n".utf8).write(to: URL(fileURLWithPath: file))
+        let added = try CLITests.run("pinmeshctl", ["-l", api, "add", "-Q", "--no-pin", file])
+        #expect(added.status == 0, "\(added.err)")
+        let cid = added.out.trimmingCharacters(in: .whitespacesAndNewlines)
+        let pinned = try CLITests.run("pinmeshctl", ["-l", api, "pin", "add", "/ipfs/\(cid)", "-w", "--wl", "1", "--wt", "30s"])
+        #expect(pinned.status == 0 && pinned.out.contains("PINNED"), "\(pinned)")
+        #expect(pinned.err.contains("waiting until \(cid) is pinned on 1 peer"), "\(pinned.err)")
+        // Content nobody has: the wait times out with ipfs-cluster-ctl's code 62.
+        let nobody = CID.v1(codec: .raw, .sha256((0..<64).map { _ in UInt8.random(in: 0...255) })).description
+        let timedOut = try CLITests.run("pinmeshctl", ["-l", api, "pin", "add", nobody, "--wait", "--wait-timeout", "2s"])
+        #expect(timedOut.status == 62, "\(timedOut)")
+        #expect(timedOut.err.contains("Error: not pinned on every allocated peer after 2s; the pin stays and goes on"), "\(timedOut.err)")
+        // Unpin with a bounded wait.
+        let removed = try CLITests.run("pinmeshctl", ["-l", api, "pin", "rm", "/ipfs/\(cid)", "-w", "--wt", "30s"])
+        #expect(removed.status == 0, "\(removed)")
+        #expect(removed.err.contains("waiting until every peer unpinned \(cid)"), "\(removed.err)")
     }
 }
