@@ -19,6 +19,8 @@ public struct ClusterClient: Sendable {
     /// Called with a line per request and per answer (`pinmeshctl --debug`).
     public let trace: (@Sendable (String) -> Void)?
     let client: HTTPClient
+    /// Hosts whose TCP connection opened once: not probed again by this client.
+    let reached = ReachedHosts()
 
     /// The client for `--no-check-certificate`: TLS without verifying the server's certificate
     /// (a self-signed one). Process-wide, like `HTTPClient.shared`, so it is never shut down.
@@ -134,9 +136,12 @@ public struct ClusterClient: Sendable {
     ) async throws -> HTTPClientResponse {
         var failures: [String] = []
         for base in hosts {
-            if let why = await Self.unreachable(base) {
-                failures.append(why)
-                continue
+            if !reached.contains(base) {
+                if let why = await Self.unreachable(base) {
+                    failures.append(why)
+                    continue
+                }
+                reached.insert(base)
             }
             var url = base + path
             if !query.isEmpty {
@@ -233,4 +238,13 @@ public struct ClusterClient: Sendable {
     public func each<T: Decodable>(_ type: T.Type, _ method: HTTPMethod, _ path: String, query: [(String, String)] = [], _ body: (T) async throws -> Void) async throws {
         try await lines(method, path, query: query) { line in try await body(try JSONDecoder().decode(T.self, from: Data(line))) }
     }
+}
+
+/// The hosts a ``ClusterClient`` has reached (shared by its copies).
+final class ReachedHosts: @unchecked Sendable {
+    private let lock = NSLock()
+    private var hosts: Set<String> = []
+
+    func contains(_ host: String) -> Bool { lock.withLock { hosts.contains(host) } }
+    func insert(_ host: String) { _ = lock.withLock { hosts.insert(host) } }
 }
