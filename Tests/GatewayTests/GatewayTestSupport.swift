@@ -38,7 +38,11 @@ final class MemoryFetcher: BlockFetcher, @unchecked Sendable {
     func fetch(_ cid: CID) async throws -> [UInt8]? {
         lock.withLock { asked += 1 }
         if hang {
-            try await Task.sleep(for: .seconds(3600))
+            // Nobody answers: wait until the caller gives up (cancels), as a silent network does.
+            let (never, keep) = AsyncStream<Never>.makeStream()
+            for await _ in never {}
+            withExtendedLifetime(keep) {}
+            try Task.checkCancellation()
             return nil
         }
         return lock.withLock { blocks[cid] }
