@@ -43,6 +43,9 @@ let package = Package(
         .systemLibrary(
             name: "CLZ4", pkgConfig: "liblz4",
             providers: [.apt(["liblz4-dev"])]),
+        .systemLibrary(
+            name: "CZlib", pkgConfig: "zlib",
+            providers: [.apt(["zlib1g-dev"])]),
         .target(name: "CodedError", swiftSettings: swiftSettings),
         .target(name: "Sodium", dependencies: ["CSodium", "CodedError"], swiftSettings: swiftSettings),
         .target(name: "LZ4", dependencies: ["CLZ4", "CodedError"], swiftSettings: swiftSettings),
@@ -121,7 +124,7 @@ let package = Package(
         .target(
             name: "EmbeddedIPFS",
             dependencies: [
-                "Datastore", "UnixFS", "Ingest", "Multiformats", "CodedError", "Sodium", "ClusterModel",
+                "Datastore", "UnixFS", "Ingest", "Multiformats", "CodedError", "Sodium", "ClusterModel", "CZlib",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),

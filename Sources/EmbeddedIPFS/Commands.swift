@@ -10,7 +10,10 @@ extension KuboRPCServer {
     // MARK: paths
 
     /// The CID a path names: `<cid>`, `/ipfs/<cid>`, or either followed by UnixFS names.
-    func resolvePath(_ text: String) throws -> CID {
+    func resolvePath(_ text: String) throws -> CID { try resolvePath(text, blocks: repo) }
+
+    /// ``resolvePath(_:)`` over `blocks` (a ``ReadBlocks`` stops on a block to fetch).
+    func resolvePath(_ text: String, blocks: some BlockGetter) throws -> CID {
         var t = Substring(text)
         if t.hasPrefix("/ipfs/") { t = t.dropFirst(6) } else if t.hasPrefix("/") {
             throw KuboError.client("unsupported path namespace: \(text) (only /ipfs/ paths)")
@@ -18,12 +21,14 @@ extension KuboRPCServer {
         let parts = t.split(separator: "/", omittingEmptySubsequences: true)
         guard let first = parts.first else { throw KuboError.client("invalid path \(text.debugDescription)") }
         var cid = try RPCCall.parseCID(String(first))
-        let exporter = Exporter(blocks: repo)
+        let exporter = Exporter(blocks: blocks)
         for name in parts.dropFirst() {
-            let entries: [Exporter<IPFSRepo>.Entry]
+            let entries: [(name: String, cid: CID)]
             do {
-                entries = try exporter.list(cid)
+                entries = try exporter.list(cid).map { ($0.name, $0.cid) }
             } catch let e as RepoError {
+                throw e
+            } catch let e as ReadBlocks.Missing {
                 throw e
             } catch {
                 throw KuboError.normal("no link named \"\(name)\" under \(cid)")

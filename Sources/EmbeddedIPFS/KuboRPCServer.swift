@@ -56,6 +56,12 @@ public struct KuboRPCServer: HTTPResponder, Sendable {
         "swarm/disconnect": { s, c, _ in try await s.swarmDisconnect(c) },
         "swarm/addrs/listen": { s, _, _ in s.swarmListen() },
         "swarm/addrs/local": { s, c, _ in try s.swarmLocal(c) },
+        "ls": { s, c, _ in try await s.ls(c) },
+        "get": { s, c, _ in try await s.get(c) },
+        "dag/get": { s, c, _ in try await s.dagGet(c) },
+        "dag/put": { s, c, r in try await s.dagPut(c, r) },
+        "dag/stat": { s, c, _ in try await s.dagStat(c) },
+        "dag/resolve": { s, c, _ in try await s.dagResolve(c) },
     ]
 
     public static var commandNames: [String] { commands.keys.sorted() }
@@ -65,7 +71,7 @@ public struct KuboRPCServer: HTTPResponder, Sendable {
         guard path.hasPrefix("/api/v0/") else { return Self.plain(.notFound, "404 page not found\n") }
         var name = String(path.dropFirst("/api/v0/".count))
         while name.hasSuffix("/") { name.removeLast() }
-        guard let handler = Self.commands[name] else { return Self.plain(.notFound, "404 page not found\n") }
+        guard let handler = Self.commands[name] ?? Self.unsupported(name) else { return Self.plain(.notFound, "404 page not found\n") }
         guard request.method == .post else {
             return Self.plain(.methodNotAllowed, "405 - Method Not Allowed\n")
         }

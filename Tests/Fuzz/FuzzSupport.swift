@@ -14,7 +14,7 @@ func fuzzCheck(_ condition: Bool, _ what: @autoclosure () -> String) {
 let fuzzTargets: [String: ([UInt8]) -> Void] = [
     "varint": fuzzVarint, "multihash": fuzzMultihash, "multibase": fuzzMultibase,
     "cid": fuzzCID, "multiaddr": fuzzMultiaddr, "peerid": fuzzPeerID,
-    "dagpb": fuzzDagPB, "unixfsdata": fuzzUnixFSData, "dagcbor": fuzzDagCBOR, "car": fuzzCAR,
+    "dagpb": fuzzDagPB, "unixfsdata": fuzzUnixFSData, "dagcbor": fuzzDagCBOR, "dagjson": fuzzDagJSON, "car": fuzzCAR,
     "records": fuzzRecords, "handshake": fuzzHandshake, "datagram": fuzzDatagram, "datagrammessages": fuzzDatagramMessages, "pubsub": fuzzPubSub, "rpcframe": fuzzRPCFrame,
     "pinset": fuzzPinset, "snapshot": fuzzPinsetSnapshot, "rpcquery": fuzzRPCQuery, "bitswap": fuzzBitswap,
     "multistream": fuzzMultistream, "noisepayload": fuzzNoisePayload, "yamux": fuzzYamux, "identify": fuzzIdentify, "psarequest": fuzzPSARequest,
