@@ -7,42 +7,22 @@ import NIOCore
 public import UnixFS
 
 extension ImportSettings {
-    /// The import settings kubo's `add` options ask for, with kubo's defaults and errors.
+    /// The import settings kubo's `add` options ask for, with kubo 0.40's defaults, rules and
+    /// errors (``KuboAddOptions``).
     public init(call c: RPCCall) throws {
-        var s = ImportSettings()
-        if let profile = try c.string("profile") {
-            guard let p = ImportSettings(profile: profile) else { throw KuboError.client("unknown import profile \(profile.debugDescription)") }
-            s = p
-        }
-        let version = try c.int("cid-version", default: nil)
-        if let version, version != 0 && version != 1 { throw KuboError.client("unknown CID version: \(version)") }
-        let hash = try c.string("hash")
-        var hashCode = s.hashFunction
-        if let hash {
-            guard let code = Multicodec(name: hash), Multihash.Hasher(code: code) != nil else {
-                throw KuboError.client("unrecognized hash function: \(hash.debugDescription)")
-            }
-            hashCode = code
-        }
-        let raw = try c.string("raw-leaves").map { _ in try c.bool("raw-leaves", default: false) }
-        var chunker = s.chunker
-        if let text = try c.string("chunker", "s") {
-            do {
-                chunker = try ChunkerSpec(parsing: text)
-            } catch {
-                throw KuboError.client(error.message)
-            }
-        }
-        let trickle = try c.bool("trickle", "t", default: s.layout == .trickle)
-        let wantsV1 = version.map { $0 == 1 } ?? (s.cidVersion == .v1)
-        self.init(
-            cidVersion: wantsV1 ? .v1 : .v0, rawLeaves: raw ?? (version == nil ? s.rawLeaves : nil), chunker: chunker,
-            layout: trickle ? .trickle : .balanced, hashFunction: hashCode,
-            maxLinks: try c.int("max-file-links", default: s.maxLinks)!,
-            hamtShardingThreshold: s.hamtShardingThreshold, hamtSizeEstimation: s.hamtSizeEstimation,
-            hamtFanout: try c.int("max-hamt-fanout", default: s.hamtFanout)!)
-        do {
-            try validate()
+        let options = KuboAddOptions(
+            profile: try c.string("profile"),
+            cidVersion: try c.int("cid-version", default: nil),
+            rawLeaves: try c.string("raw-leaves").map { _ in try c.bool("raw-leaves", default: false) },
+            hash: try c.string("hash"),
+            chunker: try c.string("chunker", "s"),
+            trickle: try c.bool("trickle", "t", default: false),
+            maxFileLinks: try c.int("max-file-links", default: nil),
+            maxHAMTFanout: try c.int("max-hamt-fanout", default: nil),
+            inline: try c.bool("inline", default: false),
+            inlineLimit: try c.int("inline-limit", default: nil))
+        do throws(UnixFSError) {
+            self = try options.resolve()
         } catch {
             throw KuboError.client(error.message)
         }
@@ -267,7 +247,7 @@ public final class CARPartsSink: PartSink, @unchecked Sendable {
 extension KuboRPCServer {
     func add(_ c: RPCCall, _ request: Request) async throws -> Response {
         let settings = try ImportSettings(call: c)
-        for unsupported in ["nocopy", "fscache", "inline", "preserve-mode", "preserve-mtime"] where try c.bool(unsupported, default: false) {
+        for unsupported in ["nocopy", "fscache", "preserve-mode", "preserve-mtime"] where try c.bool(unsupported, default: false) {
             throw KuboError.client("option \(unsupported) is not supported by the PinMesh embedded node")
         }
         if try c.string("to-files") != nil { throw KuboError.client("option to-files is not supported by the PinMesh embedded node (no MFS)") }

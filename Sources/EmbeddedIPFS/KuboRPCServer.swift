@@ -24,7 +24,7 @@ public struct KuboRPCServer: HTTPResponder, Sendable {
     }
 
     /// The version the API reports: the kubo RPC API it follows.
-    public static let kuboAPIVersion = "0.38.0"
+    public static let kuboAPIVersion = "0.40.0"
 
     static let originHeader = HTTPFields.Element.Name("Origin")!
 
@@ -212,7 +212,7 @@ public struct KuboRPCServer: HTTPResponder, Sendable {
         let arch = "arm64"
         #endif
         return Self.json(
-            "{\"Version\":\"\(Self.kuboAPIVersion)\",\"Commit\":\"pinmesh-\(PinMeshVersion.string)\",\"Repo\":\"16\",\"System\":\"\(arch)/linux\",\"Golang\":\"none (PinMesh embedded node)\"}"
+            "{\"Version\":\"\(Self.kuboAPIVersion)\",\"Commit\":\"pinmesh-\(PinMeshVersion.string)\",\"Repo\":\"18\",\"System\":\"\(arch)/linux\",\"Golang\":\"none (PinMesh embedded node)\"}"
         )
     }
 }

@@ -26,7 +26,7 @@ extension IPFSProxyServer {
     func add(_ c: RPCCall, _ request: Request, _ headers: HTTPFields) async throws -> Response {
         if try c.bool("only-hash", "n", default: false) { return await forwarder.forward(request) }
         let settings = try ImportSettings(call: c)
-        for unsupported in ["nocopy", "fscache", "inline", "preserve-mode", "preserve-mtime"] where try c.bool(unsupported, default: false) {
+        for unsupported in ["nocopy", "fscache", "preserve-mode", "preserve-mtime"] where try c.bool(unsupported, default: false) {
             throw KuboError.client("option \(unsupported) is not supported when adding to the cluster; add without it")
         }
         if try c.string("to-files") != nil { throw KuboError.client("option to-files is not supported when adding to the cluster (no MFS)") }

@@ -100,7 +100,7 @@ struct AddParameters {
         var hash = Multicodec.sha2_256
         if let h = q.get("hash"), !h.isEmpty {
             guard let code = Multicodec(name: h), Multihash.Hasher(code: code) != nil else {
-                throw RESTAPIServer.APIError(.badRequest, "hash \(h.debugDescription) is not a supported hash function: use sha2-256, sha2-512 or blake2b-256")
+                throw RESTAPIServer.APIError(.badRequest, "hash \(h.debugDescription) is not a supported hash function: use one of \(Multihash.Hasher.supportedNames.joined(separator: ", "))")
             }
             hash = code
         }

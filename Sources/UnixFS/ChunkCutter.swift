@@ -2,8 +2,8 @@
 ///
 /// `next` returns the length of the next chunk, or nil when it needs more input (or, at the end,
 /// when there are no more chunks). `pending` always starts at the current chunk (what was not
-/// returned yet stays in it). Like kubo's buzhash splitter, buzhash may return a final empty
-/// chunk; size and rabin chunkers never do.
+/// returned yet stays in it). No chunker returns an empty chunk (kubo's buzhash did before
+/// kubo 0.5).
 public struct ChunkCutter: Sendable {
     public let spec: ChunkerSpec
     private var finished = false
@@ -33,9 +33,10 @@ public struct ChunkCutter: Sendable {
             guard pending.count >= Buzhash.maxChunk || atEnd else { return nil }
             let available = min(pending.count, Buzhash.maxChunk)
             if atEnd && available < Buzhash.minChunk {
-                // kubo returns the remainder, even when it is empty, and then stops.
+                // kubo returns the remainder and stops; since kubo 0.5 (kubo issue #6953) never
+                // an empty one, so a file ending on a cut, or an empty file, has no empty leaf.
                 finished = true
-                return available
+                return available == 0 ? nil : available
             }
             return Buzhash.cut(UnsafeRawBufferPointer(rebasing: pending[0..<available]))
         case .rabin:

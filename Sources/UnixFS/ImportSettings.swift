@@ -9,31 +9,42 @@ public enum ChunkerSpec: Hashable, Sendable, CustomStringConvertible {
     /// `rabin[-avg]` or `rabin-min-avg-max`.
     case rabin(min: Int, avg: Int, max: Int)
 
-    /// The largest chunk kubo accepts (boxo's ChunkSizeLimit).
-    public static let maxChunkSize = 1024 * 1024
+    /// The largest chunk kubo 0.40 accepts (boxo's ChunkSizeLimit: the bitswap spec's 2 MiB
+    /// block limit less 256 bytes for UnixFS framing).
+    public static let maxChunkSize = 2 * 1024 * 1024 - 256
     public static let `default` = ChunkerSpec.size(262_144)
+    /// The smallest `rabin-AVG` PinMesh's Rabin splitter takes: AVG/3, the minimum chunk, must
+    /// cover the 16-byte window (kubo does not check; see Specs/unixfs.md).
+    public static let minRabinAverage = 48
 
+    /// Parses kubo 0.40's `--chunker` syntax, refusing what kubo refuses, in kubo's words.
     public init(parsing text: String) throws(UnixFSError) {
         func number(_ s: Substring, label: String?) throws(UnixFSError) -> Int {
             var s = s
             if let label {
                 let parts = s.split(separator: ":", omittingEmptySubsequences: false)
-                if parts.count == 2 {
+                if parts.count > 1 {
                     guard parts[0] == label else {
-                        throw UnixFSError(.unsupported, "chunker \"\(text)\": expected label \"\(label)\", found \"\(parts[0])\"")
+                        let which = label == "min" ? "first" : label == "avg" ? "second" : "final"
+                        throw UnixFSError(.unsupported, "chunker \"\(text)\": \(which) label must be \(label)")
                     }
-                    s = parts[1]
+                    s = parts[parts.count - 1]
                 }
             }
-            guard let n = Int(s), n > 0 else {
-                throw UnixFSError(.unsupported, "chunker \"\(text)\": \"\(s)\" is not a positive number")
+            guard let n = Int(s) else {
+                throw UnixFSError(.unsupported, "chunker \"\(text)\": \"\(s)\" is not a number")
             }
             return n
         }
+        let tooLarge = UnixFSError(
+            .unsupported, "chunker \"\(text)\": chunker parameters may not exceed the maximum chunk size of \(ChunkerSpec.maxChunkSize)")
         if text.isEmpty || text == "default" {
             self = .default
         } else if text.hasPrefix("size-") {
-            self = .size(try number(text.dropFirst(5), label: nil))
+            let n = try number(text.dropFirst(5).split(separator: "-", omittingEmptySubsequences: false)[0], label: nil)
+            guard n > 0 else { throw UnixFSError(.unsupported, "chunker \"\(text)\": chunker size must be greater than 0") }
+            guard n <= ChunkerSpec.maxChunkSize else { throw tooLarge }
+            self = .size(n)
         } else if text == "buzhash" {
             self = .buzhash
         } else if text.hasPrefix("rabin") {
@@ -42,17 +53,26 @@ public enum ChunkerSpec: Hashable, Sendable, CustomStringConvertible {
             case 1:
                 self = ChunkerSpec.rabinAround(262_144)
             case 2:
-                self = ChunkerSpec.rabinAround(try number(parts[1], label: nil))
+                let avg = try number(parts[1], label: nil)
+                guard Int(Float(avg) * 1.5) <= ChunkerSpec.maxChunkSize else { throw tooLarge }
+                guard avg >= ChunkerSpec.minRabinAverage else {
+                    throw UnixFSError(
+                        .unsupported, "chunker \"\(text)\": rabin-AVG must be at least \(ChunkerSpec.minRabinAverage) (its minimum, AVG/3, must be at least 16)")
+                }
+                self = ChunkerSpec.rabinAround(avg)
             case 4:
-                let min = try number(parts[1], label: "min"), avg = try number(parts[2], label: "avg")
-                let max = try number(parts[3], label: "max")
-                guard min >= 16 else { throw UnixFSError(.unsupported, "chunker \"\(text)\": rabin min must be at least 16") }
+                let min = try number(parts[1], label: "min")
+                guard min >= 16 else { throw UnixFSError(.unsupported, "chunker \"\(text)\": rabin min must be greater than 16") }
+                let avg = try number(parts[2], label: "avg"), max = try number(parts[3], label: "max")
+                guard min < avg else { throw UnixFSError(.unsupported, "chunker \"\(text)\": incorrect format: rabin-min must be smaller than rabin-avg") }
+                guard avg < max else { throw UnixFSError(.unsupported, "chunker \"\(text)\": incorrect format: rabin-avg must be smaller than rabin-max") }
+                guard max <= ChunkerSpec.maxChunkSize else { throw tooLarge }
                 self = .rabin(min: min, avg: avg, max: max)
             default:
-                throw UnixFSError(.unsupported, "chunker \"\(text)\": expected rabin, rabin-AVG or rabin-MIN-AVG-MAX")
+                throw UnixFSError(.unsupported, "chunker \"\(text)\": incorrect format (expected 'rabin' 'rabin-[avg]' or 'rabin-[min]-[avg]-[max]')")
             }
         } else {
-            throw UnixFSError(.unsupported, "unrecognized chunker \"\(text)\": use size-N, rabin[-AVG | -MIN-AVG-MAX] or buzhash")
+            throw UnixFSError(.unsupported, "unrecognized chunker option: \(text) (use size-N, rabin[-AVG | -MIN-AVG-MAX] or buzhash)")
         }
         try validate()
     }
@@ -124,6 +144,10 @@ public struct ImportSettings: Hashable, Sendable {
     public var hamtSizeEstimation: HAMTSizeEstimation
     /// Children per HAMT node (kubo: 256).
     public var hamtFanout: Int
+    /// kubo's `--inline`: blocks of at most this many bytes get an identity CID (CIDv1, the
+    /// block's codec) instead of a hash; nil: no inlining. At most
+    /// ``KuboAddOptions/maxInlineLimit``.
+    public var inlineLimit: Int? = nil
 
     /// kubo's defaults: CIDv0, dag-pb leaves, `size-262144`, balanced, 174 links.
     public init(
@@ -166,7 +190,10 @@ public struct ImportSettings: Hashable, Sendable {
     public func validate() throws(UnixFSError) {
         try chunker.validate()
         guard Multihash.Hasher(code: hashFunction) != nil else {
-            throw UnixFSError(.unsupported, "hash function \(hashFunction) is not supported: use sha2-256, sha2-512 or blake2b-256")
+            throw UnixFSError(.unsupported, "hash function \(hashFunction) is not supported: use one of \(Multihash.Hasher.supportedNames.joined(separator: ", "))")
+        }
+        if let inlineLimit, !(0...KuboAddOptions.maxInlineLimit).contains(inlineLimit) {
+            throw UnixFSError(.unsupported, "inline-limit \(inlineLimit) exceeds maximum allowed size of \(KuboAddOptions.maxInlineLimit) bytes")
         }
         guard maxLinks >= 2 else { throw UnixFSError(.unsupported, "max links per node must be at least 2, got \(maxLinks)") }
         guard hamtFanout >= 8, hamtFanout <= 1024, hamtFanout & (hamtFanout - 1) == 0 else {

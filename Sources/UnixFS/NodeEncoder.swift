@@ -27,12 +27,19 @@ public struct NodeEncoder: Sendable {
         settings.cidVersion == .v0 ? try! CID.v0(mh) : .v1(codec: .dagPB, mh)
     }
 
+    /// With `--inline`, a block of at most the limit's bytes is named by an identity CID
+    /// (CIDv1 of its codec, kubo's InlineBuilder); nil otherwise.
+    private func inlined(_ bytes: @autoclosure () -> [UInt8], count: Int, codec: Multicodec) -> CID? {
+        guard let limit = settings.inlineLimit, count <= limit else { return nil }
+        return .v1(codec: codec, try! Multihash.identity(bytes()))
+    }
+
     /// A data leaf: a raw block, or a UnixFS node of `type` (.file for balanced, .raw for
     /// trickle) carrying the chunk. The chunk is hashed in place, never copied unless kept.
     public func leaf(_ chunk: UnsafeRawBufferPointer, type: UnixFSData.DataType) -> EncodedNode {
         let n = UInt64(chunk.count)
         if settings.rawLeaves {
-            let cid = CID.v1(codec: .raw, hash(chunk))
+            let cid = inlined(Array(chunk), count: chunk.count, codec: .raw) ?? CID.v1(codec: .raw, hash(chunk))
             return EncodedNode(
                 node: ImportedNode(cid: cid, fileSize: n, cumulativeSize: n),
                 block: keepBlocks ? Block(cid: cid, bytes: Array(chunk)) : nil)
@@ -48,9 +55,10 @@ public struct NodeEncoder: Sendable {
         var prefix: [UInt8] = [1 << 3 | 2]
         Varint.encodeUnbounded(UInt64(inner.count + chunk.count + suffix.count), into: &prefix)
         prefix += inner
-        let mh = prefix.withUnsafeBytes { p in suffix.withUnsafeBytes { s in hash(p, chunk, s) } }
-        let cid = dagPBCID(mh)
         let size = UInt64(prefix.count + chunk.count + suffix.count)
+        let cid =
+            inlined(prefix + Array(chunk) + suffix, count: Int(size), codec: .dagPB)
+            ?? dagPBCID(prefix.withUnsafeBytes { p in suffix.withUnsafeBytes { s in hash(p, chunk, s) } })
         return EncodedNode(
             node: ImportedNode(cid: cid, fileSize: n, cumulativeSize: size),
             block: keepBlocks ? Block(cid: cid, bytes: prefix + Array(chunk) + suffix) : nil)
@@ -82,7 +90,7 @@ public struct NodeEncoder: Sendable {
     /// Any dag-pb node: hashes it and accounts its cumulative size.
     public func node(_ pb: PBNode, fileSize: UInt64, childrenSize: UInt64) -> EncodedNode {
         let bytes = pb.encoded()
-        let cid = bytes.withUnsafeBytes { dagPBCID(hash($0)) }
+        let cid = inlined(bytes, count: bytes.count, codec: .dagPB) ?? bytes.withUnsafeBytes { dagPBCID(hash($0)) }
         return EncodedNode(
             node: ImportedNode(cid: cid, fileSize: fileSize, cumulativeSize: UInt64(bytes.count) + childrenSize),
             block: keepBlocks ? Block(cid: cid, bytes: bytes) : nil)

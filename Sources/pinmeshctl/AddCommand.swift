@@ -62,15 +62,15 @@ struct AddCommand: AsyncParsableCommand {
     @Flag(help: "Same as --layout trickle (kubo's flag).")
     var trickle = false
 
-    @Option(help: "Hash function: sha2-256, sha2-512 or blake2b-256.")
-    var hash: String = "sha2-256"
+    @Option(help: "Hash function: sha2-256 (default), sha2-512, sha3-256, blake2b-256 and the others `ipfs add` takes; any but sha2-256 means CIDv1.")
+    var hash: String?
 
     @Option(help: "Import profile: unixfs-v0-2015 or unixfs-v1-2025 (other flags override it).")
     var profile: String?
 
     // MARK: cluster options (ipfs-cluster-ctl add's)
 
-    @Option(name: [.customLong("replication"), .customLong("rf")], help: "Replication factor (min and max); -1: every peer; 0: the cluster's default.")
+    @Option(name: [.customLong("replication"), .customLong("rf")], parsing: .unconditional, help: "Replication factor (min and max); -1: every peer; 0: the cluster's default.")
     var replication: Int = 0
     @Option(name: [.customShort("n"), .long], help: "A name for the pin.")
     var name: String?
@@ -99,25 +99,12 @@ struct AddCommand: AsyncParsableCommand {
         }
     }
 
-    /// The profile's settings, overridden by every flag given.
+    /// The settings `ipfs add` would use with these flags (kubo 0.40's rules, Specs/unixfs.md).
     func settings() throws -> ImportSettings {
-        let base = profile.flatMap(ImportSettings.init(profile:)) ?? ImportSettings()
-        guard let function = Multicodec(name: hash) else {
-            throw ValidationError("unknown --hash \(hash): use sha2-256, sha2-512 or blake2b-256")
-        }
-        var chunking = base.chunker
-        if let chunker {
-            do throws(UnixFSError) { chunking = try ChunkerSpec(parsing: chunker) } catch { throw ValidationError(error.message) }
-        }
-        // An explicit --cid-version brings kubo's leaf default for it unless --raw-leaves is given.
-        let settings = ImportSettings(
-            cidVersion: cidVersion.map { $0 == 0 ? .v0 : .v1 } ?? base.cidVersion,
-            rawLeaves: rawLeaves ?? (cidVersion != nil ? nil : base.rawLeaves),
-            chunker: chunking, layout: trickle ? .trickle : layout, hashFunction: function, maxLinks: base.maxLinks,
-            hamtShardingThreshold: base.hamtShardingThreshold, hamtSizeEstimation: base.hamtSizeEstimation,
-            hamtFanout: base.hamtFanout)
-        do throws(UnixFSError) { try settings.validate() } catch { throw ValidationError(error.message) }
-        return settings
+        let options = KuboAddOptions(
+            profile: profile, cidVersion: cidVersion, rawLeaves: rawLeaves, hash: hash, chunker: chunker,
+            trickle: trickle || layout == .trickle)
+        do throws(UnixFSError) { return try options.resolve() } catch { throw ValidationError(error.message) }
     }
 
     func run() async throws {
@@ -178,7 +165,7 @@ extension AddCommand {
         let s = try settings()
         var q: [(String, String)] = [
             ("cid-version", s.cidVersion == .v1 ? "1" : "0"), ("raw-leaves", s.rawLeaves ? "true" : "false"),
-            ("chunker", s.chunker.description), ("layout", s.layout == .trickle ? "trickle" : "balanced"), ("hash", hash),
+            ("chunker", s.chunker.description), ("layout", s.layout == .trickle ? "trickle" : "balanced"), ("hash", s.hashFunction.description),
             ("wrap-with-directory", String(wrapWithDirectory)), ("recursive", String(recursive)), ("hidden", String(hidden)),
             ("local", String(local)), ("no-pin", String(noPin)), ("format", format), ("shard", String(shard)),
         ]

@@ -100,6 +100,28 @@ import UnixFS
         #expect(notMultipart.json["Code"].int == 1)
     }
 
+    /// kubo 0.40's option rules through the RPC API (Specs/unixfs.md; the goldens are kubo's
+    /// sharness outputs for the same bytes).
+    @Test func addFollowsKubosHashAndInlineRules() async throws {
+        let node = try await LiveNode.start()
+        let mars = Array("Hello Mars!\n".utf8)
+        let b2 = try await node.call("add", "hash=blake2b-256", parts: [.init(name: "mars.txt", bytes: mars)])
+        #expect(b2.status == 200 && b2.lines.last?["Hash"].string == "bafk2bzaceaqcxw46uzkyd2jmczoogof6pnkqt4dpiv3pwkunsv4g5rkkmecie")
+        let sha3 = try await node.call("add", "hash=sha3-256&raw-leaves=false", parts: [.init(name: "mars.txt", bytes: mars)])
+        let sha3CID = try CID(sha3.lines.last?["Hash"].string ?? "")
+        #expect(sha3CID.version == .v1 && sha3CID.codec == .dagPB && sha3CID.multihash.code == .sha3_256)
+        let v0 = try await node.call("add", "hash=sha2-512&cid-version=0", parts: [.init(name: "mars.txt", bytes: mars)])
+        #expect(v0.status == 400 && v0.json["Message"].string == "CIDv0 only supports sha2-256")
+        let inline = try await node.call("add", "inline=true", parts: [.init(name: "mars.txt", bytes: mars)])
+        let inlineCID = try CID(inline.lines.last?["Hash"].string ?? "")
+        #expect(inlineCID.multihash.code == .identity)
+        // The identity block reads back like any other.
+        let cat = try await node.call("cat", "arg=\(inlineCID)")
+        #expect(cat.status == 200 && cat.body == mars)
+        let over = try await node.call("add", "inline=true&inline-limit=129", parts: [.init(name: "f", bytes: mars)])
+        #expect(over.status == 400 && over.json["Message"].string == "inline-limit 129 exceeds maximum allowed size of 128 bytes")
+    }
+
     @Test func addPastStorageMaxFailsInTheTrailerAndPinsNothing() async throws {
         let node = try await LiveNode.start(storageMax: 64 * 1024)
         let big = [UInt8](repeating: 5, count: 1) + (0..<400_000).map { UInt8(truncatingIfNeeded: $0 &* 13 &+ $0 >> 9) }

@@ -225,7 +225,7 @@ func unixfsErrorCode(_ body: () throws -> Void) -> String? {
 @Suite struct ImportLimitsTests {
     @Test func chunkerSpecs() throws {
         #expect(try ChunkerSpec(parsing: "size-1048576") == .size(1_048_576))
-        #expect(unixfsErrorCode { _ = try ChunkerSpec(parsing: "size-1048577") } == "unsupported")
+        #expect(unixfsErrorCode { _ = try ChunkerSpec(parsing: "size-2096897") } == "unsupported")
         #expect(unixfsErrorCode { _ = try ChunkerSpec(parsing: "size-0") } == "unsupported")
         #expect(unixfsErrorCode { _ = try ChunkerSpec(parsing: "size-x") } == "unsupported")
         #expect(unixfsErrorCode { _ = try ChunkerSpec(parsing: "fixed") } == "unsupported")
