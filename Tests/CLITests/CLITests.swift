@@ -169,6 +169,19 @@ import Testing
         #expect(try CLITests.run("pinmeshctl", ["add", "--only-hash", "--raw-leaves", "-q", file]).out == "bafkreifjjcie6lypi6ny7amxnfftagclbuxndqonfipmb64f2km2devei4\n")
     }
 
+    /// kubo 0.40's option rules from the command line (the goldens: kubo's sharness outputs
+    /// for "Hello Mars!\n"), and `--replication -1` parsed as a value, not a flag.
+    @Test func hashRulesAndANegativeReplication() throws {
+        let root = try Self.tree()
+        defer { try? FileManager.default.removeItem(at: root) }
+        let mars = root.appendingPathComponent("mars.txt")
+        try Data("Hello Mars!\n".utf8).write(to: mars)
+        #expect(try CLITests.run("pinmeshctl", ["add", "--only-hash", "--hash", "blake2b-256", "-Q", "--replication", "-1", mars.path]).out
+            == "bafk2bzaceaqcxw46uzkyd2jmczoogof6pnkqt4dpiv3pwkunsv4g5rkkmecie\n")
+        let refused = try CLITests.run("pinmeshctl", ["add", "--only-hash", "--hash", "sha2-512", "--cid-version", "0", mars.path])
+        #expect(refused.status != 0 && refused.err.contains("CIDv0 only supports sha2-256"))
+    }
+
     @Test func recursiveOrderHiddenSymlinksAndWrap() throws {
         let root = try Self.tree()
         defer { try? FileManager.default.removeItem(at: root) }
