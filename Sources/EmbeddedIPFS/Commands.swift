@@ -376,34 +376,6 @@ extension KuboRPCServer {
 
     // MARK: refs
 
-    func refs(_ c: RPCCall) throws -> Response {
-        try c.requireArgs("ipfs-path")
-        let recursive = try c.bool("recursive", "r", default: false)
-        let unique = try c.bool("unique", "u", default: false)
-        let edges = try c.bool("edges", "e", default: false)
-        var maxDepth = try c.int("max-depth", default: -1)!
-        if !recursive && maxDepth < 0 { maxDepth = 1 }
-        let roots = try c.args.map(resolvePath)
-        let repo = self.repo
-        let depth = maxDepth
-        return Self.stream { out in
-            for root in roots {
-                var lines: [String] = []
-                var seen = Set<CID>()
-                try repo.walk(root, maxDepth: depth < 0 ? nil : depth, unique: false) { cid, _, err, parent in
-                    guard let parent else {
-                        if let err { throw err }
-                        return
-                    }
-                    if unique && !seen.insert(cid).inserted { return }
-                    let ref = edges ? "\(parent) -> \(cid)" : cid.description
-                    lines.append("{\"Ref\":\"\(ref)\",\"Err\":\(JSONText.string(err?.message ?? ""))}")
-                }
-                for l in lines { try await out.line(l) }
-            }
-        }
-    }
-
     func refsLocal(_ c: RPCCall) -> Response {
         let blocks = repo.blocks
         return Self.stream { out in

@@ -44,7 +44,7 @@ public struct KuboRPCServer: HTTPResponder, Sendable {
         "pin/ls": { s, c, _ in try s.pinLs(c) },
         "pin/update": { s, c, r in try await s.pinUpdate(c, r) },
         "pin/verify": { s, c, _ in try s.pinVerify(c) },
-        "refs": { s, c, _ in try s.refs(c) },
+        "refs": { s, c, _ in try await s.refs(c) },
         "refs/local": { s, c, _ in s.refsLocal(c) },
         "repo/stat": { s, c, _ in try s.repoStat(c) },
         "repo/gc": { s, c, _ in try s.repoGC(c) },
@@ -62,6 +62,18 @@ public struct KuboRPCServer: HTTPResponder, Sendable {
         "dag/put": { s, c, r in try await s.dagPut(c, r) },
         "dag/stat": { s, c, _ in try await s.dagStat(c) },
         "dag/resolve": { s, c, _ in try await s.dagResolve(c) },
+        "object/stat": { s, c, _ in try await s.objectStat(c) },
+        "cid/format": { s, c, _ in try s.cidFormat(c) },
+        "cid/base32": { s, c, _ in try s.cidBase32(c) },
+        "cid/bases": { s, c, _ in try s.cidBases(c) },
+        "cid/codecs": { s, c, _ in try s.cidCodecs(c) },
+        "cid/hashes": { s, c, _ in try s.cidHashes(c) },
+        "key/list": { s, c, _ in try s.keyList(c) },
+        "config": { s, c, _ in try await s.config(c) },
+        "config/show": { s, c, _ in try s.configShow(c) },
+        "stats/repo": { s, c, _ in try s.repoStat(c) },
+        "repo/verify": { s, c, _ in try s.repoVerify(c) },
+        "repo/version": { _, _, _ in Self.json("{\"Version\":\"16\"}") },
     ]
 
     public static var commandNames: [String] { commands.keys.sorted() }
