@@ -3,6 +3,7 @@ import EmbeddedIPFS
 import Foundation
 import Hummingbird
 import Multiformats
+import NIOConcurrencyHelpers
 import Node
 import UnixFS
 
@@ -51,6 +52,9 @@ struct AddParameters {
     var shard = false
     /// 0: the default.
     var shardSize: UInt64 = 0
+    /// false: the lines are collected and sent as one JSON array at the end (ipfs-cluster's
+    /// `stream-channels=false`), with an error answered as an error instead of a trailer.
+    var streamChannels = true
 
     init(_ q: Parameters) throws {
         (options, mode) = try RESTAPIServer.pinOptions(q)
@@ -60,7 +64,8 @@ struct AddParameters {
         progress = try RESTAPIServer.bool(q.get("progress"), "progress")
         noPin = try RESTAPIServer.bool(q.get("no-pin"), "no-pin")
         // The client walks directories and skips hidden files; accepted for compatibility.
-        for name in ["recursive", "hidden", "stream-channels"] { _ = try RESTAPIServer.bool(q.get(name), name) }
+        for name in ["recursive", "hidden"] { _ = try RESTAPIServer.bool(q.get(name), name) }
+        if let v = q.get("stream-channels"), !v.isEmpty { streamChannels = try RESTAPIServer.bool(v, "stream-channels") }
         shard = try RESTAPIServer.bool(q.get("shard"), "shard")
         if let size = q.get("shard-size"), !size.isEmpty {
             guard let n = UInt64(size), n == 0 || (ShardPlanner.minShardSize...ShardPlanner.maxShardSize).contains(n) else {
@@ -145,7 +150,7 @@ extension RESTAPIServer {
                 throw APIError(e)
             }
             let body = request.body
-            return await stream { emit in
+            return await (p.streamChannels ? stream : collect) { emit in
                 // Lines of top-level entries wait for the pin: they carry its allocations.
                 var held: [(String, ImportedNode)] = []
                 func report() async throws {
@@ -212,5 +217,33 @@ extension RESTAPIServer {
                 }
             }
         }
+    }
+}
+
+extension RESTAPIServer {
+    /// What `stream` sends as lines, collected and answered at the end as one JSON array (Go's
+    /// `null` when nothing was produced), as ipfs-cluster does for `stream-channels=false`; an
+    /// error is answered as an error, before any output.
+    static func collect(_ produce: @escaping @Sendable (_ emit: @Sendable (any Encodable & Sendable) async throws -> Void) async throws -> Void) async -> Response {
+        let items = NIOLockedValueBox<[Data]>([])
+        do {
+            try await produce { item in
+                let encoded = try encoder.encode(item)
+                items.withLockedValue { $0.append(encoded) }
+            }
+        } catch {
+            return failure(error)
+        }
+        let all = items.withLockedValue { $0 }
+        var body = Data((all.isEmpty ? "null" : "[").utf8)
+        for (i, item) in all.enumerated() {
+            if i > 0 { body.append(0x2C) }
+            body.append(item)
+        }
+        if !all.isEmpty { body.append(0x5D) }
+        body.append(0x0A)
+        var headers = HTTPFields()
+        headers[.contentType] = "application/json"
+        return Response(status: .ok, headers: headers, body: ResponseBody(byteBuffer: ByteBuffer(bytes: body)))
     }
 }

@@ -134,6 +134,24 @@ import UnixFS
             #expect(zeroLines.last?.allocations?.count == 2)
             #expect(try await c[0].peer.pinned(zeroCID) != nil)
 
+            // stream-channels=false (ipfs-cluster's): the same lines, as one JSON array at the end.
+            let part = "--b\r\nContent-Disposition: form-data; name=\"file\"; filename=\"hello\"\r\n"
+                + "Content-Type: application/octet-stream\r\n\r\nhello\n\r\n--b--\r\n"
+            let array = try await s.client.call(
+                .POST, "/add", query: [("stream-channels", "false"), ("replication", "1")], body: .bytes(ByteBuffer(string: part)),
+                contentType: "multipart/form-data; boundary=b")
+            let collected = try JSONDecoder().decode([AddedLine].self, from: Data(array))
+            #expect(collected.map(\.name) == ["hello"] && collected[0].cid == "QmZULkCELmmk5XNfCgTnCyFgAVxBRBXyDHGGMVoLFLiXEN")
+            #expect(collected[0].allocations?.count == 1)
+            do {
+                _ = try await s.client.call(
+                    .POST, "/add", query: [("stream-channels", "false"), ("chunker", "size-0")], body: .bytes(ByteBuffer(string: part)),
+                    contentType: "multipart/form-data; boundary=b")
+                Issue.record("a bad chunker was accepted")
+            } catch let e as ClusterClient.ClientError {
+                #expect(e.status == 400)
+            }
+
             // no-pin: the blocks are sent, nothing is pinned.
             let loose = dir.appendingPathComponent("loose")
             try Data(Self.bytes(5_000, seed: 4)).write(to: loose)
