@@ -3,8 +3,8 @@ import Hummingbird
 import Multiformats
 import UnixFS
 
-/// kubo's `cid/format`, `cid/base32` and `cid/bases` (core/commands/cid.go, kubo 0.38),
-/// `object/stat` (kubo ≤ 0.2x's shape; removed in kubo 0.38, kept because clients still call
+/// kubo's `cid/format`, `cid/base32` and `cid/bases` (core/commands/cid.go, kubo 0.40),
+/// `object/stat` (kubo ≤ 0.2x's shape; removed in kubo 0.40, kept because clients still call
 /// it) and `repo/verify`.
 extension KuboRPCServer {
     // MARK: cid
@@ -137,28 +137,71 @@ extension KuboRPCServer {
 
     // MARK: repo/verify
 
-    /// Every stored block read back and checked: `{"Msg":"","Progress":N}` per block,
-    /// `{"Msg":"block <cid> was corrupt (<why>)","Progress":0}` per bad one, then kubo's
-    /// closing message (or its error in the stream's trailer when a block was bad).
+    /// kubo 0.40's `repo verify`: every stored block read back and checked, `{"Msg":"","Progress":N}`
+    /// per block and `{"Msg":"block <cid> was corrupt (<why>)[, removed[, healed | , failed to heal (…)]]","Progress":0}`
+    /// per bad one. `drop` removes corrupt blocks; `heal` removes them and fetches them again
+    /// from peers (`heal-timeout` each, default 30s). The end: "verify complete, all blocks
+    /// validated.", or a summary ("verify complete, N blocks corrupt, N removed, …") that is
+    /// the stream's error (`X-Stream-Error`) unless every corrupt block was dealt with as asked.
     func repoVerify(_ c: RPCCall) throws -> Response {
+        let heal = try c.bool("heal", default: false)
+        let drop = try c.bool("drop", default: false) || heal
+        let healText = try c.string("heal-timeout") ?? "30s"
+        guard let healTimeout = RPCCall.parseGoDuration(healText) else {
+            throw KuboError.normal("invalid heal-timeout: time: invalid duration \(JSONText.string(healText))")
+        }
+        let repo = self.repo
         let blocks = repo.blocks
         return Self.stream { out in
-            var n = 0, bad = 0
+            var n = 0, corrupt = 0, removed = 0, removeFailed = 0, healed = 0, healFailed = 0
             for shard in blocks.shards() {
                 for (mh, _) in blocks.blocks(inShard: shard) {
                     let cid = CID.v1(codec: .raw, mh)
                     do throws(RepoError) {
                         _ = try blocks.get(cid)
                     } catch {
-                        bad += 1
-                        try await out.line("{\"Msg\":\(JSONText.string("block \(cid) was corrupt (\(error.message))")),\"Progress\":0}")
+                        corrupt += 1
+                        var msg = "block \(cid) was corrupt (\(error.message))"
+                        if drop {
+                            do {
+                                _ = try blocks.delete(mh)
+                                removed += 1
+                                msg += ", removed"
+                                if heal {
+                                    do {
+                                        let bytes = try await Self.withDeadline(healTimeout) { try await repo.fetchForRead(cid) }
+                                        guard let bytes else { throw KuboError.normal("no peer has it") }
+                                        try repo.put(Block(cid: cid, bytes: bytes))
+                                        healed += 1
+                                        msg += ", healed"
+                                    } catch {
+                                        healFailed += 1
+                                        msg += ", failed to heal (\(error is DeadlineExceeded ? "context deadline exceeded" : "\(error)"))"
+                                    }
+                                }
+                            } catch {
+                                removeFailed += 1
+                                msg += ", failed to remove (\(error))"
+                            }
+                        }
+                        try await out.line("{\"Msg\":\(JSONText.string(msg)),\"Progress\":0}")
                     }
                     n += 1
                     try await out.line("{\"Msg\":\"\",\"Progress\":\(n)}")
                 }
             }
-            if bad != 0 { throw KuboError.normal("verify complete, some blocks were corrupt") }
-            try await out.line("{\"Msg\":\"verify complete, all blocks validated.\",\"Progress\":0}")
+            guard corrupt > 0 else {
+                try await out.line("{\"Msg\":\"verify complete, all blocks validated.\",\"Progress\":0}")
+                return
+            }
+            var summary = "verify complete, \(corrupt) blocks corrupt"
+            if removed > 0 { summary += ", \(removed) removed" }
+            if removeFailed > 0 { summary += ", \(removeFailed) failed to remove" }
+            if healed > 0 { summary += ", \(healed) healed" }
+            if healFailed > 0 { summary += ", \(healFailed) failed to heal" }
+            let fail = !drop || removeFailed > 0 || (heal && healFailed > 0)
+            if fail { throw KuboError.normal(summary) }
+            try await out.line("{\"Msg\":\(JSONText.string(summary)),\"Progress\":0}")
         }
     }
 }

@@ -1,6 +1,7 @@
-/// The tables kubo 0.38 prints for `cid bases`, `cid codecs` and `cid hashes`, taken from
-/// kubo's own expected outputs (test/sharness/t0290-cid.sh at v0.38.0: go-multibase 0.2,
-/// go-multicodec 0.9.2 entries tagged "ipld", go-multihash codes allowed by boxo's verifcid).
+/// The tables kubo prints for `cid bases`, `cid codecs` and `cid hashes`, taken from kubo's
+/// own expected outputs (test/sharness/t0290-cid.sh, the same at v0.38.0 and v0.40.0:
+/// go-multibase entries, go-multicodec entries tagged "ipld", go-multihash codes that boxo's
+/// verifcid allows).
 /// kubo prints them as `[{"Code":N,"Name":…}]`; its bases and hashes come from Go map
 /// iteration (no fixed order), printed here in the order of kubo's text output.
 enum CIDTables {

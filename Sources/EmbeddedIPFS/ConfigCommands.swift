@@ -3,7 +3,7 @@ import Hummingbird
 import Multiformats
 
 /// kubo's `config` (get `KEY`, set `KEY VALUE` with `--json`/`--bool`), `config/show` and
-/// `key/list` (core/commands/config.go, keystore.go, kubo 0.38), over the repository's
+/// `key/list` (core/commands/config.go, keystore.go, kubo 0.40), over the repository's
 /// `config` file. A set is written to the file at once (atomically, mode 0600) when the new
 /// file still reads as a valid config; like kubo, the running node reads most keys only at
 /// start. `Identity.PrivKey` is never shown or changed.

@@ -5,7 +5,7 @@ import Multiformats
 import NIOCore
 import UnixFS
 
-/// kubo's `dag get`, `dag put`, `dag stat` and `dag resolve` (core/commands/dag, kubo 0.38),
+/// kubo's `dag get`, `dag put`, `dag stat` and `dag resolve` (core/commands/dag, kubo 0.40),
 /// over the IPLD data model (``DagCBOR`` values): dag-pb, dag-cbor, dag-json and raw blocks.
 ///
 /// Paths are resolved as kubo resolves `/ipfs/` paths: a UnixFS directory (basic or HAMT) by

@@ -4,7 +4,7 @@ import Multiformats
 import NIOCore
 import UnixFS
 
-/// kubo's `get` (core/commands/get.go, boxo's files.TarWriter, kubo 0.38): the node at a path
+/// kubo's `get` (core/commands/get.go, boxo's files.TarWriter, kubo 0.40): the node at a path
 /// as a tar stream (`--output` is the client's: it unpacks or saves what it receives).
 ///
 /// - default: tar in PAX form (the transport kubo's CLI unpacks), the top entry named by the
@@ -42,7 +42,8 @@ extension KuboRPCServer {
         if !archive && compress {
             guard case .file = top.kind else { throw KuboError.normal("file is not regular") }
         }
-        var response = Self.stream(contentType: "text/plain", output: true) { out in
+        // kubo 0.40: application/gzip when compressing, else application/x-tar.
+        var response = Self.stream(contentType: compress ? "application/gzip" : "application/x-tar", output: true) { out in
             let gz = try gzipLevel.map { try GzipStream(level: $0) }
             let sink = TarSink(out: out, gzip: gz)
             if !archive && compress {

@@ -69,6 +69,7 @@ public struct KuboRPCServer: HTTPResponder, Sendable {
         "cid/codecs": { s, c, _ in try s.cidCodecs(c) },
         "cid/hashes": { s, c, _ in try s.cidHashes(c) },
         "key/list": { s, c, _ in try s.keyList(c) },
+        "key/ls": { s, c, _ in try s.keyList(c) },
         "config": { s, c, _ in try await s.config(c) },
         "config/show": { s, c, _ in try s.configShow(c) },
         "stats/repo": { s, c, _ in try s.repoStat(c) },

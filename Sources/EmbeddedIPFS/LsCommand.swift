@@ -3,7 +3,7 @@ import Hummingbird
 import Multiformats
 import UnixFS
 
-/// kubo's `ls` (core/commands/ls.go and coreapi `Unixfs().Ls`, kubo 0.38): the entries of a
+/// kubo's `ls` (core/commands/ls.go and coreapi `Unixfs().Ls`, kubo 0.40): the entries of a
 /// UnixFS directory (basic or HAMT-sharded), or the links of any other node (a file's chunks).
 extension KuboRPCServer {
     /// One `LsLink` as kubo prints it.

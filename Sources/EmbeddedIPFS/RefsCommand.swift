@@ -3,7 +3,7 @@ import Hummingbird
 import Multiformats
 import UnixFS
 
-/// kubo's `refs` (core/commands/refs.go, kubo 0.38's RefWriter): the links below each root,
+/// kubo's `refs` (core/commands/refs.go, kubo 0.40's RefWriter): the links below each root,
 /// depth-first in link order, as `{"Ref","Err"}` lines.
 ///
 /// - `format` (default `<dst>`) with tokens `<src>`, `<dst>`, `<linkname>`; `edges`/`e` is

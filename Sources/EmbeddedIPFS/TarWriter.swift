@@ -122,7 +122,7 @@ public enum TarWriter {
             var xname = toASCII(joinPath(dir, "PaxHeaders.0", file))
             if xname.utf8.count > 100 { xname = String(decoding: xname.utf8.prefix(100), as: UTF8.self) }
             while xname.hasSuffix("/") { xname.removeLast() }
-            out += headerBlock(name: xname, prefix: "", linkname: "", mode: 0, size: UInt64(data.utf8.count), mtime: 0, flag: UInt8(ascii: "x"))
+            out += headerBlock(name: xname, prefix: "", linkname: "", mode: 0, size: UInt64(data.utf8.count), mtime: 0, flag: UInt8(ascii: "x"), raw: true)
             out += Array(data.utf8)
             out += padding(UInt64(data.utf8.count))
         }
@@ -136,7 +136,11 @@ public enum TarWriter {
 
     // MARK: Go's field formats
 
-    static func headerBlock(name: String, prefix: String, linkname: String, mode: UInt32, size: UInt64, mtime: Int64, flag: UInt8) -> [UInt8] {
+    /// One header block. `raw`: a PAX extended header as Go's writeRawFile makes it (no
+    /// device numbers written).
+    static func headerBlock(
+        name: String, prefix: String, linkname: String, mode: UInt32, size: UInt64, mtime: Int64, flag: UInt8, raw: Bool = false
+    ) -> [UInt8] {
         var b = [UInt8](repeating: 0, count: blockSize)
         putString(&b, 0, 100, name)
         putOctal(&b, 100, 8, UInt64(mode))
@@ -149,8 +153,10 @@ public enum TarWriter {
         putString(&b, 257, 6, "ustar\0")
         putString(&b, 263, 2, "00")
         // uname, gname empty; devmajor, devminor as Go writes zero: octal digits and a NUL.
-        putOctal(&b, 329, 8, 0)
-        putOctal(&b, 337, 8, 0)
+        if !raw {
+            putOctal(&b, 329, 8, 0)
+            putOctal(&b, 337, 8, 0)
+        }
         putString(&b, 345, 155, prefix)
         // Checksum: the sum of the bytes with the field as spaces, as 6 octal digits, NUL, space.
         for i in 148..<156 { b[i] = UInt8(ascii: " ") }

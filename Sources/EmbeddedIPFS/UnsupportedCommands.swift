@@ -1,6 +1,6 @@
 import Hummingbird
 
-/// kubo's commands (kubo 0.38's command tree, core/commands/commands_test.go) that the embedded
+/// kubo's commands (kubo 0.40's command tree, core/commands/commands_test.go) that the embedded
 /// node does not build: each answers kubo's error shape with HTTP 500 (`Code` 0, a command
 /// error) and a reason naming what to use instead, rather than 404, so a client learns why.
 /// A command group called without a subcommand answers as kubo's `ErrNotCallable` (400).
@@ -17,7 +17,7 @@ extension KuboRPCServer {
         ("dht", "DHT queries"),
         ("provide", "announcing content to the routing system"),
         ("filestore", "the filestore and urlstore (files referenced, not copied)"),
-        ("key", "keys other than the node's self key (key/list lists that one)"),
+        ("key", "keys other than the node's self key (key/ls and key/list list that one)"),
         ("bitswap", "bitswap statistics, ledgers and wantlists"),
         ("bootstrap", "editing the bootstrap list (set Bootstrap in the repository's config file instead)"),
         ("swarm/filters", "swarm address filters"),
@@ -48,7 +48,7 @@ extension KuboRPCServer {
         ("version/deps", "listing Go dependencies"),
     ]
 
-    /// Every command of kubo 0.38 this node does not build (leaves and callable groups).
+    /// Every command of kubo 0.40 this node does not build (leaves and callable groups).
     static let kuboOnlyCommands: Set<String> = [
         "bitswap", "bitswap/ledger", "bitswap/reprovide", "bitswap/stat", "bitswap/wantlist",
         "bootstrap", "bootstrap/add", "bootstrap/list", "bootstrap/rm", "bootstrap/rm/all",
@@ -56,14 +56,15 @@ extension KuboRPCServer {
         "config/edit", "config/profile", "config/profile/apply", "config/replace",
         "dht", "dht/query", "dht/findprovs", "dht/findpeer", "dht/get", "dht/provide", "dht/put",
         "routing", "routing/put", "routing/get", "routing/findpeer", "routing/findprovs", "routing/provide", "routing/reprovide",
-        "diag", "diag/cmds", "diag/cmds/clear", "diag/cmds/set-time", "diag/profile", "diag/sys",
+        "diag", "diag/cmds", "diag/cmds/clear", "diag/cmds/set-time", "diag/datastore", "diag/datastore/count", "diag/datastore/get",
+        "diag/profile", "diag/sys",
         "files", "files/chcid", "files/cp", "files/flush", "files/ls", "files/mkdir", "files/mv", "files/read", "files/rm",
-        "files/stat", "files/write", "files/chmod", "files/touch",
+        "files/stat", "files/write", "files/chmod", "files/touch", "files/chroot",
         "filestore", "filestore/dups", "filestore/ls", "filestore/verify",
         "key/export", "key/gen", "key/import", "key/rename", "key/rm", "key/rotate", "key/sign", "key/verify",
         "log", "log/level", "log/ls", "log/tail", "mount",
         "multibase", "multibase/decode", "multibase/encode", "multibase/transcode", "multibase/list",
-        "name", "name/inspect", "name/publish", "name/pubsub", "name/pubsub/cancel", "name/pubsub/state", "name/pubsub/subs",
+        "name", "name/get", "name/put", "name/inspect", "name/publish", "name/pubsub", "name/pubsub/cancel", "name/pubsub/state", "name/pubsub/subs",
         "name/resolve",
         "object/data", "object/diff", "object/get", "object/links", "object/new", "object/patch", "object/patch/add-link",
         "object/patch/append-data", "object/patch/rm-link", "object/patch/set-data", "object/put",
@@ -71,10 +72,10 @@ extension KuboRPCServer {
         "pin/remote", "pin/remote/add", "pin/remote/ls", "pin/remote/rm", "pin/remote/service", "pin/remote/service/add",
         "pin/remote/service/ls", "pin/remote/service/rm",
         "ping", "provide", "provide/clear", "provide/stat",
-        "pubsub", "pubsub/ls", "pubsub/peers", "pubsub/pub", "pubsub/sub",
+        "pubsub", "pubsub/ls", "pubsub/peers", "pubsub/pub", "pubsub/reset", "pubsub/sub",
         "repo/migrate", "repo/ls", "shutdown",
         "stats/bitswap", "stats/bw", "stats/dht", "stats/provide", "stats/reprovide",
-        "swarm/addrs", "swarm/filters", "swarm/filters/add", "swarm/filters/rm", "swarm/peering", "swarm/peering/add",
+        "swarm/addrs", "swarm/addrs/autonat", "swarm/filters", "swarm/filters/add", "swarm/filters/rm", "swarm/peering", "swarm/peering/add",
         "swarm/peering/ls", "swarm/peering/rm", "swarm/resources",
         "update", "version/check", "version/deps",
     ]
