@@ -85,6 +85,7 @@ let package = Package(
             ],
             swiftSettings: swiftSettings),
         .target(name: "Bitswap", dependencies: ["Multiformats", "CodedError"], swiftSettings: swiftSettings),
+        .target(name: "DHT", dependencies: ["Multiformats"], swiftSettings: swiftSettings),
 
         .target(name: "Allocator", dependencies: ["Multiformats", "CodedError"], swiftSettings: swiftSettings),
         .target(name: "PeerMonitor", dependencies: ["ClusterModel", "Multiformats"], swiftSettings: swiftSettings),
@@ -113,7 +114,7 @@ let package = Package(
         .target(
             name: "Libp2p",
             dependencies: [
-                "Libp2pCore", "Bitswap", "Multiformats", "Sodium", "CodedError",
+                "Libp2pCore", "Bitswap", "DHT", "Multiformats", "Sodium", "CodedError",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
@@ -332,9 +333,12 @@ let package = Package(
             name: "BitswapTests", dependencies: ["Bitswap", "Multiformats", "ClusterTestKit"],
             swiftSettings: swiftSettings),
         .testTarget(
+            name: "DHTTests", dependencies: ["DHT", "Multiformats", "ClusterModel", "ClusterTestKit"],
+            swiftSettings: swiftSettings),
+        .testTarget(
             name: "Libp2pTests",
             dependencies: [
-                "Libp2p", "Libp2pCore", "Bitswap", "Multiformats", "Sodium", "ClusterTestKit", "UnixFS", "ClusterModel",
+                "Libp2p", "Libp2pCore", "Bitswap", "DHT", "Multiformats", "Sodium", "ClusterTestKit", "UnixFS", "ClusterModel",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),

@@ -164,7 +164,7 @@ public final class LocalCluster: @unchecked Sendable {
         let peer = try ClusterPeer(
             settings: s, identity: identity, secret: secret, connector: connector, group: group,
             localBlocks: { cid in repo.blocks.has(cid) ? try repo.block(cid) : nil }, blockStore: LocalBlockStore(repo: repo), logger: quiet)
-        PeerBlockFetcher.install(on: repo, transport: peer.transport, network: node?.bitswap, logger: quiet)
+        PeerBlockFetcher.install(on: repo, transport: peer.transport, network: node?.fetcher, logger: quiet)
         try await peer.start()
         return Started(peer: peer, repo: repo, ipfsPort: ipfsPort, connector: connector, node: node, server: server)
     }

@@ -281,7 +281,7 @@ extension KuboRPCServer {
             }
             if op != nil {
                 try repo.blocks.sync()
-                if pin { try repo.pins.add(roots.map { IPFSPin(cid: $0.cid, mode: .recursive(maxDepth: nil), name: pinName) }) }
+                if pin { try repo.recordPins(roots.map { IPFSPin(cid: $0.cid, mode: .recursive(maxDepth: nil), name: pinName) }) }
             }
             if !silent { for e in sink.events { try await out.line(AddSink.line(e)) } }
         }
@@ -335,7 +335,7 @@ extension KuboRPCServer {
             }
             guard reader.parts > 0 else { throw KuboError.client("argument \"data\" is required") }
             try repo.blocks.sync()
-            if pin { try repo.pins.add(cids.map { IPFSPin(cid: $0, mode: .recursive(maxDepth: nil)) }) }
+            if pin { try repo.recordPins(cids.map { IPFSPin(cid: $0, mode: .recursive(maxDepth: nil)) }) }
         }
     }
 

@@ -47,6 +47,7 @@ public final class IPFSRepo: BlockGetter, @unchecked Sendable {
     private let lock = NSLock()
     private var fetcher: (any BlockFetcher)?
     private var storedListeners: [@Sendable (CID) -> Void] = []
+    private var pinnedListeners: [@Sendable ([CID]) -> Void] = []
     private var lockFD: Int32
 
     public static let repoVersion = "fs-repo@16"
@@ -138,6 +139,11 @@ public final class IPFSRepo: BlockGetter, @unchecked Sendable {
     /// Calls `listener` with every block stored from now on (bitswap tells peers that want it).
     public func onBlockStored(_ listener: @escaping @Sendable (CID) -> Void) {
         lock.withLock { storedListeners.append(listener) }
+    }
+
+    /// Calls `listener` with the roots of every pin recorded from now on (the DHT announces them).
+    public func onPinned(_ listener: @escaping @Sendable ([CID]) -> Void) {
+        lock.withLock { pinnedListeners.append(listener) }
     }
 
     /// The stored, verified block, or nil when it is not here (or cannot be read).
@@ -233,7 +239,14 @@ public final class IPFSRepo: BlockGetter, @unchecked Sendable {
             }
         }
         try blocks.sync()
-        try pins.add(cids.map { IPFSPin(cid: $0, mode: mode, name: name) })
+        try recordPins(cids.map { IPFSPin(cid: $0, mode: mode, name: name) })
+    }
+
+    /// Records pins whose blocks are stored and durable, and tells the ``onPinned(_:)`` listeners.
+    public func recordPins(_ list: [IPFSPin]) throws(RepoError) {
+        try pins.add(list)
+        let roots = list.map(\.cid)
+        for l in lock.withLock({ pinnedListeners }) { l(roots) }
     }
 
     /// Blocks obtained at once while a pin walks its DAG: a missing block costs a round trip to

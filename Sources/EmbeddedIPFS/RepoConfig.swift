@@ -39,6 +39,11 @@ public struct RepoConfig: Codable, Sendable, Equatable {
     public var Bootstrap: [String]?
     /// kubo's `Swarm.ConnMgr` (`LowWater`, `HighWater`, `GracePeriod`).
     public var Swarm: SwarmSection?
+    /// kubo's `Routing.Type` (`auto`, `dht`, `dhtclient`, `dhtserver`, `none`; see
+    /// ``RepoConfig/routingPlan()``).
+    public var Routing: RoutingSection?
+    /// kubo's `Reprovider.Interval` (how often pinned roots are announced again).
+    public var Reprovider: ReproviderSection?
 
     /// The origins `API.HTTPHeaders.Access-Control-Allow-Origin` allows (none by default).
     public var allowedOrigins: [String] { API?.HTTPHeaders?["Access-Control-Allow-Origin"] ?? [] }
@@ -56,7 +61,8 @@ public struct RepoConfig: Codable, Sendable, Equatable {
         return RepoConfig(
             Identity: .init(PeerID: id.description, PrivKey: Data(raw).base64EncodedString()),
             Addresses: .init(API: api, Swarm: swarm, Announce: [], Gateway: .init([defaultGateway])), Datastore: .init(StorageMax: storageMax), API: nil,
-            Peering: PeeringSection(Peers: []), Bootstrap: [], Swarm: SwarmSection(ConnMgr: .init(LowWater: 32, HighWater: 96, GracePeriod: "20s")))
+            Peering: PeeringSection(Peers: []), Bootstrap: [], Swarm: SwarmSection(ConnMgr: .init(LowWater: 32, HighWater: 96, GracePeriod: "20s")),
+            Routing: RoutingSection(Type: "auto"), Reprovider: ReproviderSection(Interval: "22h"))
     }
 
     public var peerID: Multiformats.PeerID {

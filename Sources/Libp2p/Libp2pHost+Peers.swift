@@ -1,5 +1,5 @@
 import Libp2pCore
-import Multiformats
+public import Multiformats
 
 extension Libp2pHost {
     /// Every protocol an inbound stream may negotiate: the registered handlers.
@@ -64,6 +64,40 @@ extension Libp2pHost {
                 return false
             }
             if done { c.resume() }
+        }
+    }
+}
+
+extension Libp2pHost {
+    /// Returns once identify with `peer` has finished (checked every 50 ms), or after
+    /// `timeout`; whether it finished. Never leaves a waiter behind.
+    public func waitForIdentify(_ peer: PeerID, timeout: Duration) async -> Bool {
+        let deadline = ContinuousClock.now + timeout
+        while true {
+            if state.withLockedValue({ $0.peers[peer]?.identified == true }) { return true }
+            guard ContinuousClock.now < deadline, !Task.isCancelled else { return false }
+            try? await Task.sleep(for: .milliseconds(50))
+        }
+    }
+
+    /// The addresses known for `peer` (dialled, or from identify and ``learn(_:for:)``).
+    public func knownAddresses(of peer: PeerID) -> [Multiaddr] {
+        state.withLockedValue { $0.peers[peer]?.addresses ?? [] }
+    }
+
+    /// Remembers TCP addresses of `peer` (from the DHT) so ``newStream(to:protocols:)`` can dial
+    /// it; at most 8 a peer.
+    public func learn(_ addresses: [Multiaddr], for peer: PeerID) {
+        guard peer != peerID else { return }
+        let tcp = addresses.compactMap { a -> Multiaddr? in
+            guard (try? Libp2pHost.tcpTarget(a, purpose: "")) != nil else { return nil }
+            return a.withoutPeerID ?? a
+        }
+        guard !tcp.isEmpty else { return }
+        state.withLockedValue { s in
+            var r = s.peers[peer, default: PeerRecord()]
+            for a in tcp where !r.addresses.contains(a) && r.addresses.count < 8 { r.addresses.append(a) }
+            s.peers[peer] = r
         }
     }
 }

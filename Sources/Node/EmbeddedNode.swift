@@ -1,5 +1,6 @@
 import Bitswap
 import ClusterModel
+public import DHT
 public import EmbeddedIPFS
 public import Libp2p
 public import Logging
@@ -24,7 +25,15 @@ public final class EmbeddedNode: IPFSSwarm {
     public let repo: IPFSRepo
     public let host: Libp2pHost
     public let bitswap: BitswapService
+    /// The DHT, unless `Routing.Type` is `none`.
+    public let dht: DHTService?
     public let plan: RepoConfig.SwarmPlan
+    public let routing: RepoConfig.RoutingPlan
+    /// What pins use to obtain missing blocks: bitswap, and the DHT's providers when no
+    /// connected peer has the block (``ProviderSearchingFetcher``).
+    public let fetcher: any BlockFetcher
+    /// Roots to announce on the DHT, one lookup at a time.
+    private let provideQueue: (stream: AsyncStream<CID>, continuation: AsyncStream<CID>.Continuation)
     private let logger: Logger
     private let tasks = NIOLockedValueBox<[Task<Void, Never>]>([])
     /// When each connected peer connected (for the connection manager's grace period).
@@ -45,6 +54,26 @@ public final class EmbeddedNode: IPFSSwarm {
         settings.announce = plan.announce
         host = Libp2pHost(identity: try repo.config.identityKey(), settings: settings, group: group, logger: logger)
         bitswap = try BitswapService(host: host, logger: logger) { cid in repo.localBlock(cid) }
+        routing = try repo.config.routingPlan()
+        if routing.mode == .none {
+            dht = nil
+            fetcher = bitswap
+        } else {
+            var d = DHTSettings()
+            switch routing.mode {
+            case .client: d.mode = .client
+            case .server: d.mode = .server
+            case .lanServer, .none: d.mode = .lanServer
+            }
+            let host = self.host
+            let dht = DHTService(
+                host: host, settings: d, logger: logger,
+                selfAddresses: { [plan] in plan.announce.isEmpty ? host.listenAddresses.flatMap(EmbeddedNode.expand) : plan.announce },
+                hasLocally: { mh in (try? Multihash(bytes: mh)).map { repo.blocks.has(.v1(codec: .raw, $0)) } ?? false })
+            self.dht = dht
+            fetcher = ProviderSearchingFetcher(bitswap: bitswap, dht: dht, logger: logger)
+        }
+        provideQueue = AsyncStream<CID>.makeStream(bufferingPolicy: .bufferingNewest(100_000))
     }
 
     public func start() async throws {
@@ -82,6 +111,27 @@ public final class EmbeddedNode: IPFSSwarm {
             })
         }
         for p in plan.peering { started.append(Task { await Self.keepConnected(p.peer, p.addresses, host: host, logger: logger) }) }
+        if let dht {
+            dht.start()
+            let queue = provideQueue
+            repo.onPinned { roots in for r in roots { queue.continuation.yield(r) } }
+            started.append(Task {
+                for await root in queue.stream {
+                    let peers = await dht.provide(root)
+                    logger.debug("announced on the dht", metadata: ["cid": "\(root)", "peers": "\(peers)"])
+                }
+            })
+            if let interval = routing.reprovideInterval {
+                started.append(Task {
+                    while !Task.isCancelled {
+                        try? await Task.sleep(for: interval)
+                        var roots: [CID] = []
+                        try? repo.pins.forEach(.recursive) { roots.append($0.cid) }
+                        for r in roots { queue.continuation.yield(r) }
+                    }
+                })
+            }
+        }
         tasks.withLockedValue { $0 += started }
     }
 
@@ -91,6 +141,8 @@ public final class EmbeddedNode: IPFSSwarm {
             return t
         }
         for t in running { t.cancel() }
+        provideQueue.continuation.finish()
+        dht?.stop()
         await bitswap.stop()
         await host.shutdown()
     }
@@ -137,7 +189,7 @@ public final class EmbeddedNode: IPFSSwarm {
     }
 
     public var protocols: [String] {
-        ["/ipfs/id/1.0.0", "/ipfs/id/push/1.0.0", "/ipfs/ping/1.0.0"] + BitswapProtocolVersion.protocolIDs
+        ["/ipfs/id/1.0.0", "/ipfs/id/push/1.0.0", "/ipfs/ping/1.0.0"] + BitswapProtocolVersion.protocolIDs + (dht?.settings.servedProtocols ?? [])
     }
 
     public var agentVersion: String { Self.agentVersionString }
@@ -196,3 +248,62 @@ public struct RacingFetcher: BlockFetcher {
 }
 
 extension BitswapService: BlockFetcher {}
+
+/// Bitswap, helped by the DHT: when a block has not arrived ``searchDelay`` after it was
+/// wanted (no connected peer had it), the DHT is asked for providers of it and up to three
+/// are dialled; bitswap then asks them as it asks every new peer. At most
+/// ``maxSearches`` searches run at once, one per CID.
+public final class ProviderSearchingFetcher: BlockFetcher {
+    let bitswap: BitswapService
+    let dht: DHTService
+    let logger: Logger
+    let searching = NIOLockedValueBox<Set<CID>>([])
+    public static let searchDelay = Duration.milliseconds(500)
+    public static let maxSearches = 4
+
+    public init(bitswap: BitswapService, dht: DHTService, logger: Logger) {
+        self.bitswap = bitswap
+        self.dht = dht
+        self.logger = logger
+    }
+
+    enum Outcome: Sendable { case block([UInt8]?), searched }
+
+    public func fetch(_ cid: CID) async throws -> [UInt8]? {
+        try await withThrowingTaskGroup(of: Outcome.self) { g in
+            g.addTask { .block(try await self.bitswap.fetch(cid)) }
+            g.addTask {
+                try await Task.sleep(for: Self.searchDelay)
+                await self.connectToProviders(of: cid)
+                return .searched
+            }
+            defer { g.cancelAll() }
+            while let outcome = try await g.next() {
+                if case .block(let bytes) = outcome { return bytes }
+            }
+            return nil
+        }
+    }
+
+    /// Finds providers of `cid` and dials those not connected (up to three).
+    public func connectToProviders(of cid: CID) async {
+        let start = searching.withLockedValue { s -> Bool in
+            guard s.count < Self.maxSearches, !s.contains(cid) else { return false }
+            s.insert(cid)
+            return true
+        }
+        guard start else { return }
+        defer { _ = searching.withLockedValue { $0.remove(cid) } }
+        let host = dht.host
+        let connected = Set(host.connectedPeers().map(\.peer))
+        var dialled = 0
+        for p in await dht.findProviders(cid, enough: 3) where !connected.contains(p.id) && dialled < 3 {
+            for a in p.addresses {
+                guard (try? await host.connect((a.withoutPeerID ?? a).appending(.p2p(p.id)))) != nil else { continue }
+                dialled += 1
+                logger.debug("dialled a provider found on the dht", metadata: ["cid": "\(cid)", "peer": "\(p.id)"])
+                break
+            }
+        }
+    }
+}

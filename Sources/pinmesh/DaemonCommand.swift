@@ -87,7 +87,7 @@ struct DaemonCommand: AsyncParsableCommand {
         let peer = try ClusterPeer(
             settings: settings, identity: identity.key, secret: SecureBytes(service.secretBytes), connector: connector,
             group: MultiThreadedEventLoopGroup.singleton, localBlocks: localBlocks, blockStore: repo.map { LocalBlockStore(repo: $0) }, logger: logger)
-        if let repo { PeerBlockFetcher.install(on: repo, transport: peer.transport, network: node?.bitswap, logger: logger) }
+        if let repo { PeerBlockFetcher.install(on: repo, transport: peer.transport, network: node?.fetcher, logger: logger) }
         let gateway = try Self.gatewayServices(repo: repo, gate: gate, logger: logger)
         services += gateway.services
 

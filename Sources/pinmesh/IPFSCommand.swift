@@ -92,7 +92,7 @@ struct IPFSDaemon: AsyncParsableCommand {
                 throw ValidationError("the libp2p host cannot start (\(repo.path)/config, Addresses.Swarm): \(error)")
             }
             // Missing blocks come from the IPFS peers this node is connected to.
-            if let node { r.setFetcher(node.bitswap) }
+            if let node { r.setFetcher(node.fetcher) }
         }
         let started = node
         let server = KuboRPCServer(repo: r, swarm: started, logger: logger)

@@ -17,7 +17,7 @@ let fuzzTargets: [String: ([UInt8]) -> Void] = [
     "dagpb": fuzzDagPB, "unixfsdata": fuzzUnixFSData, "dagcbor": fuzzDagCBOR, "dagjson": fuzzDagJSON, "car": fuzzCAR,
     "records": fuzzRecords, "handshake": fuzzHandshake, "datagram": fuzzDatagram, "datagrammessages": fuzzDatagramMessages, "pubsub": fuzzPubSub, "rpcframe": fuzzRPCFrame,
     "pinset": fuzzPinset, "snapshot": fuzzPinsetSnapshot, "rpcquery": fuzzRPCQuery, "bitswap": fuzzBitswap,
-    "multistream": fuzzMultistream, "noisepayload": fuzzNoisePayload, "yamux": fuzzYamux, "identify": fuzzIdentify, "psarequest": fuzzPSARequest,
+    "multistream": fuzzMultistream, "noisepayload": fuzzNoisePayload, "yamux": fuzzYamux, "identify": fuzzIdentify, "dht": fuzzDHT, "psarequest": fuzzPSARequest,
     "gateway": fuzzGateway,
     "proxylines": fuzzProxyLines,
 ]
