@@ -113,15 +113,23 @@ extension KuboRPCServer {
         case .symlink:
             break
         case .directory:
-            let exporter = Exporter(blocks: reads)
-            let entries = try await reads.withFetching { try exporter.list(cid) }
-            for e in entries {
-                let child = try await getNode(e.cid, reads: reads)
+            for (entryName, entryCID) in try await tarEntries(cid, reads: reads) {
+                let child = try await getNode(entryCID, reads: reads)
                 try await writeTar(
-                    e.cid, node: child, name: GoPath.clean(name + "/" + e.name), base: base, format: format, reads: reads, sink: sink,
+                    entryCID, node: child, name: GoPath.clean(name + "/" + entryName), base: base, format: format, reads: reads, sink: sink,
                     depth: depth + 1)
             }
         }
+    }
+
+    /// A directory's entries in boxo's order: a basic directory's links as stored; a HAMT's
+    /// by name (boxo walks shards in parallel, so kubo's order there is not fixed).
+    static func tarEntries(_ cid: CID, reads: ReadBlocks) async throws -> [(String, CID)] {
+        let bytes = try await reads.withFetching { try reads.verifiedBlock(cid) }
+        let node = try decodePB(cid, bytes)
+        if try decodeUnixFS(cid, node).type == .directory { return node.links.map { ($0.name ?? "", $0.hash) } }
+        let exporter = Exporter(blocks: reads)
+        return try await reads.withFetching { try exporter.list(cid) }.map { ($0.name, $0.cid) }
     }
 
     /// The file's bytes a MiB at a time, blocks fetched when missing.

@@ -129,6 +129,21 @@ import UnixFS
         #expect(badLevel.json["Message"].string == "compression level must be between 1 and 9")
     }
 
+    @Test func getKeepsAForeignDirectorysLinkOrderAndLsSortsIt() async throws {
+        let node = try await LiveNode.start()
+        let b = Block(cid: CID.v1(codec: .raw, Multihash.sha256([1])), bytes: [1])
+        let a = Block(cid: CID.v1(codec: .raw, Multihash.sha256([2, 2])), bytes: [2, 2])
+        let dir = PBNode(
+            links: [PBLink(hash: b.cid, name: "b", tsize: 1), PBLink(hash: a.cid, name: "a", tsize: 2)], data: UnixFSData(type: .directory).encoded())
+        let root = Block(cid: try CID.v0(Multihash.sha256(dir.encoded())), bytes: dir.encoded())
+        for blk in [a, b, root] { try node.repo.put(blk) }
+        let tar = try await node.call("get", "arg=\(root.cid)&archive=true")
+        #expect(try TarReading.entries(tar.body).map(\.name) == ["\(root.cid)", "\(root.cid)/b", "\(root.cid)/a"])
+        #expect(try TarReading.entries(tar.body)[2].body == [2, 2])
+        let ls = try await node.call("ls", "arg=\(root.cid)")
+        #expect(ls.json["Objects"][0]["Links"][0]["Name"].string == "a" && ls.json["Objects"][0]["Links"][0]["Size"].int == 2)
+    }
+
     @Test func dagGetPrintsDagJSONAsKubo() async throws {
         let node = try await LiveNode.start()
         let (root, h) = try await Self.addTree(node)
