@@ -144,6 +144,27 @@ import UnixFS
         #expect(ls.json["Objects"][0]["Links"][0]["Name"].string == "a" && ls.json["Objects"][0]["Links"][0]["Size"].int == 2)
     }
 
+    @Test func recordedModeAndMtimeShowInLsAndGet() async throws {
+        let node = try await LiveNode.start()
+        // A file with mode 0o4755 (setuid) and an mtime with nanoseconds; a directory with 0o700.
+        let fileData = UnixFSData(type: .file, data: Array("hi".utf8), fileSize: 2, mode: 0o4755, mtime: .init(seconds: 1_700_000_000, nanoseconds: 5_000))
+        let file = PBNode(links: [], data: fileData.encoded())
+        let fileBlock = Block(cid: try CID.v0(Multihash.sha256(file.encoded())), bytes: file.encoded())
+        let dirData = UnixFSData(type: .directory, mode: 0o700, mtime: .init(seconds: 86_400))
+        let dir = PBNode(links: [PBLink(hash: fileBlock.cid, name: "x", tsize: UInt64(fileBlock.bytes.count))], data: dirData.encoded())
+        let dirBlock = Block(cid: try CID.v0(Multihash.sha256(dir.encoded())), bytes: dir.encoded())
+        for blk in [fileBlock, dirBlock] { try node.repo.put(blk) }
+        let ls = try await node.call("ls", "arg=\(dirBlock.cid)")
+        let link = ls.json["Objects"][0]["Links"][0]
+        // Go's os.FileMode: 0o755 | ModeSetuid (1 << 23); RFC 3339 in UTC with trimmed nanoseconds.
+        #expect(link["Mode"].int == 0o755 | 1 << 23)
+        #expect(link["ModTime"].string == "2023-11-14T22:13:20.000005Z")
+        let tar = try await node.call("get", "arg=\(dirBlock.cid)&archive=true")
+        let entries = try TarReading.entries(tar.body)
+        #expect(entries.map(\.mode) == [0o700, 0o4755])
+        #expect(entries[0].mtime == 86_400 && entries[1].mtime == 1_700_000_000)
+    }
+
     @Test func dagGetPrintsDagJSONAsKubo() async throws {
         let node = try await LiveNode.start()
         let (root, h) = try await Self.addTree(node)
@@ -229,6 +250,7 @@ enum TarReading {
         var type: UInt8
         var mode: Int
         var linkname: String
+        var mtime: Int
         var body: [UInt8]
         var pax: [String: String]
     }
@@ -267,7 +289,8 @@ enum TarReading {
             out.append(
                 Entry(
                     name: name, type: type, mode: octal(h[(h.startIndex + 100)..<(h.startIndex + 108)]),
-                    linkname: pax["linkpath"] ?? field(h[(h.startIndex + 157)..<(h.startIndex + 257)]), body: body, pax: pax))
+                    linkname: pax["linkpath"] ?? field(h[(h.startIndex + 157)..<(h.startIndex + 257)]),
+                    mtime: octal(h[(h.startIndex + 136)..<(h.startIndex + 148)]), body: body, pax: pax))
             pax = [:]
         }
         return out
