@@ -136,6 +136,26 @@ import UnixFS
     }
 }
 
+/// block/rm's per-block lines as kubo's RmBlocks writes them.
+@Suite struct BlockRmTests {
+    @Test func blockRmLinesForceAndQuiet() async throws {
+        let node = try await LiveNode.start()
+        let put = try await node.call("block/put", parts: [.init(name: "b", bytes: Array("one".utf8)), .init(name: "c", bytes: Array("two".utf8))])
+        let keys = put.lines.compactMap { $0["Key"].string }
+        let missing = CID.v1(codec: .raw, Multihash.sha256(Array("never stored".utf8)))
+        let r = try await node.call("block/rm", "arg=\(keys[0])&arg=\(missing)")
+        #expect(r.text == "{\"Hash\":\"\(keys[0])\"}\n{\"Hash\":\"\(missing)\",\"Error\":\"ipld: could not find \(missing)\"}\n")
+        let forced = try await node.call("block/rm", "arg=\(missing)&force=true")
+        #expect(forced.text == "{\"Hash\":\"\(missing)\"}\n")
+        // quiet: successes are not reported, errors still are.
+        _ = try await node.call("pin/add", "arg=\(keys[1])")
+        let quiet = try await node.call("block/rm", "arg=\(keys[1])&arg=\(keys[0])&q=true&force=true")
+        #expect(quiet.text == "{\"Hash\":\"\(keys[1])\",\"Error\":\"pinned: recursive\"}\n")
+        let (kept, gone) = (try CID(keys[1]), try CID(keys[0]))
+        #expect(node.repo.blocks.has(kept) && !node.repo.blocks.has(gone))
+    }
+}
+
 /// Pure pieces: the tar header writer and the CID format strings, with malformed input.
 @Suite struct TarAndFormatTests {
     @Test func tarHeadersAreGosUSTAR() throws {
