@@ -99,7 +99,10 @@ public struct RESTAPIServer: Sendable {
                 maxAgeSeconds: settings.corsMaxAge.components.seconds))
         if !settings.headers.isEmpty { router.add(middleware: ExtraHeaders(headers: settings.headers)) }
         router.add(middleware: StoppingPeerMiddleware(gate: peer.requests))
-        router.add(middleware: AuthMiddleware(credentials: credentials, tokens: tokens))
+        let auth = AuthMiddleware(credentials: credentials, tokens: tokens)
+        // The dashboard at /ui/ (static files, under the same auth; `Dashboard.swift`).
+        router.add(middleware: DashboardMiddleware(auth: auth))
+        router.add(middleware: auth)
         let peer = self.peer
         router.get("/health") { _, _ in Response(status: .noContent) }
         router.get("/version") { _, _ in Self.json(["version": PinMeshVersion.string]) }
