@@ -165,6 +165,28 @@ import UnixFS
         #expect(entries[0].mtime == 86_400 && entries[1].mtime == 1_700_000_000)
     }
 
+    @Test func lsGetDagAndRefsFetchWhatThisNodeLacksWithoutStoringIt() async throws {
+        let node = try await LiveNode.start()
+        // A tree only a peer has: a 600 kB file in a directory.
+        var blocks: [Block] = []
+        let settings = ImportSettings(cidVersion: .v1)
+        let data = (0..<600_000).map { UInt8(truncatingIfNeeded: $0 &* 13 &+ 7) }
+        let f = try FileImporter.importBytes(data, settings: settings, keepBlocks: true)
+        blocks += f.blocks
+        let dir = try DirectoryEncoder(encoder: NodeEncoder(settings: settings, keepBlocks: true))
+            .directory([DirectoryEntry(name: "big.bin", node: f.root)], blocks: &blocks)
+        node.repo.setFetcher(RepoTests.MapFetcher(blocks: Dictionary(blocks.map { ($0.cid, $0.bytes) }, uniquingKeysWith: { a, _ in a })))
+        let ls = try await node.call("ls", "arg=\(dir.cid)")
+        #expect(ls.json["Objects"][0]["Links"][0]["Size"].int == data.count)
+        let tar = try await node.call("get", "arg=\(dir.cid)")
+        #expect(try TarReading.entries(tar.body).last?.body == data)
+        let dag = try await node.call("dag/get", "arg=\(dir.cid)/big.bin")
+        #expect(dag.text.hasPrefix("{\"Data\":"))
+        let refs = try await node.call("refs", "arg=\(dir.cid)&recursive=true")
+        #expect(refs.lines.count == blocks.count - 1)
+        #expect(node.repo.stat().numObjects == 0)
+    }
+
     @Test func dagGetPrintsDagJSONAsKubo() async throws {
         let node = try await LiveNode.start()
         let (root, h) = try await Self.addTree(node)
