@@ -262,7 +262,7 @@ class Cluster:
         return self
 
     def __exit__(self, et, ev, tb):
-        self.close(failed=et is not None and not issubclass(et, Skip))
+        self.close(failed=et is not None and not issubclass(et, (Skip, KeyboardInterrupt)))
         for sig, h in self._old_handlers.items():
             signal.signal(sig, h)
         return False
