@@ -561,7 +561,9 @@ class Suite:
             lost = [p for p in problems if p.startswith("LOST")]
             entry.update({"converge_s": round(took, 2) if took else None, "lost": len(lost), "problems": problems[:200]})
             self.report["rounds"].append(entry)
-            self.failures.append(f"round {rnd}: not converged within the bounds ({len(problems)} problems)")
+            agreed = all(p.startswith("LOST") and "on every peer" in p for p in problems)
+            self.failures.append(f"round {rnd}: " + (f"the peers agree, but {len(lost)} acknowledged writes are lost" if agreed else
+                                                     f"not converged within the bounds ({len(problems)} problems, {len(lost)} acknowledged writes lost)"))
             self.say(f"round {rnd}: FAILED - after {CONVERGE_TIMEOUT if took is None else AGREE_TIMEOUT} s:")
             for p in problems[:60]:
                 self.log(f"    {p}")

@@ -189,6 +189,33 @@ def sweep_stale(log=lambda _m: None):
         log(f"removed namespace {name} left by an earlier run (process {pid} is gone)")
 
 
+def sweep_stale_dirs(log=lambda _m: None):
+    """Unmounts and removes the directories of earlier runs whose process is gone."""
+    tmp = tempfile.gettempdir()
+    try:
+        with open("/proc/mounts") as f:
+            mounts = [line.split()[1] for line in f]
+    except OSError:
+        mounts = []
+    for name in os.listdir(tmp):
+        m = re.match(r"pinmesh-chaos-(\d+)-", name)
+        if not m:
+            continue
+        try:
+            os.kill(int(m.group(1)), 0)
+            continue
+        except ProcessLookupError:
+            pass
+        except PermissionError:
+            continue
+        root = os.path.join(tmp, name)
+        for mp in mounts:
+            if mp.startswith(root + "/"):
+                subprocess.run(["umount", "-l", mp], capture_output=True)
+        shutil.rmtree(root, ignore_errors=True)
+        log(f"removed {root} left by an earlier run (process {m.group(1)} is gone)")
+
+
 def random_cid(rng):
     """A CIDv1 (raw, sha2-256) of 32 random bytes: content nobody has."""
     raw = bytes([0x01, 0x55, 0x12, 0x20]) + bytes(rng.getrandbits(8) for _ in range(32))
@@ -233,7 +260,7 @@ class Cluster:
         self.keep_logs_on_failure = keep_logs_on_failure
         self.prefix = f"pmchaos-{os.getpid()}-{random.SystemRandom().randrange(1 << 24):06x}"
         self.bridge_ns = f"{self.prefix}-br"
-        self.root = tempfile.mkdtemp(prefix="pinmesh-chaos-")
+        self.root = tempfile.mkdtemp(prefix=f"pinmesh-chaos-{os.getpid()}-")
         self.peers = {i: Peer(i, self.prefix, self.root) for i in range(1, n + 1)}
         self.namespaces = []
         self.mounts = []
@@ -272,6 +299,7 @@ class Cluster:
 
     def setup(self):
         sweep_stale(self.log)
+        sweep_stale_dirs(self.log)
         self._snapshot_binaries()
         self.features = probe_tc()
         self._ns(self.bridge_ns)
@@ -301,6 +329,8 @@ class Cluster:
         the same tree (another engineer's, in a shared checkout) may rewrite .build/debug
         during the run. A copy taken while the linker writes is retried, within `bound` s."""
         src = self.bin
+        if not os.path.exists(os.path.join(src, "pinmesh")):
+            return  # no daemons wanted (the self-test), or init_peers says what is missing
         dst = os.path.join(self.root, "bin")
         os.makedirs(dst, exist_ok=True)
         deadline = time.monotonic() + bound
