@@ -49,7 +49,7 @@ extension DashboardAssets {
 
           // A line plot of `series` ([{name, color, points: [[t, v]]}]) over the last five minutes.
           function lines(title, sub, id, series, fmt) {
-            const W = 520, H = 170, L = 52, R = 10, T = 8, B = 22;
+            const W = 520, H = 170, L = 70, R = 10, T = 8, B = 22;
             const now = PM.serverNow(), t0 = now - span;
             let lo = 0, hi = 0;
             for (const s of series) for (const [, v] of s.points) { lo = Math.min(lo, v); hi = Math.max(hi, v); }
@@ -80,7 +80,7 @@ extension DashboardAssets {
 
           // Alerts raised per 30 s over the last ten minutes, from /health/alerts.
           function alertBars() {
-            const W = 520, H = 150, L = 52, R = 10, T = 8, B = 22, bucket = 30000, n = 20;
+            const W = 520, H = 150, L = 70, R = 10, T = 8, B = 22, bucket = 30000, n = 20;
             const now = PM.serverNow(), t0 = now - n * bucket;
             const counts = new Array(n).fill(0), names = new Array(n).fill(null).map(() => ({}));
             let total = 0;
@@ -122,9 +122,9 @@ extension DashboardAssets {
             const me = PM.peerLabel(PM.selfId);
             const bw = samples.filter((s) => s.bin !== null);
             const charts = [
-              lines('Pins allocated per second', 'the change of every live peer\'s numpin metric over 10 s (negative: unpins); numpin is refreshed every few seconds',
+              lines('Pins allocated per second', 'the change of the live peers\' numpin metrics over 10 s (negative: unpins); numpin counts pins allocated to a peer by name, not those on every peer (replication -1), and is refreshed every few seconds',
                 'chart-pins', [{ name: 'pins/s', color: '#0b5cad', points: pinsPerSecond() }], (v) => (Math.abs(v) < 10 ? v.toFixed(1) : v.toFixed(0))),
-              lines('Pin queue depth', 'pins queued or in progress on each peer (pinqueue metric)', 'chart-queue', queue, (v) => v.toFixed(0)),
+              lines('Pin queue depth', 'pins queued or in progress on each peer (pinqueue metric)', 'chart-queue', queue, (v) => (Number.isInteger(v) ? String(v) : v.toFixed(1))),
               alertBars(),
             ];
             if (bw.length > 0) {

@@ -52,11 +52,22 @@ extension DashboardAssets {
                     text: alerts.length + ' · ' + latestNames(alerts).join(', ') + ' · ' + PM.age(now - Date.parse(last.triggered_at)) + ' ago' })));
           }
 
+          // Renders again when the soonest ping expires, so a stopped peer turns red then, not
+          // at the next tick or poll.
+          let wake = null;
+          function schedule(peers) {
+            clearTimeout(wake);
+            const now = PM.serverNow();
+            const next = Math.min(...peers.filter((p) => p.ping).map((p) => p.ping.expire / 1e6).filter((t) => t > now));
+            if (isFinite(next)) wake = setTimeout(render, Math.max(20, next - now + 20));
+          }
+
           function render() {
             if (PM.current !== 'peers') return;
             const peers = PM.sortedPeers();
             const body = PM.$('#peers-body');
             if (peers.length === 0) return;
+            schedule(peers);
             body.replaceChildren(...peers.map(row));
             const states = peers.map(PM.peerState);
             const live = peers.filter((p, i) => states[i] !== 'down');
@@ -66,7 +77,7 @@ extension DashboardAssets {
               card(String(peers.length), 'peers'),
               card(String(peers.length - down), 'up', 'up'),
               card(String(down), 'down', down ? 'down' : ''),
-              card(String(sum('numpin')), 'pins allocated (all peers)'),
+              card(String(sum('numpin')), 'pins allocated by name (numpin)'),
               card(String(sum('pinqueue')), 'in the pin queues'),
               card(PM.bytes(sum('freespace')), 'free space (live peers)'));
             const me = PM.peers.get(PM.selfId);

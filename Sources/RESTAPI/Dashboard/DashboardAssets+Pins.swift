@@ -19,8 +19,11 @@ extension DashboardAssets {
             if (filter) q.set('filter', filter);
             if (isCID(search)) q.set('cids', search);
             const s = q.toString();
-            return { url: '/pins' + (s ? '?' + s : ''), match: isCID(search) || !search ? () => true
-              : (g) => (g.name || '').toLowerCase().includes(search.toLowerCase()) || g.cid.toLowerCase().includes(search.toLowerCase()) };
+            // ?cids= answers a CID the cluster does not pin too (unpinned on every peer): not a pin.
+            const pinnedSomewhere = (g) => Object.values(g.peer_map || {}).some((i) => i.status !== 'unpinned');
+            const words = search.toLowerCase();
+            return { url: '/pins' + (s ? '?' + s : ''), match: isCID(search) ? pinnedSomewhere : !search ? () => true
+              : (g) => (g.name || '').toLowerCase().includes(words) || g.cid.toLowerCase().includes(words) };
           }
 
           async function load() {

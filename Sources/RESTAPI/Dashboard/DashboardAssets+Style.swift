@@ -43,6 +43,7 @@ extension DashboardAssets {
         .bar{height:6px;background:#eaeef2;border-radius:3px;margin-top:4px;min-width:80px}
         .bar i{display:block;height:100%;border-radius:3px;background:var(--accent)}
         .alert{color:var(--down);font-size:12px}
+        td.ping{white-space:nowrap}
         .toolbar{display:flex;flex-wrap:wrap;gap:8px;margin-bottom:10px}
         .toolbar input,.toolbar select{padding:7px 9px;border:1px solid var(--line);border-radius:6px;background:#fff;min-width:0}
         #pin-search{flex:1 1 260px}#pin-cid{flex:2 1 300px}#pin-name{flex:1 1 160px}#pin-replication{width:120px}
@@ -55,9 +56,10 @@ extension DashboardAssets {
         .dropzone.over{border-color:var(--accent);background:#ddf4ff;color:var(--accent)}
         .dropzone input{display:none}
         .upload{display:grid;grid-template-columns:minmax(120px,1fr) 2fr auto;gap:4px 12px;align-items:center;background:var(--panel);border:1px solid var(--line);border-radius:8px;padding:8px 12px;margin-bottom:8px}
+        .upload>*{min-width:0}
         .upload progress{width:100%;height:10px}
         .upload .what{font-weight:600;overflow:hidden;text-overflow:ellipsis;white-space:nowrap}
-        .upload .note{grid-column:1/-1;font-size:12px;color:var(--muted)}
+        .upload .note{grid-column:1/-1;font-size:12px;color:var(--muted);overflow-wrap:anywhere}
         .upload[data-state=pinned] .st{color:var(--up)}.upload[data-state=error] .st{color:var(--down)}
         .chips{display:flex;flex-wrap:wrap;gap:4px}
         .chip{display:inline-block;padding:1px 7px;border-radius:10px;font-size:11px;background:#eaeef2;color:var(--text);white-space:nowrap}
