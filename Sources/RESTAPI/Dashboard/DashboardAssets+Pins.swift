@@ -192,9 +192,12 @@ extension DashboardAssets {
             while (Date.now() < until) {
               try {
                 const g = await PM.json('/pins/' + encodeURIComponent(cid));
-                const mine = (g.allocations && g.allocations.length ? g.allocations : Object.keys(g.peer_map || {})).map((p) => [p, (g.peer_map || {})[p]]);
+                // The allocations, or (replication -1: none listed) every peer that answered.
+                const map = g.peer_map || {};
+                const mine = g.allocations && g.allocations.length ? g.allocations.map((p) => [p, map[p]])
+                  : Object.entries(map).filter(([, i]) => i.status !== 'cluster_error' && i.status !== 'remote');
                 const pinned = mine.filter(([, i]) => i && i.status === 'pinned');
-                const failed = mine.find(([, i]) => i && /error/.test(i.status));
+                const failed = mine.find(([, i]) => i && (i.status === 'pin_error' || i.status === 'unexpectedly_unpinned'));
                 if (failed) return set('error', failed[1].status.replace(/_/g, ' '), cid + ': ' + (failed[1].error || 'on ' + PM.peerLabel(failed[0])));
                 const live = Object.values(g.peer_map || {}).filter((i) => i.status === 'pinned');
                 if (mine.length > 0 && pinned.length === mine.length) {
