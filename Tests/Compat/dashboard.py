@@ -8,10 +8,14 @@ binary, a work folder, a folder for the screenshots.
 Checks: without credentials /ui/ answers 401 with a sign-in form (HTTP and in the browser),
 a wrong password is refused on the page, the right one obtains a token (POST /token) and the
 dashboard opens; every peer is listed by name, up; the pin added before is listed with its
-status on each peer; search and status filter; a CID pinned through the page's form shows up
+status on each peer; a page is 20 pins read from the GET /pins stream, which is left one line
+after it, and Next/Previous walk every pin once; search by name or (part of) a CID and status
+filter; a CID pinned through the page's form shows up
 in GET /pins and, unpinned through the page, disappears from it; files dropped on the page
 (a synthetic drop event with a File) and chosen with the file input upload through POST /add
 with a progress bar and end PINNED (GET /pins/<cid>), with the CID of the bytes on disk;
+a pin removed behind the cluster's back on peer 1's IPFS node shows under the error filter with
+a Recover button that pins it again;
 the graph is an SVG with every peer and a legend; the activity plots draw lines; a killed
 peer turns red within its ping TTL (plus the poll's 2 s and slack); the layout fits a phone's
 width; sign-out revokes the token. Every screenshot is decoded (PNG through zlib) and must
@@ -351,6 +355,19 @@ def run(driver):
     check(eventually(lambda: up("chosen.bin") and up("chosen.bin")[0].get_attribute("data-state") == "pinned", 120)
           and up("chosen.bin")[0].get_attribute("data-cid") == expected2, "a file chosen with the file input uploads and ends PINNED with its CID")
     shot(driver, "pins-uploads-1280x800")
+
+    # ---- recover: the chosen file unpinned behind the cluster's back on peer 1's IPFS node
+    urllib.request.urlopen(urllib.request.Request(IPFS_API + "/pin/rm?arg=" + expected2, method="POST"), timeout=30).read()
+    find(expected2)
+    Select(driver.find_element(By.ID, "pin-filter")).select_by_value("error")
+    check(eventually(lambda: ("unexpectedly_unpinned" in [s for _, s in chips(expected2)]) and rows(driver, f"#pins-body tr.pin[data-cid='{expected2}'] button.recover"), 30),
+          f"a pin unpinned behind the cluster's back is listed under the error filter with a Recover button: {chips(expected2)}")
+    shot(driver, "pins-error-1280x800")
+    rows(driver, f"#pins-body tr.pin[data-cid='{expected2}'] button.recover")[0].click()
+    local = lambda: json.loads(http("GET", "/pins/" + expected2)[2])["peer_map"]
+    check(eventually(lambda: all(i["status"] == "pinned" for i in local().values()), 30), "Recover pins it again: GET /pins/<cid> says pinned everywhere")
+    Select(driver.find_element(By.ID, "pin-filter")).select_by_value("")
+    find("")
 
     # ---- graph and activity
     driver.get(API + "/ui/#graph")
