@@ -305,7 +305,7 @@ let package = Package(
             name: "NodeTests",
             dependencies: [
                 "Node", "Pinset", "Datastore", "ClusterModel", "Gossip", "Transport", "SecureChannel", "Sodium", "Multiformats", "ClusterTestKit",
-                "PeerMonitor", "EmbeddedIPFS", "UnixFS",
+                "PeerMonitor", "EmbeddedIPFS", "UnixFS", "Libp2p",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),

@@ -15,6 +15,21 @@ public protocol IPFSSwarm: Sendable {
     func disconnect(_ peer: PeerID) async throws
     /// The connected peers: each one's ID, the address of the connection, and its direction.
     func peers() -> [IPFSSwarmPeer]
+    /// Peers that provide `cid` according to the DHT (at most `count`), with their addresses.
+    func findProviders(_ cid: CID, count: Int) async throws -> [(peer: PeerID, addresses: [Multiaddr])]
+    /// Announces this node as a provider of `cid`; how many DHT peers took the record.
+    func provide(_ cid: CID) async throws -> Int
+}
+
+/// The routing the swarm does not have: kubo's words for a node without a DHT.
+public struct RoutingOff: Error, CustomStringConvertible {
+    public init() {}
+    public var description: String { "routing system is disabled (Routing.Type is none): set it to auto, dht or dhtclient in the node's config" }
+}
+
+extension IPFSSwarm {
+    public func findProviders(_ cid: CID, count: Int) async throws -> [(peer: PeerID, addresses: [Multiaddr])] { throw RoutingOff() }
+    public func provide(_ cid: CID) async throws -> Int { throw RoutingOff() }
 }
 
 /// One connection, as `swarm/peers` lists it.

@@ -52,6 +52,10 @@ public struct KuboRPCServer: HTTPResponder, Sendable {
         "dag/import": { s, c, r in try await s.dagImport(c, r) },
         "resolve": { s, c, _ in try s.resolve(c) },
         "swarm/peers": { s, c, _ in try s.swarmPeers(c) },
+        "routing/findprovs": { s, c, _ in try await s.findProviders(c) },
+        "routing/provide": { s, c, _ in try await s.provide(c) },
+        "dht/findprovs": { s, c, _ in try await s.findProviders(c) },
+        "dht/provide": { s, c, _ in try await s.provide(c) },
         "swarm/connect": { s, c, _ in try await s.swarmConnect(c) },
         "swarm/disconnect": { s, c, _ in try await s.swarmDisconnect(c) },
         "swarm/addrs/listen": { s, _, _ in s.swarmListen() },
@@ -74,7 +78,7 @@ public struct KuboRPCServer: HTTPResponder, Sendable {
         "config/show": { s, c, _ in try s.configShow(c) },
         "stats/repo": { s, c, _ in try s.repoStat(c) },
         "repo/verify": { s, c, _ in try s.repoVerify(c) },
-        "repo/version": { _, _, _ in Self.json("{\"Version\":\"16\"}") },
+        "repo/version": { _, _, _ in Self.json("{\"Version\":\"18\"}") },
     ]
 
     public static var commandNames: [String] { commands.keys.sorted() }

@@ -101,10 +101,17 @@ public final class DHTService: Sendable {
     /// addresses, which the host learns so bitswap can dial them.
     public func findProviders(_ cid: CID, enough: Int = 20) async -> [DHTMessage.Peer] {
         let key = cid.multihash.bytes
-        let lookup = await run(DHTMessage(type: .getProviders, key: key), goal: .providers(enough: enough))
-        let found = lookup.providers.filter { $0.id != host.peerID }
+        // Records other peers gave this node first (kubo's GetProviders does the same), then
+        // the lookup for the rest.
+        var found = state.withLockedValue { $0.store.providers(of: key, now: now) }.map { DHTMessage.Peer(id: $0.peer, addresses: $0.addresses) }
+        if found.count < enough {
+            let lookup = await run(DHTMessage(type: .getProviders, key: key), goal: .providers(enough: enough - found.count))
+            for p in lookup.providers where !found.contains(where: { $0.id == p.id }) { found.append(p) }
+            logger.debug("dht providers lookup", metadata: ["cid": "\(cid)", "queries": "\(lookup.queriesSent)"])
+        }
+        found = found.filter { $0.id != host.peerID }
         for p in found { host.learn(p.addresses, for: p.id) }
-        logger.debug("dht providers lookup", metadata: ["cid": "\(cid)", "found": "\(found.count)", "queries": "\(lookup.queriesSent)"])
+        logger.debug("dht providers", metadata: ["cid": "\(cid)", "found": "\(found.count)"])
         return found
     }
 
@@ -192,8 +199,11 @@ public final class DHTService: Sendable {
     }
 
     private func exchange(_ message: DHTMessage, with peer: PeerID, answered: Bool) async throws -> DHTMessage? {
-        let announced = host.protocols(of: peer).filter { settings.protocols.contains($0) }
-        let stream = try await host.newStream(to: peer, protocols: announced.isEmpty ? settings.protocols : announced)
+        // Our order of preference (LAN first: kubo's LAN DHT is the one that admits private
+        // addresses, and a record given to its WAN DHT is not found through the LAN one).
+        let announced = Set(host.protocols(of: peer))
+        let usable = settings.protocols.filter { announced.contains($0) }
+        let stream = try await host.newStream(to: peer, protocols: usable.isEmpty ? settings.protocols : usable)
         return try await withTaskCancellationHandler {
             try await stream.writeMessage(message.encoded())
             guard answered else {

@@ -115,10 +115,25 @@ public final class EmbeddedNode: IPFSSwarm {
             dht.start()
             let queue = provideQueue
             repo.onPinned { roots in for r in roots { queue.continuation.yield(r) } }
+            // Roots no DHT peer took (none known yet) wait and go again every 5 s once the
+            // table has a peer (at most 10,000 waiting; the reprovider covers the rest).
+            let waiting = NIOLockedValueBox<[CID]>([])
             started.append(Task {
                 for await root in queue.stream {
                     let peers = await dht.provide(root)
                     logger.debug("announced on the dht", metadata: ["cid": "\(root)", "peers": "\(peers)"])
+                    if peers == 0 { waiting.withLockedValue { if $0.count < 10_000 { $0.append(root) } } }
+                }
+            })
+            started.append(Task {
+                while !Task.isCancelled {
+                    try? await Task.sleep(for: .seconds(5))
+                    guard dht.routingTableSize > 0 else { continue }
+                    let again = waiting.withLockedValue { w in
+                        defer { w = [] }
+                        return w
+                    }
+                    for r in again { queue.continuation.yield(r) }
                 }
             })
             if let interval = routing.reprovideInterval {
@@ -202,6 +217,16 @@ public final class EmbeddedNode: IPFSSwarm {
         host.connectedPeers().map { IPFSSwarmPeer(peer: $0.peer, address: $0.address, inbound: $0.direction == .inbound) }
     }
 
+    public func findProviders(_ cid: CID, count: Int) async throws -> [(peer: PeerID, addresses: [Multiaddr])] {
+        guard let dht else { throw RoutingOff() }
+        return await dht.findProviders(cid, enough: count).map { ($0.id, $0.addresses) }
+    }
+
+    public func provide(_ cid: CID) async throws -> Int {
+        guard let dht else { throw RoutingOff() }
+        return await dht.provide(cid)
+    }
+
     /// A wildcard listen address as the addresses it is reachable at (each interface's IPv4 or
     /// IPv6 address, loopback first), as kubo's `id` lists them.
     static func expand(_ a: Multiaddr) -> [Multiaddr] {
@@ -251,7 +276,8 @@ extension BitswapService: BlockFetcher {}
 
 /// Bitswap, helped by the DHT: when a block has not arrived ``searchDelay`` after it was
 /// wanted (no connected peer had it), the DHT is asked for providers of it and up to three
-/// are dialled; bitswap then asks them as it asks every new peer. At most
+/// are dialled; bitswap then asks them as it asks every new peer. The search is repeated,
+/// the wait doubling up to ``maxSearchInterval``, until bitswap has the block or gives up. At most
 /// ``maxSearches`` searches run at once, one per CID.
 public final class ProviderSearchingFetcher: BlockFetcher {
     let bitswap: BitswapService
@@ -259,6 +285,7 @@ public final class ProviderSearchingFetcher: BlockFetcher {
     let logger: Logger
     let searching = NIOLockedValueBox<Set<CID>>([])
     public static let searchDelay = Duration.milliseconds(500)
+    public static let maxSearchInterval = Duration.seconds(8)
     public static let maxSearches = 4
 
     public init(bitswap: BitswapService, dht: DHTService, logger: Logger) {
@@ -273,9 +300,14 @@ public final class ProviderSearchingFetcher: BlockFetcher {
         try await withThrowingTaskGroup(of: Outcome.self) { g in
             g.addTask { .block(try await self.bitswap.fetch(cid)) }
             g.addTask {
-                try await Task.sleep(for: Self.searchDelay)
-                await self.connectToProviders(of: cid)
-                return .searched
+                // Again while the block has not come (a provider may announce it later), the
+                // wait doubling from searchDelay to maxSearchInterval.
+                var wait = Self.searchDelay
+                while true {
+                    try await Task.sleep(for: wait)
+                    await self.connectToProviders(of: cid)
+                    wait = min(wait * 2, Self.maxSearchInterval)
+                }
             }
             defer { g.cancelAll() }
             while let outcome = try await g.next() {

@@ -56,6 +56,8 @@ struct IPFSDaemon: AsyncParsableCommand {
     var swarm: String?
     @Flag(help: "Run without the libp2p host: no connections to other IPFS nodes.")
     var offline = false
+    @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error or critical.")
+    var logLevel = "info"
 
     func run() async throws {
         try IPFSRepo.initialize(at: repo.path)
@@ -74,8 +76,11 @@ struct IPFSDaemon: AsyncParsableCommand {
             }
         }
         guard let host, let port else { throw ValidationError("\(address) needs an ip4 or ip6 host and a tcp port") }
+        guard let level = Logger.Level(rawValue: logLevel) else {
+            throw ValidationError("--log-level \(logLevel): use trace, debug, info, notice, warning, error or critical")
+        }
         var logger = Logger(label: "pinmesh.ipfs")
-        logger.logLevel = .info
+        logger.logLevel = level
         var node: EmbeddedNode?
         if !offline {
             let listen = try swarm.map { list in

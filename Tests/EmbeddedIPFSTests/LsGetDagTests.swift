@@ -252,7 +252,7 @@ import UnixFS
 
     @Test func kuboCommandsNotBuiltSayWhyAndUnknownNamesAre404() async throws {
         let node = try await LiveNode.start()
-        for name in ["name/publish", "p2p/ls", "files/ls", "pubsub/pub", "routing/findprovs", "dht/query", "filestore/ls", "key/gen"] {
+        for name in ["name/publish", "p2p/ls", "files/ls", "pubsub/pub", "routing/findpeer", "dht/query", "filestore/ls", "key/gen"] {
             let r = try await node.call(name, "arg=x")
             #expect(r.status == 500, "\(name)")
             #expect(r.json["Code"].int == 0 && r.json["Type"].string == "error")

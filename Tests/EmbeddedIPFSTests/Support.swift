@@ -31,14 +31,14 @@ final class LiveNode: @unchecked Sendable {
     var api: String { "http://127.0.0.1:\(port)/api/v0/" }
     var multiaddr: String { "/ip4/127.0.0.1/tcp/\(port)" }
 
-    static func start(storageMax: UInt64? = nil) async throws -> LiveNode {
+    static func start(storageMax: UInt64? = nil, swarm: (any IPFSSwarm)? = nil) async throws -> LiveNode {
         let dir = TempDir("live")
         try IPFSRepo.initialize(at: dir.path)
         let repo = try IPFSRepo(root: dir.path, storageMax: storageMax)
         var logger = Logger(label: "test.ipfs")
         logger.logLevel = .critical  // the server's own shutdown chatter is not a test result
         let server = try await RunningApp.start(logger: logger) { running in
-            KuboRPCServer(repo: repo, logger: logger).application(host: "127.0.0.1", port: 0, onRunning: running)
+            KuboRPCServer(repo: repo, swarm: swarm, logger: logger).application(host: "127.0.0.1", port: 0, onRunning: running)
         }
         return LiveNode(dir: dir, repo: repo, server: server)
     }
