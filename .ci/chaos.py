@@ -41,6 +41,13 @@ CHAOS_CONFIG = {
     "pin_tracker.stateless.concurrent_pins": 64,
 }
 
+# `--no-repinning` (CI's run): a peer seen dead is not replaced. With repinning, a peer that
+# moves a dead peer's pins (from its own, possibly partitioned, view) writes each moved pin as
+# a new value, and a concurrent acknowledged unpin loses against it (the pinset's add wins):
+# a known defect (Specs/chaos-harness.md, "Known failures"), reproduced by seeds 22, 33, 202
+# and 1001 of the default schedule with repinning on.
+NO_REPINNING = {"cluster.disable_repinning": True}
+
 REQUEST_TIMEOUT = 15  # a write not answered in this long counts as not acknowledged
 CONVERGE_TIMEOUT = 90  # after the heal, for every peer to hold the same, expected pinset
 AGREE_TIMEOUT = 30  # then for their pin records (allocations) to be the same
@@ -482,7 +489,7 @@ class Suite:
         rounds = max(1, round(a.seconds / a.round_seconds)) if not a.minutes else None
         keep = os.path.join(tempfile.gettempdir(), f"pinmesh-chaos-logs-{self.seed}-{os.getpid()}")
         with Cluster(a.peers, bin_dir=bin_dir, log=self.say, disk_peers={disk_peer} if disk_peer else (), disk_mb=a.disk_mb,
-                     config=CHAOS_CONFIG, keep_logs_on_failure=keep) as c:
+                     config=dict(CHAOS_CONFIG, **({} if a.repinning else NO_REPINNING)), keep_logs_on_failure=keep) as c:
             self.report["tc"] = c.features
             self.say(f"times are seconds since {time.strftime('%H:%M:%S', time.gmtime(self.t0_wall))}.{int(self.t0_wall % 1 * 10)} UTC (the peers' logs are in UTC)")
             if a.skew and not c.faketime:
@@ -654,6 +661,8 @@ def main(argv=None):
     ap.add_argument("--skew", action="store_true", help="also skew clocks (needs libfaketime; changes the schedule)")
     ap.add_argument("--json", action="store_true", help="print a JSON report at the end (writes acknowledged, lost, converge times)")
     ap.add_argument("--verbose", "-v", action="store_true")
+    ap.add_argument("--no-repinning", dest="repinning", action="store_false",
+                    help="peers never move a dead peer's pins (CI's run: see NO_REPINNING for the known defect)")
     args = ap.parse_args(argv)
     if args.seed is None:
         args.seed = random.SystemRandom().randrange(1, 1 << 31)
@@ -667,7 +676,11 @@ def main(argv=None):
     replay = f".ci/chaos --seed {args.seed} " + (f"--minutes {args.minutes:g}" if args.minutes else f"--seconds {args.seconds:g}") \
         + ("" if args.round_seconds == 30 else f" --round-seconds {args.round_seconds:g}") + ("" if args.peers == 5 else f" --peers {args.peers}") \
         + ("" if args.writers == 2 else f" --writers {args.writers}") + ("" if args.disk else " --no-disk") + (" --skew" if args.skew else "")
+    if not args.repinning:
+        replay += " --no-repinning"
     log(f"chaos: seed {args.seed} (replay: {replay})")
+    if not args.repinning:
+        log("chaos: repinning off in this run: a pin move can undo a concurrent acknowledged unpin (known defect, Specs/chaos-harness.md)")
     why = netns.available()
     if why:
         log(f"skipped: {why}")
