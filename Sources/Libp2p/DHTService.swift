@@ -162,7 +162,7 @@ public final class DHTService: Sendable {
                 } else {
                     lookup.onFailure(peer)
                 }
-                if lookup.isFinished || ContinuousClock.now >= deadline {
+                if lookup.isFinished || ContinuousClock.now >= deadline || Task.isCancelled {
                     g.cancelAll()
                     break
                 }
@@ -190,9 +190,12 @@ public final class DHTService: Sendable {
             }
             return reply
         } catch {
-            state.withLockedValue { s in
-                s.failures += 1
-                s.table.remove(peer)
+            // A request cut short because its lookup ended says nothing about the peer.
+            if !(error is CancellationError) && !Task.isCancelled {
+                state.withLockedValue { s in
+                    s.failures += 1
+                    s.table.remove(peer)
+                }
             }
             throw error
         }

@@ -294,27 +294,21 @@ public final class ProviderSearchingFetcher: BlockFetcher {
         self.logger = logger
     }
 
-    enum Outcome: Sendable { case block([UInt8]?), searched }
-
     public func fetch(_ cid: CID) async throws -> [UInt8]? {
-        try await withThrowingTaskGroup(of: Outcome.self) { g in
-            g.addTask { .block(try await self.bitswap.fetch(cid)) }
-            g.addTask {
-                // Again while the block has not come (a provider may announce it later), the
-                // wait doubling from searchDelay to maxSearchInterval.
-                var wait = Self.searchDelay
-                while true {
-                    try await Task.sleep(for: wait)
-                    await self.connectToProviders(of: cid)
-                    wait = min(wait * 2, Self.maxSearchInterval)
-                }
+        // The search runs beside bitswap, unstructured, so the block is returned the moment it
+        // comes (a search in the middle of a dial does not hold it back).
+        let search = Task {
+            // Again while the block has not come (a provider may announce it later), the
+            // wait doubling from searchDelay to maxSearchInterval.
+            var wait = Self.searchDelay
+            while !Task.isCancelled {
+                try await Task.sleep(for: wait)
+                await self.connectToProviders(of: cid)
+                wait = min(wait * 2, Self.maxSearchInterval)
             }
-            defer { g.cancelAll() }
-            while let outcome = try await g.next() {
-                if case .block(let bytes) = outcome { return bytes }
-            }
-            return nil
         }
+        defer { search.cancel() }
+        return try await bitswap.fetch(cid)
     }
 
     /// Finds providers of `cid` and dials those not connected (up to three).
@@ -329,8 +323,8 @@ public final class ProviderSearchingFetcher: BlockFetcher {
         let host = dht.host
         let connected = Set(host.connectedPeers().map(\.peer))
         var dialled = 0
-        for p in await dht.findProviders(cid, enough: 3) where !connected.contains(p.id) && dialled < 3 {
-            for a in p.addresses {
+        for p in await dht.findProviders(cid, enough: 3) where !connected.contains(p.id) && dialled < 3 && !Task.isCancelled {
+            for a in p.addresses where !Task.isCancelled {
                 guard (try? await host.connect((a.withoutPeerID ?? a).appending(.p2p(p.id)))) != nil else { continue }
                 dialled += 1
                 logger.debug("dialled a provider found on the dht", metadata: ["cid": "\(cid)", "peer": "\(p.id)"])
