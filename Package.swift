@@ -245,7 +245,7 @@ let package = Package(
             dependencies: [
                 "ClusterModel", "Multiformats", "Sodium", "LZ4", "UnixFS", "Ingest", "SecureChannel", "Transport", "Gossip",
                 "ClusterTestKit", "Node", "Pinset", "Datastore", "EmbeddedIPFS", "IPFSConnector", "RESTAPI", "ClusterClient",
-                "Libp2pCore", "Libp2p", "Bitswap", "PinningService", "Gateway",
+                "Libp2pCore", "Libp2p", "Bitswap", "DHT", "PinningService", "Gateway",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Hummingbird", package: "hummingbird"),
@@ -262,7 +262,7 @@ let package = Package(
         .target(
             name: "ClusterTestKit",
             dependencies: [
-                "ClusterModel", "Gossip", "Pinset", "Multiformats", "Sodium", "Node", "EmbeddedIPFS", "IPFSConnector", "UnixFS",
+                "ClusterModel", "Gossip", "Pinset", "Multiformats", "Sodium", "Node", "EmbeddedIPFS", "IPFSConnector", "UnixFS", "DHT",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),

@@ -7,7 +7,7 @@ struct PinMeshBench: AsyncParsableCommand {
         commandName: "pinmesh-bench",
         abstract: "Benchmark PinMesh scenarios; every figure is paired with a baseline measured in the same run.",
         version: PinMeshVersion.string,
-        subcommands: [VersionCommand.self, IngestBench.self, PrimitivesBench.self, TransportBench.self, GossipBench.self, PubSubNetBench.self, PubSubPeer.self, PinsetBench.self, PinsetPeer.self, IPFSBench.self, IPFSNodeProcess.self, ClusterBench.self, AddBench.self, LoadBench.self, BitswapBench.self, GatewayBench.self, PSABench.self]
+        subcommands: [VersionCommand.self, IngestBench.self, PrimitivesBench.self, TransportBench.self, GossipBench.self, PubSubNetBench.self, PubSubPeer.self, PinsetBench.self, PinsetPeer.self, IPFSBench.self, IPFSNodeProcess.self, ClusterBench.self, AddBench.self, LoadBench.self, BitswapBench.self, GatewayBench.self, PSABench.self, DHTBench.self]
     )
 }
 

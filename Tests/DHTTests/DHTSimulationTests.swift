@@ -1,74 +1,22 @@
 import ClusterModel
+import ClusterTestKit
 import Multiformats
 import Testing
 @testable import DHT
 
-/// The pure parts driven together: a simulated network of peers, each with its own routing
-/// table and provider store, where a request is a call of ``DHTServer/respond``.
+/// The pure parts driven together on ClusterTestKit's ``DHTSimulation``: a simulated network
+/// of peers, each with its own routing table and provider store.
 @Suite struct DHTSimulationTests {
-    struct Network {
-        var tables: [PeerID: DHTRoutingTable] = [:]
-        var stores: [PeerID: DHTProviderStore] = [:]
-        var down: Set<PeerID> = []
-        var now = Duration.zero
-
-        mutating func ask(_ peer: PeerID, _ m: DHTMessage, from sender: PeerID) -> DHTMessage? {
-            guard !down.contains(peer), let table = tables[peer], let store = stores[peer] else { return nil }
-            var c = DHTServer.Context(table: table, store: store, now: now, selfPeer: .init(id: peer, addresses: []))
-            let r = DHTServer.respond(to: m, from: sender, context: &c, hasLocally: { _ in false })
-            stores[peer] = c.store
-            return r
-        }
-
-        /// Runs a lookup from `origin` with every answer immediate.
-        mutating func lookup(from origin: PeerID, _ m: DHTMessage, goal: DHTLookup.Goal) -> DHTLookup {
-            let target = DHTKey(hashing: m.key)
-            var l = DHTLookup(target: target, goal: goal, local: origin, seeds: tables[origin]!.closest(to: target, count: 20).map { ($0.peer, $0.addresses) })
-            var rounds = 0
-            while true {
-                let asks = l.nextQueries()
-                if asks.isEmpty { break }
-                rounds += 1
-                for p in asks {
-                    if let r = ask(p, m, from: origin) {
-                        l.onResponse(from: p, closer: r.closerPeers, providers: r.providerPeers)
-                    } else {
-                        l.onFailure(p)
-                    }
-                }
-                if l.isFinished || rounds > 1000 { break }
-            }
-            return l
-        }
-    }
-
-    static func peers(_ n: Int, seed: UInt64) -> [PeerID] {
-        var rng = SplitMix64(seed: seed)
-        return (0..<n).map { _ in
-            let key = (0..<32).map { _ in UInt8.random(in: 0...255, using: &rng) }
-            return try! PeerID(ed25519PublicKey: key)
-        }
-    }
-
-    /// Each peer knows up to 20 peers per bucket out of a random half of the others.
-    static func network(_ ids: [PeerID], seed: UInt64) -> Network {
-        var rng = SplitMix64(seed: seed)
-        var net = Network()
-        for id in ids {
-            var t = DHTRoutingTable(local: id)
-            for other in ids.shuffled(using: &rng).prefix(ids.count / 2) where other != id { t.add(other, addresses: [], now: .zero) }
-            net.tables[id] = t
-            net.stores[id] = DHTProviderStore()
-        }
-        return net
-    }
+    /// Each peer meets a random half of the others.
+    static func network(_ peers: Int, seed: UInt64) -> DHTSimulation { DHTSimulation(peers: peers, seed: seed, known: 0.5) }
+    static func peers(_ n: Int, seed: UInt64) -> [PeerID] { DHTSimulation(peers: n, seed: seed, known: 0).ids }
 
     @Test func findNodeConvergesOnTheTrueClosestPeers() {
-        let ids = Self.peers(300, seed: 7)
-        var net = Self.network(ids, seed: 8)
+        var net = Self.network(300, seed: 7)
+        let ids = net.ids
         for i in 0..<10 {
             let target = ids[(i * 37) % ids.count].bytes + [UInt8(i)]
-            let l = net.lookup(from: ids[i], DHTMessage(type: .findNode, key: target), goal: .closestPeers)
+            let l = net.lookup(from: ids[i], DHTMessage(type: .findNode, key: target), goal: .closestPeers).0
             let key = DHTKey(hashing: target)
             let truth = ids.filter { $0 != ids[i] }.sorted { key.isCloser(DHTKey(peer: $0), than: DHTKey(peer: $1)) }.prefix(20)
             let found = l.closestAnswered().map(\.0)
@@ -78,17 +26,17 @@ import Testing
     }
 
     @Test func aProviderAnnouncedToTheClosestIsFoundFromAnywhere() {
-        let ids = Self.peers(200, seed: 11)
-        var net = Self.network(ids, seed: 12)
+        var net = Self.network(200, seed: 11)
+        let ids = net.ids
         let content = Multihash.sha256(Array("pinned by peer 0".utf8)).bytes
-        let closest = net.lookup(from: ids[0], DHTMessage(type: .findNode, key: content), goal: .closestPeers).closestAnswered()
+        let closest = net.lookup(from: ids[0], DHTMessage(type: .findNode, key: content), goal: .closestPeers).0.closestAnswered()
         #expect(closest.count == 20)
         let add = DHTMessage(type: .addProvider, key: content, providerPeers: [.init(id: ids[0], addresses: [try! Multiaddr("/ip4/10.0.0.1/tcp/4001")])])
         for (p, _) in closest { #expect(net.ask(p, add, from: ids[0]) == nil) }
         // A third of the network is down; the provider is still found from other peers.
         for id in ids[100..<166] where id != ids[0] { net.down.insert(id) }
         for from in [ids[50], ids[199], ids[42]] {
-            let l = net.lookup(from: from, DHTMessage(type: .getProviders, key: content), goal: .providers(enough: 1))
+            let l = net.lookup(from: from, DHTMessage(type: .getProviders, key: content), goal: .providers(enough: 1)).0
             #expect(l.providers.map(\.id) == [ids[0]], "from \(from)")
             #expect(l.queriesSent <= 60)
         }
