@@ -235,6 +235,12 @@ public struct ClusterClient: Sendable {
         }
     }
 
+    /// The answering peer's version (`GET /version`, ipfs-cluster's `{"version": "…"}`).
+    public func version() async throws -> String {
+        struct Version: Decodable { let version: String }
+        return try await decode(Version.self, .GET, "/version").version
+    }
+
     public func each<T: Decodable>(_ type: T.Type, _ method: HTTPMethod, _ path: String, query: [(String, String)] = [], _ body: (T) async throws -> Void) async throws {
         try await lines(method, path, query: query) { line in try await body(try JSONDecoder().decode(T.self, from: Data(line))) }
     }

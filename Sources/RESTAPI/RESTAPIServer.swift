@@ -106,7 +106,7 @@ public struct RESTAPIServer: Sendable {
         let peer = self.peer
         router.get("/health") { _, _ in Response(status: .noContent) }
         router.get("/version") { _, _ in Self.json(["version": PinMeshVersion.string]) }
-        router.get("/id") { _, _ in Self.json(await peer.id()) }
+        router.get("/id") { _, _ in Self.json(await Self.identity(peer)) }
         router.get("/peers") { _, _ in
             let ids = await peer.peers()
             return await Self.stream { emit in for id in ids { try await emit(id) } }
