@@ -456,27 +456,6 @@ struct StatusCommand: AsyncParsableCommand {
     }
 }
 
-struct RecoverCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(
-        commandName: "recover", abstract: "Retry failed pins and unpins: one CID, or every one in error.")
-    @OptionGroup var global: GlobalOptions
-    @Argument(help: "A CID (default: everything in error).") var cid: String?
-    @Flag(help: "Only on the peer the API belongs to.") var local = false
-
-    func run() async throws {
-        let c = try global.client()
-        let q: [(String, String)] = local ? [("local", "true")] : []
-        let show: (GlobalPinInfo) throws -> Void = { g in
-            if global.enc == .json { try global.printJSON(g) } else { print(Text.status(g)) }
-        }
-        if let cid {
-            try show(try await api { try await c.decode(GlobalPinInfo.self, .POST, "/pins/\(cid)/recover", query: q) })
-        } else {
-            try await api { try await c.each(GlobalPinInfo.self, .POST, "/pins/recover", query: q) { try show($0) } }
-        }
-    }
-}
-
 // MARK: health
 
 struct HealthCommand: AsyncParsableCommand {
@@ -503,70 +482,6 @@ struct HealthCommand: AsyncParsableCommand {
             for (proto, s) in bw.sorted(by: { $0.key < $1.key }) {
                 print("\(proto) | in: \(ProgressBar.size(Double(s.TotalIn))) (\(ProgressBar.size(s.RateIn))/s) | out: \(ProgressBar.size(Double(s.TotalOut))) (\(ProgressBar.size(s.RateOut))/s)")
             }
-        }
-    }
-
-    /// ipfs-cluster's `ConnectGraph`, as the API answers it.
-    struct ConnectGraph: Codable {
-        var cluster_id: String
-        var id_to_peername: [String: String]
-        var ipfs_links: [String: [String]]
-        var cluster_links: [String: [String]]
-        var cluster_trust_links: [String: Bool]
-        var cluster_to_ipfs: [String: String]
-
-        /// Graphviz: cluster peers (trusted ones bold, this API's peer doubled) with their
-        /// connections, each beside its IPFS daemon.
-        var dot: String {
-            func quote(_ s: String) -> String { "\"" + s.replacingOccurrences(of: "\"", with: "\\\"") + "\"" }
-            func short(_ id: String) -> String { id.count > 12 ? String(id.suffix(8)) : id }
-            var out = "digraph cluster {\n  rankdir=LR;\n  node [shape=box];\n"
-            for (id, name) in id_to_peername.sorted(by: { $0.key < $1.key }) {
-                var attrs = ["label=\(quote((name.isEmpty ? "" : name + "\\n") + short(id)))"]
-                if cluster_trust_links[id] == true { attrs.append("style=bold") }
-                if id == cluster_id { attrs.append("peripheries=2") }
-                out += "  \(quote(id)) [\(attrs.joined(separator: ", "))];\n"
-                if let ipfs = cluster_to_ipfs[id] {
-                    out += "  \(quote(ipfs)) [label=\(quote("IPFS\\n" + short(ipfs))), shape=ellipse];\n"
-                    out += "  \(quote(id)) -> \(quote(ipfs)) [style=dashed, arrowhead=none];\n"
-                }
-            }
-            for (from, tos) in cluster_links.sorted(by: { $0.key < $1.key }) {
-                for to in tos.sorted() { out += "  \(quote(from)) -> \(quote(to));\n" }
-            }
-            for (from, tos) in ipfs_links.sorted(by: { $0.key < $1.key }) {
-                for to in tos.sorted() { out += "  \(quote(from)) -> \(quote(to)) [color=gray];\n" }
-            }
-            return out + "}\n"
-        }
-    }
-
-    struct Graph: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(
-            commandName: "graph", abstract: "The cluster's connection graph in Graphviz dot (--png also renders it with `dot`).")
-        @OptionGroup var global: GlobalOptions
-        @Option(help: "Also write a PNG here (needs Graphviz's `dot`).") var png: String?
-
-        func run() async throws {
-            let c = try global.client()
-            let graph = try await api { try await c.decode(ConnectGraph.self, .GET, "/health/graph") }
-            if global.enc == .json { return try global.printJSON(graph) }
-            let dot = graph.dot
-            print(dot, terminator: "")
-            guard let png else { return }
-            let path = (ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin").split(separator: ":")
-                .map { "\($0)/dot" }.first { FileManager.default.isExecutableFile(atPath: $0) }
-            guard let path else { throw RuntimeError("--png needs Graphviz's `dot` (apt-get install graphviz); the dot text is above") }
-            let p = Process()
-            p.executableURL = URL(fileURLWithPath: path)
-            p.arguments = ["-Tpng", "-o", png]
-            let input = Pipe()
-            p.standardInput = input
-            try p.run()
-            input.fileHandleForWriting.write(Data(dot.utf8))
-            try input.fileHandleForWriting.close()
-            p.waitUntilExit()
-            guard p.terminationStatus == 0 else { throw RuntimeError("dot failed with status \(p.terminationStatus)") }
         }
     }
 

@@ -10,7 +10,7 @@ struct PinMeshCtl: AsyncParsableCommand {
         version: PinMeshVersion.string,
         subcommands: [
             IDCommand.self, PeersCommand.self, AddCommand.self, PinCommand.self, StatusCommand.self, RecoverCommand.self,
-            HealthCommand.self, IPFSCommand.self, TokenCommand.self, VersionCommand.self,
+            HealthCommand.self, IPFSCommand.self, TokenCommand.self, VersionCommand.self, CommandsCommand.self,
         ]
     )
 
@@ -30,7 +30,7 @@ struct PinMeshCtl: AsyncParsableCommand {
                 break
             }
         }
-        arguments += leading
+        arguments = HealthCommand.Graph.fileFlag(arguments) + leading
         do {
             var command = try parseAsRoot(Array(arguments))
             if var asyncCommand = command as? any AsyncParsableCommand {
@@ -45,14 +45,5 @@ struct PinMeshCtl: AsyncParsableCommand {
         } catch {
             exit(withError: error)
         }
-    }
-}
-
-struct VersionCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(
-        commandName: "version", abstract: "Print the PinMesh version.")
-
-    func run() {
-        print(PinMeshVersion.string)
     }
 }
