@@ -3,6 +3,7 @@ import ClusterClient
 import ClusterModel
 import Foundation
 import Multiformats
+import Synchronization
 
 /// Options every API command takes (ipfs-cluster-ctl's global flags; they may come before
 /// the command, as ipfs-cluster-ctl users write them).
@@ -92,32 +93,23 @@ struct APIFailure: Error, CustomStringConvertible {
     var exitCode: Int32 = 2
 }
 
-/// Whether SIGINT came while a --wait runs (the default action is held off meanwhile).
-final class InterruptWatch: @unchecked Sendable {
-    private let source: any DispatchSourceSignal
-    private let lock = NSLock()
-    private var hit = false
+/// Set by the SIGINT handler while an `InterruptWatch` is active (an atomic store is
+/// async-signal-safe).
+private let sigintSeen = Atomic<Bool>(false)
 
+/// Whether SIGINT came while a --wait runs (the default action is held off meanwhile). A
+/// signal handler, not a dispatch source: libdispatch on Linux reads signals through a
+/// signalfd that only gets them when every thread blocks them, so with SIGINT ignored a
+/// Ctrl-C was dropped and the wait went on.
+final class InterruptWatch: Sendable {
     init() {
-        signal(SIGINT, SIG_IGN)
-        source = DispatchSource.makeSignalSource(signal: SIGINT, queue: .global())
-        source.setEventHandler { [weak self] in
-            guard let self else { return }
-            self.lock.lock()
-            self.hit = true
-            self.lock.unlock()
-        }
-        source.resume()
+        sigintSeen.store(false, ordering: .relaxed)
+        signal(SIGINT) { _ in sigintSeen.store(true, ordering: .relaxed) }
     }
 
-    var fired: Bool {
-        lock.lock()
-        defer { lock.unlock() }
-        return hit
-    }
+    var fired: Bool { sigintSeen.load(ordering: .relaxed) }
 
     func stop() {
-        source.cancel()
         signal(SIGINT, SIG_DFL)
     }
 }
@@ -393,9 +385,9 @@ func afterPin(_ c: ClusterClient, _ cid: CID, global: GlobalOptions, noStatus: B
         guard let limit = GoDuration.parse(waitTimeout) else { throw ValidationError("--wait-timeout \(waitTimeout): write a duration like 30s") }
         let deadline = ContinuousClock.now + (limit == .zero ? .seconds(365 * 86400) : limit)
         let what = waitLimit.map { "\($0) peer\($0 == 1 ? "" : "s")" } ?? "every allocated peer"
-        FileHandle.standardError.write(Data("waiting until \(cid) is pinned on \(what) (Ctrl-C stops waiting; the pin stays)…\n".utf8))
-        let interrupt = InterruptWatch()
+        let interrupt = InterruptWatch()  // before saying so: a Ctrl-C right after the line is caught
         defer { interrupt.stop() }
+        FileHandle.standardError.write(Data("waiting until \(cid) is pinned on \(what) (Ctrl-C stops waiting; the pin stays)…\n".utf8))
         func settled(_ g: GlobalPinInfo) -> Bool {
             // No allocations: pinned everywhere, or a sharded root (its holders report `sharded`).
             let mine = g.allocations.isEmpty ? g.peerMap.values.filter { $0.status != .remote } : g.allocations.compactMap { g.peerMap[$0.description] }

@@ -39,10 +39,10 @@ struct RecoverCommand: AsyncParsableCommand {
         guard wait else { return try recovered.forEach(show) }
         guard !recovered.isEmpty else { return }
         let what = recovered.count == 1 ? "\(recovered[0].cid)'s recovered operations are" : "the \(recovered.count) recovered CIDs' operations are"
+        let interrupt = InterruptWatch()  // before saying so: a Ctrl-C right after the line is caught
+        defer { interrupt.stop() }
         FileHandle.standardError.write(Data("waiting until \(what) done (Ctrl-C stops waiting; they go on)…\n".utf8))
         let deadline = ContinuousClock.now + (limit == .zero ? .seconds(365 * 86400) : limit)
-        let interrupt = InterruptWatch()
-        defer { interrupt.stop() }
         var failed = false
         for var g in recovered {
             while Self.inFlight(g) {

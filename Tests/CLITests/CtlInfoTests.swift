@@ -158,7 +158,7 @@ import Testing
 
 /// `version`, `health graph -f` and `recover --wait` through a daemon process.
 @Suite(.serialized) struct CtlDaemonCommandsTests {
-    @Test("version asks the API; health graph -f; recover --wait re-pins what IPFS lost, times out with 62")
+    @Test("version asks the API; health graph -f; recover --wait re-pins what IPFS lost, times out with 62, and Ctrl-C on a --wait exits 125")
     func versionGraphAndRecoverWait() async throws {
         let root = FileManager.default.temporaryDirectory.appendingPathComponent("pinmesh-info-\(getpid())-\(UInt32.random(in: 0...UInt32.max))").path
         defer { try? FileManager.default.removeItem(atPath: root) }
@@ -206,5 +206,37 @@ import Testing
         let stuck = try CLITests.run("pinmeshctl", ["-l", api, "recover", nobody, "--wait", "--wait-timeout", "2s"])
         #expect(stuck.status == 62, "\(stuck)")
         #expect(stuck.err.contains("Error: \(nobody) still has operations queued or running after 2s; they go on"), "\(stuck.err)")
+
+        // Ctrl-C while waiting: exit code 125, saying what goes on (recover and pin add share it).
+        for (args, said) in [
+            (["recover", nobody, "--wait"], "Error: stopped waiting; the recovered operations go on (`pinmeshctl status \(nobody)` shows them)"),
+            (["pin", "add", nobody, "-w"], "Error: stopped waiting; the pin stays in the cluster and goes on (`pinmeshctl status \(nobody)` shows it)"),
+        ] {
+            let (status, err) = try await Self.interrupted(["-l", api] + args, root: root)
+            #expect(status == 125 && err.contains(said), "\(args): \(status) \(err)")
+        }
+    }
+
+    /// Runs pinmeshctl until it says it is waiting, then sends it SIGINT (as Ctrl-C does);
+    /// its exit status and standard error.
+    static func interrupted(_ args: [String], root: String) async throws -> (Int32, String) {
+        let err = root + "/ctl-\(UInt32.random(in: 0...UInt32.max)).err"
+        _ = FileManager.default.createFile(atPath: err, contents: nil)
+        let p = Process()
+        p.executableURL = CLITests.binDir.appendingPathComponent("pinmeshctl")
+        p.arguments = args
+        p.standardOutput = FileHandle.nullDevice
+        p.standardError = FileHandle(forWritingAtPath: err)
+        try p.run()
+        func said() -> String { (try? String(contentsOfFile: err, encoding: .utf8)) ?? "" }
+        #expect(await LocalCluster.eventually(timeout: .seconds(30)) { said().contains("waiting until") }, "\(said())")
+        kill(p.processIdentifier, SIGINT)
+        let stopped = await LocalCluster.eventually(timeout: .seconds(30)) { !p.isRunning }
+        #expect(stopped, "SIGINT did not end the wait: \(said())")
+        if !stopped {
+            p.terminate()
+            p.waitUntilExit()
+        }
+        return (p.terminationStatus, said())
     }
 }
