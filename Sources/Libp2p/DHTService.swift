@@ -65,7 +65,16 @@ public final class DHTService: Sendable {
                 }
             }
         }
-        state.withLockedValue { $0.tasks.append(task) }
+        // Expired provider records go every 10 minutes.
+        let expiry = Task { [weak self] in
+            while !Task.isCancelled {
+                try? await Task.sleep(for: .seconds(600))
+                guard let self else { return }
+                let now = self.now
+                self.state.withLockedValue { $0.store.expire(now: now) }
+            }
+        }
+        state.withLockedValue { $0.tasks += [task, expiry] }
         for p in host.connectedPeers().map(\.peer) { Task { await consider(p) } }
     }
 

@@ -46,19 +46,26 @@ import Testing
         #expect(net.stores[ids[3]]!.providers(of: content, now: .zero).allSatisfy { $0.peer != ids[1] })
     }
 
-    @Test func providerRecordsExpireAndStayBounded() {
+    @Test func providerRecordsExpireAndStayBounded() throws {
         let ids = Self.peers(80, seed: 3)
-        var store = DHTProviderStore(maxKeys: 10, maxProvidersPerKey: 4)
+        var store = DHTProviderStore(maxRecords: 10, maxProvidersPerKey: 4)
         let key = Multihash.sha256([1]).bytes
-        for p in ids.prefix(6) { store.add(key: key, peer: p, addresses: [], now: .zero) }
+        let many = try (1...20).map { try Multiaddr("/ip4/10.0.0.\($0)/tcp/4001") }
+        for p in ids.prefix(6) { store.add(key: key, peer: p, addresses: many, now: .zero) }
+        // At most 4 providers a key, 8 addresses a record.
         #expect(store.providers(of: key, now: .zero).count == 4)
+        #expect(store.providers(of: key, now: .zero).allSatisfy { $0.addresses.count == DHTProviderStore.maxAddresses })
         #expect(store.providers(of: key, now: DHTProviderStore.validity - .seconds(1)).count == 4)
         #expect(store.providers(of: key, now: DHTProviderStore.validity).isEmpty)
+        // A flood of new keys never takes the store past its records.
         for i in 0..<50 { store.add(key: Multihash.sha256([UInt8(i), 9]).bytes, peer: ids[i], addresses: [], now: .seconds(Int64(i))) }
-        #expect(store.keyCount == 10)
-        // A flood of new keys never grows the store past its bound.
+        #expect(store.recordCount == 10 && store.keyCount == 10)
+        // A refreshed record is not a new one.
+        let last = Multihash.sha256([49, 9]).bytes
+        store.add(key: last, peer: ids[49], addresses: [], now: .seconds(100))
+        #expect(store.recordCount == 10)
         store.expire(now: .seconds(1_000_000))
-        #expect(store.keyCount == 0)
+        #expect(store.keyCount == 0 && store.recordCount == 0)
     }
 
     @Test func routingTableBucketsHoldAtMostK() {
