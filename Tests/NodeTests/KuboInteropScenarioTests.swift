@@ -149,6 +149,42 @@ import UnixFS
         #expect(served > 0 && served <= (leaves.count + 1) / 2, "the PinMesh provider sent \(served) of \(blocks.count) blocks")
     }
 
+    /// Two providers for a DAG of 1,000 blocks: kubo holds a directory of 999 small files, a
+    /// PinMesh node of another cluster every other file; a third node connected to both pins
+    /// the directory over bitswap, and the PinMesh provider served part of it.
+    @Test func aThousandBlockDAGIsFetchedFromTwoProviders() async throws {
+        guard let kubo = try await Self.kubo() else { return }
+        let provider = try await LocalCluster(peers: 1, ipfs: .init(libp2p: true))
+        let fetcher = try await LocalCluster(peers: 1, ipfs: .init(libp2p: true))
+        defer { Task { await provider.shutdown(); await fetcher.shutdown(); _ = await kubo.stop() } }
+        let folder = URL(fileURLWithPath: provider.root).appendingPathComponent("thousand")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        var entries: [DirectoryEntry] = []
+        var fileBlocks: [Block] = []
+        for i in 0..<999 {
+            let name = String(format: "f%04d", i)
+            let bytes = Array("file \(i) of a thousand-block DAG\n".utf8) + SodiumRandom.bytes(64)
+            try Data(bytes).write(to: folder.appendingPathComponent(name))
+            let (node, blocks) = try FileImporter.importBytes(bytes, settings: ImportSettings(), keepBlocks: true)
+            #expect(blocks.count == 1)
+            entries.append(DirectoryEntry(name: name, node: node))
+            fileBlocks += blocks
+        }
+        var dirBlocks: [Block] = []
+        let root = try DirectoryEncoder(encoder: NodeEncoder(settings: ImportSettings(), keepBlocks: true)).directory(entries, blocks: &dirBlocks)
+        #expect(dirBlocks.count == 1 && fileBlocks.count + dirBlocks.count == 1_000)
+        #expect(try await kubo.add(path: folder.path) == root.cid)
+        for (i, b) in fileBlocks.enumerated() where i % 2 == 0 { try provider[0].repo.put(b) }
+        let a = try #require(provider[0].node?.addresses.first { $0.description.hasPrefix("/ip4/127.0.0.1/") })
+        try await fetcher[0].connector.swarmConnect(a.description)
+        try await fetcher[0].connector.swarmConnect(kubo.dialAddress.description)
+        _ = try await fetcher[0].peer.pin(root.cid)
+        #expect(try await LocalCluster.eventually(timeout: .seconds(120)) { (try? fetcher[0].repo.pins.get(root.cid)) != nil })
+        for b in fileBlocks + dirBlocks { #expect(fetcher[0].repo.blocks.has(b.cid)) }
+        let served = try #require(await provider[0].node?.bitswap.serverCounters.blocksSent)
+        #expect(served > 0 && served <= 500, "the PinMesh provider sent \(served) of 1,000 blocks")
+    }
+
     /// kubo reads what the cluster holds, from an address in the embedded node's `id`; and a
     /// third peer fetches a DAG that kubo and another peer both provide.
     @Test func kuboReadsWhatTheClusterHolds() async throws {
