@@ -131,7 +131,7 @@ struct TokenCommand: AsyncParsableCommand {
 
     struct New: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            commandName: "new", abstract: "Print a new token for the --basic-auth user; use it with --token or $PINMESH_TOKEN.")
+            commandName: "new", abstract: "Print a new token for the --basic-auth user; use it with --token or $PINMESH_TOKEN.", usage: "pinmeshctl token new [<options>]")
         @OptionGroup var global: GlobalOptions
 
         func run() async throws {
@@ -144,7 +144,7 @@ struct TokenCommand: AsyncParsableCommand {
     struct Revoke: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "revoke",
-            abstract: "With --token: revoke that token. With --basic-auth: revoke every token of that user issued so far.")
+            abstract: "With --token: revoke that token. With --basic-auth: revoke every token of that user issued so far.", usage: "pinmeshctl token revoke [<options>]")
         @OptionGroup var global: GlobalOptions
 
         func run() async throws {
@@ -156,7 +156,7 @@ struct TokenCommand: AsyncParsableCommand {
 // MARK: id, peers
 
 struct IDCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "id", abstract: "Show the peer's identity and its IPFS daemon.")
+    static let configuration = CommandConfiguration(commandName: "id", abstract: "Show the peer's identity and its IPFS daemon.", usage: "pinmeshctl id [<options>]")
     @OptionGroup var global: GlobalOptions
 
     func run() async throws {
@@ -188,7 +188,7 @@ struct PeersCommand: AsyncParsableCommand {
     struct RM: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "rm",
-            abstract: "Forget a peer (address, connection, metrics): it leaves the peerset now; a live peer that dials back returns.")
+            abstract: "Forget a peer (address, connection, metrics): it leaves the peerset now; a live peer that dials back returns.", usage: "pinmeshctl peers rm [<options>] <peer>")
         @OptionGroup var global: GlobalOptions
         @Argument(help: "The peer ID.") var peer: String
 
@@ -198,7 +198,7 @@ struct PeersCommand: AsyncParsableCommand {
     }
 
     struct LS: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(commandName: "ls", abstract: "Every live peer, with its addresses and IPFS daemon.")
+        static let configuration = CommandConfiguration(commandName: "ls", abstract: "Every live peer, with its addresses and IPFS daemon.", usage: "pinmeshctl peers ls [<options>]")
         @OptionGroup var global: GlobalOptions
 
         func run() async throws {
@@ -305,7 +305,7 @@ struct PinCommand: AsyncParsableCommand {
     }
 
     struct LS: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(commandName: "ls", abstract: "List the cluster's pins (the shared state), or one.")
+        static let configuration = CommandConfiguration(commandName: "ls", abstract: "List the cluster's pins (the shared state), or one.", usage: "pinmeshctl pin ls [<options>] [<cid>]")
         @OptionGroup var global: GlobalOptions
         @Argument(help: "A CID (default: every pin).") var cid: String?
         @Option(help: "Pin types: pin, meta-pin, clusterdag-pin, shard-pin or all (comma-separated).") var filter = "pin"
@@ -418,7 +418,7 @@ func afterPin(_ c: ClusterClient, _ cid: CID, global: GlobalOptions, noStatus: B
 
 struct StatusCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "status", abstract: "Show where CIDs stand on every peer (or only this one with --local).")
+        commandName: "status", abstract: "Show where CIDs stand on every peer (or only this one with --local).", usage: "pinmeshctl status [<options>] [<cids> ...]")
     @OptionGroup var global: GlobalOptions
     @Argument(help: "CIDs (default: every pin).") var cids: [String] = []
     @Flag(help: "Only the peer the API belongs to.") var local = false
@@ -457,7 +457,7 @@ struct HealthCommand: AsyncParsableCommand {
 
     struct Bandwidth: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            commandName: "bandwidth", abstract: "The peer's traffic by protocol: totals and the last second's rates.")
+            commandName: "bandwidth", abstract: "The peer's traffic by protocol: totals and the last second's rates.", usage: "pinmeshctl health bandwidth [<options>]")
         @OptionGroup var global: GlobalOptions
 
         struct Stats: Codable {
@@ -478,7 +478,7 @@ struct HealthCommand: AsyncParsableCommand {
     }
 
     struct Metrics: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(commandName: "metrics", abstract: "Metric names, or every peer's latest value of one.")
+        static let configuration = CommandConfiguration(commandName: "metrics", abstract: "Metric names, or every peer's latest value of one.", usage: "pinmeshctl health metrics [<options>] [<name>]")
         @OptionGroup var global: GlobalOptions
         @Argument(help: "A metric name (ping, freespace, tag:group, pinqueue, numpin).") var name: String?
 
@@ -500,7 +500,7 @@ struct HealthCommand: AsyncParsableCommand {
     }
 
     struct Alerts: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(commandName: "alerts", abstract: "Recent alerts (metrics that expired), newest first.")
+        static let configuration = CommandConfiguration(commandName: "alerts", abstract: "Recent alerts (metrics that expired), newest first.", usage: "pinmeshctl health alerts [<options>]")
         @OptionGroup var global: GlobalOptions
 
         func run() async throws {
@@ -532,7 +532,7 @@ struct IPFSCommand: AsyncParsableCommand {
 
     struct GC: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            commandName: "gc", abstract: "Garbage-collect every peer's IPFS daemon (--local: this peer's only).")
+            commandName: "gc", abstract: "Garbage-collect every peer's IPFS daemon (--local: this peer's only).", usage: "pinmeshctl ipfs gc [<options>]")
         @OptionGroup var global: GlobalOptions
         @Flag(help: "Only the peer answering the API.") var local = false
 

@@ -77,7 +77,7 @@ extension HealthCommand {
 
     struct Graph: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            commandName: "graph", abstract: "The cluster's connection graph in Graphviz dot (--png also renders it, with a legend, using `dot`).")
+            commandName: "graph", abstract: "The cluster's connection graph in Graphviz dot (--png also renders it, with a legend, using `dot`).", usage: "pinmeshctl health graph [<options>]")
         @OptionGroup var global: GlobalOptions
         @Option(name: .customLong("file"), help: "-f, --file: write the dot text to this file instead of standard output (as ipfs-cluster-ctl).")
         var file: String?

@@ -5,7 +5,7 @@ import ClusterModel
 /// does (`pinmeshctl --version` prints this program's own).
 struct VersionCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "version", abstract: "Print the version of the peer the API belongs to (--version prints pinmeshctl's).")
+        commandName: "version", abstract: "Print the version of the peer the API belongs to (--version prints pinmeshctl's).", usage: "pinmeshctl version [<options>]")
     @OptionGroup var global: GlobalOptions
 
     func run() async throws {

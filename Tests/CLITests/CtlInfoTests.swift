@@ -7,7 +7,7 @@ import Testing
 /// ipfs-cluster-ctl's `version`, `commands`, `health graph -f/--all-ipfs-peers` and PinMesh's
 /// `recover --wait` and graph legend, through the binaries.
 @Suite struct CtlCommandsTests {
-    @Test("commands lists every command as ipfs-cluster-ctl does; each answers --help; it is hidden from the help")
+    @Test("commands lists every command as ipfs-cluster-ctl does; each answers --help within 120 columns; it is hidden from the help")
     func commandsListsEveryCommand() throws {
         let r = try CLITests.run("pinmeshctl", ["commands"])
         #expect(r.status == 0, "\(r.err)")
@@ -22,11 +22,14 @@ import Testing
         }
         #expect(lines.first == "pinmeshctl id" && lines.last == "pinmeshctl help", "\(lines)")
         #expect(Set(lines).count == lines.count)
-        // As ipfs-cluster's sharness test uses the list: each line is a command that answers --help.
+        // As ipfs-cluster's sharness test uses the list: each line is a command whose --help
+        // fits 120 columns.
         for line in lines {
             let words = Array(line.split(separator: " ").dropFirst().map(String.init))
             let help = try CLITests.run("pinmeshctl", words + ["--help"])
             #expect(help.status == 0 && help.out.contains(line == "pinmeshctl help" ? "USAGE: pinmeshctl" : "USAGE: \(line)"), "\(line) --help: \(help.out) \(help.err)")
+            let widest = help.out.split(separator: "\n").map(\.count).max() ?? 0
+            #expect(widest <= 120, "\(line) --help is \(widest) columns wide")
         }
         #expect(!(try CLITests.run("pinmeshctl", ["--help"]).out.contains("commands")), "commands is hidden, as in ipfs-cluster-ctl")
     }
