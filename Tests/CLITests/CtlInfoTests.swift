@@ -218,6 +218,9 @@ import Testing
             let (status, err) = try await Self.interrupted(["-l", api] + args, root: root)
             #expect(status == 125 && err.contains(said), "\(args): \(status) \(err)")
         }
+        // Stopped before its directory is removed (a daemon still writing there keeps it).
+        d.process.terminate()
+        #expect(await LocalCluster.eventually(timeout: .seconds(30)) { !d.process.isRunning })
     }
 
     /// Runs pinmeshctl until it says it is waiting, then sends it SIGINT (as Ctrl-C does);
