@@ -52,19 +52,21 @@ import Testing
 }
 
 @Suite struct ConnectionManagerTests {
-    static func settings() -> ConnectionManager.Settings {
+    /// - Parameter keepaliveTimeout: 10 s by default: on a loaded CI run (the whole suite in
+    ///   parallel on 2 cores) pings were late by over 2 s, the connections they kept were closed
+    ///   as wedged, and the peer exchange and redial tests failed; only the test of an
+    ///   unanswered keepalive needs a short one.
+    static func settings(keepaliveTimeout: Duration = .seconds(10)) -> ConnectionManager.Settings {
         var s = ConnectionManager.Settings()
-        // Short enough for a quick test, long enough that a ping delayed by the rest of the suite
-        // (which runs in parallel on 2 cores) is not taken for a wedged peer.
         s.keepaliveInterval = .milliseconds(300)
-        s.keepaliveTimeout = .seconds(2)
+        s.keepaliveTimeout = keepaliveTimeout
         s.backoff = Backoff(base: .milliseconds(20), max: .milliseconds(200))
         return s
     }
 
-    static func managed() async throws -> (SecureTransport, ConnectionManager, Multiaddr) {
+    static func managed(keepaliveTimeout: Duration = .seconds(10)) async throws -> (SecureTransport, ConnectionManager, Multiaddr) {
         let (t, address) = try await TransportTests.node()
-        let m = try ConnectionManager(transport: t, settings: settings())
+        let m = try ConnectionManager(transport: t, settings: settings(keepaliveTimeout: keepaliveTimeout))
         let listen = try Multiaddr(address.description.components(separatedBy: "/p2p/")[0])
         await m.start(listenAddresses: [listen])
         return (t, m, address)
@@ -101,8 +103,8 @@ import Testing
     }
 
     @Test func anUnansweredKeepaliveClosesTheConnection() async throws {
-        let (a, ma, addrA) = try await Self.managed()
-        let (b, mb, _) = try await Self.managed()
+        let (a, ma, addrA) = try await Self.managed(keepaliveTimeout: .seconds(2))
+        let (b, mb, _) = try await Self.managed(keepaliveTimeout: .seconds(2))
         #expect(await mb.bootstrap([addrA]) == 1)
         // A stops answering pings (it hangs in its handler, as a wedged peer would) until the
         // test releases it at the end, so no handler is left suspended forever.
