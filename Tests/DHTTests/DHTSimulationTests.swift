@@ -59,7 +59,8 @@ import Testing
         #expect(store.providers(of: key, now: DHTProviderStore.validity).isEmpty)
         // A flood of new keys never takes the store past its records.
         for i in 0..<50 { store.add(key: Multihash.sha256([UInt8(i), 9]).bytes, peer: ids[i], addresses: [], now: .seconds(Int64(i))) }
-        #expect(store.recordCount == 10 && store.keyCount == 10)
+        // (Which key a full store drops is any one: 10 records, 4 at most a key, so 3 to 10 keys.)
+        #expect(store.recordCount == 10 && (3...10).contains(store.keyCount))
         // A refreshed record is not a new one.
         let last = Multihash.sha256([49, 9]).bytes
         store.add(key: last, peer: ids[49], addresses: [], now: .seconds(100))
