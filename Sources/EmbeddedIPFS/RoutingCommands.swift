@@ -20,14 +20,10 @@ extension KuboRPCServer {
         } catch let off as RoutingOff {
             throw KuboError.normal(off.description)
         }
-        var body = ""
-        for p in found.prefix(count) {
-            body += "{\"Extra\":\"\",\"ID\":\"\",\"Responses\":[{\"Addrs\":\(JSONText.strings(p.addresses.map(\.description))),\"ID\":\"\(p.peer)\"}],\"Type\":4}\n"
+        let lines = found.prefix(count).map { p in
+            "{\"Extra\":\"\",\"ID\":\"\",\"Responses\":[{\"Addrs\":\(JSONText.strings(p.addresses.map(\.description))),\"ID\":\"\(p.peer)\"}],\"Type\":4}"
         }
-        var headers = HTTPFields()
-        headers[.contentType] = "application/json"
-        headers[Self.chunkedName] = "1"
-        return Response(status: .ok, headers: headers, body: ResponseBody(byteBuffer: ByteBuffer(string: body)))
+        return Self.stream { out in for l in lines { try await out.line(l) } }
     }
 
     func provide(_ c: RPCCall) async throws -> Response {
@@ -51,9 +47,6 @@ extension KuboRPCServer {
             }
             guard took > 0 else { throw KuboError.normal("failed to find any peer in table") }
         }
-        var headers = HTTPFields()
-        headers[.contentType] = "application/json"
-        headers[Self.chunkedName] = "1"
-        return Response(status: .ok, headers: headers, body: ResponseBody())
+        return Self.stream { _ in }
     }
 }
