@@ -72,6 +72,10 @@ public final class PinsetDatabase: Sendable {
                     CREATE TABLE snapshot(id INTEGER PRIMARY KEY CHECK (id = 1), root BLOB NOT NULL, bytes BLOB NOT NULL);
                     """)
         }
+        // Re-allocations (`Specs/pinset-crdt.md`): the mark of the one in force on an element.
+        m.registerMigration("v3 re-allocations") { db in
+            try db.execute(sql: "ALTER TABLE pins ADD COLUMN overlay BLOB; ALTER TABLE shadow ADD COLUMN overlay BLOB")
+        }
         return m
     }
 
@@ -237,13 +241,13 @@ public final class PinsetDatabase: Sendable {
             let heads = try store.heads().map { PinsetSnapshot.Head(cid: $0, height: try store.links(of: $0)?.height ?? 0) }
             guard !heads.isEmpty else { return nil }
             var shadows: [Data: [PinElement]] = [:]
-            for row in try Row.fetchAll(db, sql: "SELECT key, id, priority, value FROM shadow") {
+            for row in try Row.fetchAll(db, sql: "SELECT key, id, priority, value, overlay FROM shadow") {
                 let key: Data = row[0]
                 shadows[key, default: []].append(try Self.element(row, key: key))
             }
             var builder = SnapshotBuilder()
             var blocks: [(cid: CID, bytes: [UInt8])] = []
-            let rows = try Row.fetchCursor(db, sql: "SELECT key, id, priority, value FROM pins ORDER BY key")
+            let rows = try Row.fetchCursor(db, sql: "SELECT key, id, priority, value, overlay FROM pins ORDER BY key")
             while let row = try rows.next() {
                 let keyData: Data = row[0]
                 let key = try CID(bytes: [UInt8](keyData))
@@ -272,8 +276,10 @@ public final class PinsetDatabase: Sendable {
         let id: Data = row[1]
         let priority: Int64 = row[2]
         let value: Data = row[3]
+        let overlay: Data? = row[4]
         return PinElement(
-            id: try CID(bytes: [UInt8](id)), priority: UInt64(priority), pin: try PinCodec.decode([UInt8](value), cid: try CID(bytes: [UInt8](key))))
+            id: try CID(bytes: [UInt8](id)), priority: UInt64(priority), pin: try PinCodec.decode([UInt8](value), cid: try CID(bytes: [UInt8](key))),
+            overlay: try overlay.map { try PinElement.Overlay(packed: [UInt8]($0)) })
     }
 
     /// Keeps a snapshot's blocks for serving; with `replacing`, the previous one's go.
@@ -400,7 +406,10 @@ public struct SQLitePinsetStore: PinsetStore {
         var out: [PinElement] = []
         var rid: Int64 = 0
         try sql.run(.selectPin, [.blob(k)]) { row in
-            out.append(PinElement(id: try CID(bytes: row.blob(0)), priority: UInt64(row.int(1)), pin: try PinCodec.decode(row.blob(2), cid: key)))
+            out.append(
+                PinElement(
+                    id: try CID(bytes: row.blob(0)), priority: UInt64(row.int(1)), pin: try PinCodec.decode(row.blob(2), cid: key),
+                    overlay: row.isNull(4) ? nil : try PinElement.Overlay(packed: row.blob(4))))
             rid = row.int(3)
         }
         lastLookup.key = key
@@ -408,7 +417,10 @@ public struct SQLitePinsetStore: PinsetStore {
         lastLookup.winner = out.first?.pin
         guard !out.isEmpty else { return out }
         try sql.run(.selectShadow, [.blob(k)]) { row in
-            out.append(PinElement(id: try CID(bytes: row.blob(0)), priority: UInt64(row.int(1)), pin: try PinCodec.decode(row.blob(2), cid: key)))
+            out.append(
+                PinElement(
+                    id: try CID(bytes: row.blob(0)), priority: UInt64(row.int(1)), pin: try PinCodec.decode(row.blob(2), cid: key),
+                    overlay: row.isNull(3) ? nil : try PinElement.Overlay(packed: row.blob(3))))
         }
         out[1...].sort { $0.wins(over: $1) }
         return out
@@ -433,7 +445,9 @@ public struct SQLitePinsetStore: PinsetStore {
         }
         lastLookup.rid = rid
         for e in elements.dropFirst() {
-            try sql.run(.insertShadow, [.blob(k), .blob(e.id.bytes), .int(Int64(e.priority)), .blob(PinCodec.encode(e.pin))])
+            try sql.run(.insertShadow, [
+                .blob(k), .blob(e.id.bytes), .int(Int64(e.priority)), .blob(PinCodec.encode(e.pin)), e.overlay.map { .blob($0.packed) } ?? .null,
+            ])
         }
     }
 
@@ -452,7 +466,7 @@ public struct SQLitePinsetStore: PinsetStore {
         try sql.run(.insertPin, [
             .blob(k), .blob(winner.id.bytes), .int(Int64(winner.priority)), .blob(PinCodec.encode(pin)),
             pin.options.name.isEmpty ? .null : .text(pin.options.name), .int(Int64(pin.type.rawValue)),
-            pin.options.expireAt.map { .int($0.unixMillis) } ?? .null,
+            pin.options.expireAt.map { .int($0.unixMillis) } ?? .null, winner.overlay.map { .blob($0.packed) } ?? .null,
         ])
         guard sql.changes == 1 else { return nil }
         let rid = sql.lastRowID

@@ -14,15 +14,15 @@ final class RawStatements {
 
         var sql: String {
             switch self {
-            case .selectPin: "SELECT id, priority, value, rid FROM pins WHERE key = ?"
-            case .selectShadow: "SELECT id, priority, value FROM shadow WHERE key = ?"
+            case .selectPin: "SELECT id, priority, value, rid, overlay FROM pins WHERE key = ?"
+            case .selectShadow: "SELECT id, priority, value, overlay FROM shadow WHERE key = ?"
             case .deletePin: "DELETE FROM pins WHERE key = ?"
             case .deleteShadow: "DELETE FROM shadow WHERE key = ?"
             case .deleteAllocation: "DELETE FROM allocations WHERE pid = ? AND rid = ?"
             case .deleteMetadata: "DELETE FROM metadata WHERE k = ? AND v = ? AND key = ?"
             case .insertPin:
-                "INSERT INTO pins(key, id, priority, value, name, type, expire_at) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT(key) DO NOTHING"
-            case .insertShadow: "INSERT INTO shadow(key, id, priority, value) VALUES (?, ?, ?, ?)"
+                "INSERT INTO pins(key, id, priority, value, name, type, expire_at, overlay) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(key) DO NOTHING"
+            case .insertShadow: "INSERT INTO shadow(key, id, priority, value, overlay) VALUES (?, ?, ?, ?, ?)"
             case .insertAllocation: "INSERT OR IGNORE INTO allocations(pid, rid) VALUES (?, ?)"
             case .insertMetadata: "INSERT OR IGNORE INTO metadata(k, v, key) VALUES (?, ?, ?)"
             case .selectLinks: "SELECT height, parents FROM nodes WHERE cid = ?"
@@ -44,6 +44,7 @@ final class RawStatements {
     struct Row {
         let statement: OpaquePointer
         func int(_ column: Int32) -> Int64 { sqlite3_column_int64(statement, column) }
+        func isNull(_ column: Int32) -> Bool { sqlite3_column_type(statement, column) == SQLITE_NULL }
         func blob(_ column: Int32) -> [UInt8] {
             let n = Int(sqlite3_column_bytes(statement, column))
             guard n > 0, let p = sqlite3_column_blob(statement, column) else { return [] }

@@ -552,7 +552,9 @@ public actor ClusterPeer {
         }
         guard !moved.isEmpty else { return }
         do {
-            try await pinset.pin(moved)
+            // A re-allocation, not a pin: an unpin made concurrently anywhere (also on the other
+            // side of a partition) still removes the pin.
+            try await pinset.reallocate(moved)
             repinned += moved.count
             logger.info("re-allocated a dead peer's pins", metadata: ["dead": "\(dead)", "pins": "\(moved.count)"])
         } catch {

@@ -171,6 +171,10 @@ public actor PinsetService {
     /// Adds or replaces pins; returns once they are committed (durable) locally.
     public func pin(_ pins: [Pin]) async throws { try await submit(pins.map { .pin($0) }) }
 
+    /// Gives pins new values (the cluster moving a dead peer's allocations) that hold only while
+    /// each pin stays pinned: a concurrent unpin wins. Returns once committed locally.
+    public func reallocate(_ pins: [Pin]) async throws { try await submit(pins.map { .reallocate($0) }) }
+
     /// Removes pins; returns once the removal is committed locally.
     public func unpin(_ cids: [CID]) async throws { try await submit(cids.map { .unpin($0) }) }
 
@@ -192,7 +196,7 @@ public actor PinsetService {
         }
         // A pin over a stored limit would be committed, then fail every read of the state
         // here and be refused by every other peer: refuse it before anything is queued.
-        for case .pin(let p) in ops { try PinCodec.validate(p) }
+        for p in ops.compactMap(\.value) { try PinCodec.validate(p) }
         let now = Self.millis()
         for op in ops { try batcher.add(op, now: now) }
         try await withCheckedThrowingContinuation { (c: CheckedContinuation<Void, any Error>) in

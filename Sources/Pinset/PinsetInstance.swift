@@ -21,11 +21,23 @@ public enum TrustPolicy: Hashable, Sendable {
 public enum PinsetOperation: Hashable, Sendable {
     case pin(Pin)
     case unpin(CID)
+    /// A new value for a pin that stays pinned only while the pin does: the cluster moving a
+    /// dead peer's allocations. It changes the elements the writer sees and never adds one, so
+    /// a concurrent unpin still removes the pin (`Specs/pinset-crdt.md`, "Re-allocation").
+    case reallocate(Pin)
 
     public var key: CID {
         switch self {
-        case .pin(let p): p.cid
+        case .pin(let p), .reallocate(let p): p.cid
         case .unpin(let c): c
+        }
+    }
+
+    /// The value written, for a pin or a re-allocation.
+    public var value: Pin? {
+        switch self {
+        case .pin(let p), .reallocate(let p): p
+        case .unpin: nil
         }
     }
 }
@@ -103,6 +115,25 @@ public struct PinsetInstance: Sendable {
                 }
                 try store.setElements(elements, of: pin.cid)
             }
+            for r in node.reallocations {
+                var elements = try store.elements(of: r.pin.cid)
+                let overlay = PinElement.Overlay(id: cid, priority: node.height)
+                let targets = Set(r.targets)
+                var winnerChanged = false
+                var any = false
+                // Only the elements the writer saw, and only those still live: a target a
+                // concurrent node removed stays removed (its re-allocation is moot).
+                for i in elements.indices where targets.contains(elements[i].id) {
+                    if let o = elements[i].overlay, !overlay.wins(over: o) { continue }
+                    elements[i].pin = r.pin
+                    elements[i].overlay = overlay
+                    any = true
+                    if i == 0 { winnerChanged = true }
+                }
+                guard any else { continue }
+                try store.setElements(elements, of: r.pin.cid)
+                if winnerChanged { changed.append(r.pin.cid) }
+            }
             try store.insertNode(cid, links: NodeLinks(height: node.height, parents: node.parents), bytes: bytes)
             try store.updateHeads(removing: node.parents, adding: cid)
         }
@@ -111,8 +142,9 @@ public struct PinsetInstance: Sendable {
 
     /// Makes and signs the next local delta from the front of `operations`, as many as fit in
     /// one node, removing them from `operations`. The delta links the current heads; an
-    /// add tombstones the values it replaces and a remove tombstones every value it sees.
-    /// Returns `nil` when nothing remains (operations that remove absent keys are dropped).
+    /// add tombstones the values it replaces, a remove tombstones every value it sees and a
+    /// re-allocation overlays every value it sees. Returns `nil` when nothing remains
+    /// (removes and re-allocations of absent keys are dropped).
     public func makeDelta(
         _ operations: inout ArraySlice<PinsetOperation>, author: Ed25519.PrivateKey, authorID: PeerID,
         in store: some PinsetStore
@@ -125,31 +157,43 @@ public struct PinsetInstance: Sendable {
             }
             height = max(height, l.height + 1)
         }
-        var node = DeltaNode(parents: heads, height: height, author: authorID, adds: [], removes: [])
+        var node = DeltaNode(parents: heads, height: height, author: authorID, adds: [], removes: [], reallocations: [])
         // A fixed allowance for the envelope (version, height, author, parents, signature).
         var size = 200 + heads.count * 40
         var seen = Set<CID>()
         while let op = operations.first {
             guard !seen.contains(op.key) else { break }  // a key at most once per node: the rest waits for the next
             let ids = try storage { try store.elements(of: op.key).map(\.id) }
+            if case .reallocate = op, ids.isEmpty {
+                operations.removeFirst()  // unpinned meanwhile: nothing to re-allocate
+                continue
+            }
             // Upper bounds of the CBOR each part takes (a head is at most 3 bytes here): the
-            // remove entry [key, [ids…]] and, for a pin, the add entry [key, value] too.
+            // remove entry [key, [ids…]] and, for a pin, the add entry [key, value] too; a
+            // re-allocation is [key, [ids…], value].
             let key = op.key.bytes.count
             var cost = ids.isEmpty ? 0 : 1 + 3 + key + 3 + ids.reduce(0) { $0 + 3 + $1.bytes.count }
-            if case .pin(let p) = op { cost += 1 + 3 + key + PinCodec.encode(p).count }
+            if let p = op.value { cost += 1 + 3 + key + PinCodec.encode(p).count }
             if size + cost > DeltaNode.maxBytes {
-                guard !node.adds.isEmpty || !node.removes.isEmpty else {
+                guard !node.adds.isEmpty || !node.removes.isEmpty || !node.reallocations.isEmpty else {
                     throw PinsetError(.tooLarge, "one operation on \(op.key) needs \(cost) bytes, over the node limit \(DeltaNode.maxBytes)")
                 }
                 break
             }
             operations.removeFirst()
             seen.insert(op.key)
-            if !ids.isEmpty { node.removes.append((op.key, ids)) }
-            if case .pin(let p) = op { node.adds.append(p) }
+            switch op {
+            case .pin(let p):
+                if !ids.isEmpty { node.removes.append((op.key, ids)) }
+                node.adds.append(p)
+            case .unpin:
+                if !ids.isEmpty { node.removes.append((op.key, ids)) }
+            case .reallocate(let p):
+                node.reallocations.append((ids, p))
+            }
             size += cost
         }
-        guard !node.adds.isEmpty || !node.removes.isEmpty else { return nil }
+        guard !node.adds.isEmpty || !node.removes.isEmpty || !node.reallocations.isEmpty else { return nil }
         node.sign(with: author)
         let bytes = node.encoded()
         guard bytes.count <= DeltaNode.maxBytes else {

@@ -7,12 +7,50 @@ public struct PinElement: Hashable, Sendable {
     public var id: CID
     /// The height of that node.
     public var priority: UInt64
+    /// The element's value: the added pin, or the winning re-allocation's pin (`overlay`).
     public var pin: Pin
+    /// The re-allocation whose value `pin` is, if any (`Specs/pinset-crdt.md`, "Re-allocation").
+    public var overlay: Overlay?
 
-    public init(id: CID, priority: UInt64, pin: Pin) {
+    /// Which re-allocation of an element is in force: the one with the highest priority, ties
+    /// broken by the larger id, as between elements. Re-allocations never remove or add an
+    /// element, so they cannot bring back a removed pin.
+    public struct Overlay: Hashable, Sendable {
+        /// The CID of the node that re-allocated the element.
+        public var id: CID
+        /// That node's height.
+        public var priority: UInt64
+
+        public init(id: CID, priority: UInt64) {
+            self.id = id
+            self.priority = priority
+        }
+
+        public func wins(over other: Overlay) -> Bool {
+            priority != other.priority ? priority > other.priority : other.id < id
+        }
+
+        /// The stored form: 8 bytes of priority (big-endian), then the id's bytes.
+        public var packed: [UInt8] {
+            var out = (0..<8).map { UInt8(truncatingIfNeeded: priority >> (56 - 8 * $0)) }
+            out += id.bytes
+            return out
+        }
+
+        public init(packed b: [UInt8]) throws(PinsetError) {
+            guard b.count > 8, let id = try? CID(bytes: Array(b[8...])) else {
+                throw PinsetError(.storage, "a stored re-allocation mark is damaged (\(b.count) bytes)")
+            }
+            self.id = id
+            priority = b[..<8].reduce(0) { $0 << 8 | UInt64($1) }
+        }
+    }
+
+    public init(id: CID, priority: UInt64, pin: Pin, overlay: Overlay? = nil) {
         self.id = id
         self.priority = priority
         self.pin = pin
+        self.overlay = overlay
     }
 
     /// The merge rule between live elements of one key: the highest priority wins; equal

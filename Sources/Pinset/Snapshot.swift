@@ -196,7 +196,8 @@ public enum SnapshotCover {
     }
 }
 
-/// A chunk: `{"e": [[key, id, priority, pin value], ...]}`, elements in (key, id) order.
+/// A chunk: `{"e": [[key, id, priority, pin value], ...]}`, elements in (key, id) order; a
+/// re-allocated element has two more items, `[…, re-allocation id, its priority]`.
 public enum SnapshotChunk {
     public static func encode(_ elements: [(key: CID, element: PinElement)]) -> [UInt8] {
         var w = CBORWriter(capacity: elements.count * 200)
@@ -208,11 +209,15 @@ public enum SnapshotChunk {
     }
 
     static func append(_ key: CID, _ e: PinElement, to w: inout CBORWriter) {
-        w.head(4, 4)
+        w.head(4, e.overlay == nil ? 4 : 6)
         w.data(key.bytes)
         w.data(e.id.bytes)
         w.int(Int64(clamping: e.priority))
         PinCodec.encode(e.pin, into: &w)
+        if let o = e.overlay {
+            w.data(o.id.bytes)
+            w.int(Int64(clamping: o.priority))
+        }
     }
 
     /// The encoded size of one element in a chunk.
@@ -232,7 +237,10 @@ public enum SnapshotChunk {
         out.reserveCapacity(n)
         var last: ([UInt8], [UInt8])?
         for _ in 0..<n {
-            guard try r.count(4, "an element") == 4 else { throw r.fail("an element is [key, id, priority, value]") }
+            let items = try r.count(4, "an element")
+            guard items == 4 || items == 6 else {
+                throw r.fail("an element is [key, id, priority, value] or [key, id, priority, value, re-allocation id, priority]")
+            }
             let kb = Array(try r.data()), ib = Array(try r.data())
             if let (lk, li) = last {
                 guard lk.lexicographicallyPrecedes(kb) || (lk == kb && li.lexicographicallyPrecedes(ib)) else {
@@ -243,7 +251,15 @@ public enum SnapshotChunk {
             guard let key = try? CID(bytes: kb), let id = try? CID(bytes: ib) else { throw r.fail("key and id must be binary CIDs") }
             let p = try r.int()
             guard p >= 1 else { throw r.fail("priority is at least 1") }
-            out.append((key, PinElement(id: id, priority: UInt64(p), pin: try PinCodec.decode(&r, cid: key))))
+            let pin = try PinCodec.decode(&r, cid: key)
+            var overlay: PinElement.Overlay?
+            if items == 6 {
+                guard let oid = try? CID(bytes: Array(try r.data())) else { throw r.fail("a re-allocation id must be a binary CID") }
+                let op = try r.int()
+                guard op > p else { throw r.fail("a re-allocation's priority is above its element's") }
+                overlay = PinElement.Overlay(id: oid, priority: UInt64(op))
+            }
+            out.append((key, PinElement(id: id, priority: UInt64(p), pin: pin, overlay: overlay)))
         }
         guard r.atEnd else { throw r.fail("bytes after the value") }
         return out

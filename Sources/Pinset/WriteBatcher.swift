@@ -2,7 +2,9 @@ import Multiformats
 
 /// Collects local writes until a batch is due: `maxItems` operations, or the oldest waiting
 /// `maxAge`. Time is passed in (milliseconds of any monotonic clock). A later operation on a
-/// key replaces an earlier one still waiting, so pin-then-unpin in one batch is one unpin.
+/// key replaces an earlier one still waiting, so pin-then-unpin in one batch is one unpin; a
+/// re-allocation never replaces a waiting pin or unpin (it was computed before them) and is
+/// dropped instead.
 public struct WriteBatcher: Sendable {
     public struct Settings: Hashable, Sendable {
         public var maxItems = 1_000
@@ -24,6 +26,9 @@ public struct WriteBatcher: Sendable {
 
     /// Queues one operation.
     public mutating func add(_ op: PinsetOperation, now: Int64) throws(PinsetError) {
+        if case .reallocate = op, let w = waiting[op.key] {
+            if case .reallocate = w {} else { return }
+        }
         if waiting[op.key] == nil {
             guard waiting.count < settings.maxQueue else {
                 throw PinsetError(

@@ -71,7 +71,13 @@ final class TempDatabase {
         var nodes: [[UInt8]] = []
         for step in 0..<200 {
             let k = Int(rng.next() % 40)
-            let op: PinsetOperation = rng.chance(0.3) ? .unpin(cid(k)) : .pin(fixturePin(k, name: "s\(step % 5)"))
+            let roll = rng.next() % 10
+            let op: PinsetOperation =
+                roll < 3
+                ? .unpin(cid(k))
+                : roll < 5
+                    ? .reallocate(PinsetFixtures.pin(k, name: "s\(step % 5)", allocations: [PinsetFixtures.peer(step % 7)]))
+                    : .pin(fixturePin(k, name: "s\(step % 5)"))
             if rng.chance(0.5) { nodes += try a.commit([op]) } else { nodes += try b.commit([op]) }
             if rng.chance(0.2) {
                 nodes += try b.missing(for: a.store.heads()).filter { try a.receive([$0]) == 1 }
@@ -100,6 +106,20 @@ final class TempDatabase {
         let info = try t.db.info()
         #expect(info.pins == pins.count)
         #expect(info.nodes == memory.store.nodes.count)
+        // Re-allocated elements keep their mark through a reopen and into a snapshot.
+        #expect((0..<40).contains { memory.store.elements(of: cid($0)).contains { $0.overlay != nil } })
+        try t.reopen()
+        for k in 0..<40 { #expect(try t.db.read { try $0.elements(of: cid(k)) } == memory.store.elements(of: cid(k))) }
+        let snapshot = try #require(try t.db.makeSnapshot(author: a.id, key: a.key, created: Timestamp(unixMillis: 1)))
+        var fromSnapshot: [CID: [PinElement]] = [:]
+        for i in snapshot.root.indexes {
+            for c in try SnapshotIndex.decode(try t.db.snapshotBlocks([i], budget: DeltaNode.maxBytes)[0]) {
+                for (key, e) in try SnapshotChunk.decode(try t.db.snapshotBlocks([c], budget: DeltaNode.maxBytes)[0]) {
+                    fromSnapshot[key, default: []].append(e)
+                }
+            }
+        }
+        #expect(fromSnapshot.mapValues { $0.sorted { $0.wins(over: $1) } } == memory.store.state)
     }
 
     @Test func survivesReopening() throws {

@@ -257,3 +257,53 @@ extension PinsetVectorTests {
         #expect(try PinsetSnapshot(decoding: Hex.bytes(file.snapshot.root)).hasValidSignature)
     }
 }
+
+extension PinsetVectorTests {
+    struct ReallocationFile: Decodable {
+        struct Reallocation: Decodable {
+            let key: String
+            let targets: [String]
+            let allocations: [String]
+            let value: String
+            let unsigned: String
+            let signature: String
+            let encoded: String
+            let cid: String
+            let chunk: String
+        }
+        let author_seed: String
+        let nodes: [File.NodeVector]
+        let pins: [File.PinVector]
+        let reallocation: Reallocation
+    }
+
+    /// `reallocation` in `Specs/vectors/pinset.json` (Tests/Compat/make_pinset_reallocation_vectors.py).
+    @Test func aReallocationNodeAndItsChunkMatch() throws {
+        let file = try Vectors.json("pinset.json", as: ReallocationFile.self)
+        let v = file.reallocation
+        let key = try Ed25519.PrivateKey(seed: Hex.bytes(file.author_seed))
+        let author = try PeerID(ed25519PublicKey: key.publicKey.bytes)
+        var pin = try Self.pin(file.pins[1])
+        pin.allocations = try v.allocations.map { try PeerID(bytes: Hex.bytes($0)) }
+        #expect(Hex.string(PinCodec.encode(pin)) == v.value)
+        let node2 = try CID(file.nodes[1].cid)
+        var node = DeltaNode(
+            parents: [node2], height: file.nodes[1].height + 1, author: author, adds: [], removes: [],
+            reallocations: [(try v.targets.map { try CID($0) }, pin)])
+        #expect(Hex.string(node.unsignedEncoding) == v.unsigned)
+        node.sign(with: key)
+        #expect(Hex.string(node.signature) == v.signature)
+        #expect(Hex.string(node.encoded()) == v.encoded)
+        #expect(DeltaNode.cid(of: node.encoded()).description == v.cid)
+        #expect(try DeltaNode(decoding: Hex.bytes(v.encoded)) == node)
+        // Applied after the first two nodes: the pin stays, with the new allocations.
+        var replica = PinsetReplica(seed: 0, store: MemoryPinsetStore())
+        try replica.receive(file.nodes.map { try Hex.bytes($0.encoded) } + [try Hex.bytes(v.encoded)])
+        let element = try #require(replica.store.elements(of: pin.cid).first)
+        #expect(element.pin == pin)
+        #expect(element.id == node2)
+        #expect(element.overlay == PinElement.Overlay(id: try CID(v.cid), priority: node.height))
+        #expect(Hex.string(SnapshotChunk.encode([(pin.cid, element)])) == v.chunk)
+        #expect(try SnapshotChunk.decode(Hex.bytes(v.chunk)).map(\.element) == [element])
+    }
+}
