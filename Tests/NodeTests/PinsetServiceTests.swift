@@ -105,7 +105,7 @@ import Transport
         #expect(Self.pins(b2).count == 500)
         let c = try await Self.peer()
         try await Self.connect([a, b2, c])
-        #expect(await PubSubServiceTests.eventually(timeout: .seconds(10)) { Self.pins(b2).count == 799 && Self.pins(c).count == 799 })
+        #expect(await PubSubServiceTests.eventually(timeout: .seconds(30)) { Self.pins(b2).count == 799 && Self.pins(c).count == 799 })
         #expect(Self.pins(b2) == Self.pins(a))
         #expect(Self.pins(c) == Self.pins(a))
         await Self.stop([a, b2, c])
@@ -229,7 +229,7 @@ extension PinsetServiceTests {
         let before = try peers[0].database.info().dagBytes
         let snapshot = try #require(try await peers[0].pinset.makeSnapshot())
         try await peers[1].pinset.pin((500..<600).map { PinsetFixtures.pin($0) })
-        #expect(await PubSubServiceTests.eventually(timeout: .seconds(10)) { await peers[0].pinset.snapshotState.prunedBelow == snapshot })
+        #expect(await PubSubServiceTests.eventually(timeout: .seconds(30)) { await peers[0].pinset.snapshotState.prunedBelow == snapshot })
         #expect(try peers[0].database.info().dagBytes < before / 2)
         #expect(await peers[0].pinset.stats.nodesPruned > 0)
         #expect(await PubSubServiceTests.eventually { peers.allSatisfy { Self.pins($0).count == 600 } })
@@ -260,7 +260,7 @@ extension PinsetServiceTests {
 
         try await a.pinset.unpin([PinsetFixtures.cid(1)])
         let snapshot = try #require(try await a.pinset.makeSnapshot())
-        #expect(await PubSubServiceTests.eventually(timeout: .seconds(10)) { await a.pinset.snapshotState.prunedBelow == snapshot })
+        #expect(await PubSubServiceTests.eventually(timeout: .seconds(30)) { await a.pinset.snapshotState.prunedBelow == snapshot })
 
         let x2 = try await Self.peer(key: xKey, dir: xDir)
         #expect(Self.pins(x2).count == 100)  // still the old state

@@ -66,7 +66,7 @@ import Transport
     }
 
     /// Re-checks `condition` every 10 ms (an event-loop timer) until it holds or `timeout` passes.
-    static func eventually(timeout: TimeAmount = .seconds(5), _ condition: @Sendable () async -> Bool) async -> Bool {
+    static func eventually(timeout: TimeAmount = .seconds(20), _ condition: @Sendable () async -> Bool) async -> Bool {
         let deadline = NIODeadline.now() + timeout
         while NIODeadline.now() < deadline {
             if await condition() { return true }
