@@ -149,6 +149,7 @@ let package = Package(
             dependencies: [
                 "Gossip", "Transport", "SecureChannel", "Multiformats", "Sodium", "Pinset", "Datastore", "ClusterModel",
                 "PeerMonitor", "Allocator", "PinTracker", "IPFSConnector", "EmbeddedIPFS", "UnixFS", "Libp2p", "Bitswap",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "NIOCore", package: "swift-nio"),
