@@ -49,3 +49,17 @@ public struct DownPeers: Sendable {
 
     public var missingPeers: [PeerID] { missing.keys.sorted() }
 }
+
+/// Whether a peer may move dead peers' pins: only while it sees a strict majority of the
+/// peers that count. Those are the live trusted peers (itself included) and the missing ones
+/// that still hold allocations; a dead peer whose pins were all moved counts no more, so a
+/// cluster that loses peers one at a time keeps repinning.
+///
+/// A peer cut off by a partition sees most of the cluster gone. Were it to re-allocate, it
+/// would move the others' pins onto the few peers it still reaches, which cannot fetch their
+/// content until the heal, and the holders would drop the pins meanwhile (the chaos suite
+/// showed an add left pinned nowhere). The price: when most of the cluster really dies at
+/// once, nothing moves until enough peers return or the dead are removed (`peers rm`).
+public func seesMajority(live: Set<PeerID>, missingHolders: Set<PeerID>) -> Bool {
+    live.count * 2 > live.union(missingHolders).count
+}

@@ -135,6 +135,10 @@ public actor ClusterPeer {
     private var downPeers: DownPeers
     /// Dead peers whose pins could not all be re-allocated yet (retried at every check).
     private var repinAgain: Set<PeerID> = []
+    /// Whether the warning that this peer sees too few peers to move pins was logged (once per spell).
+    private var minorityLogged = false
+    /// Checks at which dead peers were due but this peer saw no majority, so nothing moved.
+    public private(set) var repinsHeldForMinority = 0
     private var tasks: [Task<Void, Never>] = []
     var logger: Logger
     /// The API's requests: admitted while the peer runs, refused ("shutting down") once
@@ -512,7 +516,27 @@ public actor ClusterPeer {
         guard !settings.disableRepinning else { return }
         let retry = repinAgain
         repinAgain = []
-        for dead in Set(downPeers.due(at: .now)).union(retry).sorted() {
+        let due = Set(downPeers.due(at: .now)).union(retry)
+        guard !due.isEmpty else { return }
+        // Only a peer that sees most of the cluster moves pins (Allocator.seesMajority): one cut
+        // off by a partition would move them onto the few peers it reaches. Until it sees a
+        // majority again, the dead stay due.
+        let live = Set(await monitor.peers().filter { settings.trust.trusts($0) }).union([me])
+        let holders = Set((try? database.peersWithAllocations()) ?? [])
+        let missingHolders = Set(downPeers.missingPeers).intersection(holders).subtracting(live)
+        guard seesMajority(live: live, missingHolders: missingHolders) else {
+            if !minorityLogged {
+                logger.warning(
+                    "not moving the pins of peers that seem down: this peer sees only \(live.count) of \(live.count + missingHolders.count) peers (cut off by a partition?); they move once it sees a majority, or remove dead peers with pinmeshctl peers rm",
+                    metadata: ["down": "\(missingHolders.sorted())"])
+                minorityLogged = true
+            }
+            repinsHeldForMinority += 1
+            repinAgain = due
+            return
+        }
+        minorityLogged = false
+        for dead in due.sorted() {
             // A peer that came back keeps its pins.
             if await monitor.isAlive(dead) { continue }
             await repin(away: dead, retry: retry.contains(dead))

@@ -47,3 +47,20 @@ import Testing
         #expect(down.due(at: t0 + .seconds(50)) == [b])  // a new outage, due again
     }
 }
+
+@Suite struct RepinningMajorityTests {
+    static let p = RepinningTests.peers
+
+    @Test func onlyAPeerThatSeesAMajorityMovesPins() {
+        // 5 peers: the side of 3 moves the others' pins, the side of 2 does not.
+        #expect(seesMajority(live: Set(Self.p[0..<3]), missingHolders: Set(Self.p[3..<5])))
+        #expect(!seesMajority(live: Set(Self.p[3..<5]), missingHolders: Set(Self.p[0..<3])))
+        // At the limit: half is not a majority.
+        #expect(!seesMajority(live: Set(Self.p[0..<2]), missingHolders: Set(Self.p[2..<4])))
+        #expect(seesMajority(live: Set(Self.p[0..<3]), missingHolders: Set(Self.p[3..<5]).union([Self.p[0]])))
+        // A dead peer whose pins were all moved no longer counts: peers lost one at a time
+        // (3 of 5 gone, each repinned before the next died) still leave the last two moving pins.
+        #expect(seesMajority(live: Set(Self.p[0..<2]), missingHolders: [Self.p[2]]))
+        #expect(seesMajority(live: [Self.p[0]], missingHolders: []))
+    }
+}

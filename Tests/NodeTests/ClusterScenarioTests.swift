@@ -191,6 +191,34 @@ extension Tag {
         #expect(await LocalCluster.eventually { Self.ipfsPinned(newcomer, cid) })
     }
 
+    /// A peer that sees most of the cluster gone (here: the others really died; from inside a
+    /// partition it looks the same) moves no pins until it sees a majority again.
+    @Test func aPeerThatSeesMostOfTheClusterGoneMovesNothingUntilAMajorityReturns() async throws {
+        let c = try await LocalCluster(peers: 4)
+        defer { Task { await c.shutdown() } }
+        #expect(await Self.formed(c, 4))
+        let cid = try await c.addFile(Self.file(50, size: 4_000), to: 0)
+        var o = PinOptions()
+        o.replicationFactorMin = 1
+        o.replicationFactorMax = 1
+        o.userAllocations = [c[3].id]
+        let pin = try await c[0].peer.pin(cid, options: o)
+        #expect(pin.allocations == [c[3].id])
+        #expect(await LocalCluster.eventually { Self.ipfsPinned(c[3], cid) })
+        // Peers 1, 2 and 3 die: peer 0 sees 1 of 4 and holds the dead holder's pin where it is.
+        for i in 1...3 { await c.kill(i) }
+        #expect(await LocalCluster.eventually(timeout: .seconds(30)) { await c[0].peer.repinsHeldForMinority > 0 })
+        #expect(try await c[0].peer.pinned(cid)?.allocations == [c[3].id])
+        #expect(await c[0].peer.repinned == 0)
+        // Two return (3 of 4 live): the pin moves off the dead peer.
+        try await c.restart(1)
+        try await c.restart(2)
+        #expect(try await LocalCluster.eventually(timeout: .seconds(30)) {
+            guard let p = try await c[0].peer.pinned(cid) else { return false }
+            return !p.allocations.contains(c[3].id) && p.allocations.count == 1
+        })
+    }
+
     static func allPinned(_ c: LocalCluster, _ pins: [Pin]) async -> Bool {
         for p in pins {
             for m in c.members where p.allocations.contains(m.id) { if !ipfsPinned(m, p.cid) { return false } }
