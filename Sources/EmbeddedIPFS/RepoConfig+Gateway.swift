@@ -2,6 +2,18 @@ import Foundation
 public import Multiformats
 
 extension RepoConfig {
+    /// kubo's `Gateway` section; PinMesh reads `ExposeRoutingAPI` from it.
+    public struct GatewaySection: Codable, Sendable, Equatable {
+        /// kubo ≥ 0.23's flag: serve the Routing V1 HTTP API (`/routing/v1/providers/{cid}`) on
+        /// the gateway's listeners. Absent: false, kubo's default; new PinMesh repositories
+        /// write true.
+        public var ExposeRoutingAPI: Bool?
+        public init(ExposeRoutingAPI: Bool?) { self.ExposeRoutingAPI = ExposeRoutingAPI }
+    }
+
+    /// Whether the gateway serves `/routing/v1/` (`Gateway.ExposeRoutingAPI`, default false).
+    public var exposesRoutingAPI: Bool { Gateway?.ExposeRoutingAPI ?? false }
+
     /// The gateway's default listen address. kubo's gateway is on 8080; the embedded node moved
     /// its RPC API from kubo's 5001 to 5091, and its gateway likewise to 8091, so a kubo and a
     /// PinMesh peer run side by side on one host without a clash. Loopback only: a public

@@ -2,10 +2,16 @@ import ClusterModel
 import Foundation
 
 extension RepoConfig {
-    /// kubo's `Routing` section: `Type` only.
+    /// kubo's `Routing` section: `Type` and `DelegatedRouters`.
     public struct RoutingSection: Codable, Sendable, Equatable {
         public var `Type`: String?
-        public init(Type: String?) { self.Type = Type }
+        /// Base URLs of Routing V1 HTTP servers (kubo's key): `https://host[:port][/prefix]`,
+        /// asked at `<url>/routing/v1/providers/<cid>`.
+        public var DelegatedRouters: [String]?
+        public init(Type: String?, DelegatedRouters: [String]? = nil) {
+            self.Type = Type
+            self.DelegatedRouters = DelegatedRouters
+        }
     }
 
     /// kubo's `Reprovider` section: `Interval` only (PinMesh announces pinned roots).
@@ -30,6 +36,10 @@ extension RepoConfig {
         public var mode: RoutingMode
         /// nil: never reprovide (`Reprovider.Interval` "0").
         public var reprovideInterval: Duration?
+        /// `Routing.DelegatedRouters`, without a trailing `/`; `auto` entries (kubo's AutoConf,
+        /// which PinMesh does not have) are left out and listed in ``ignoredRouters``.
+        public var delegatedRouters: [String] = []
+        public var ignoredRouters: [String] = []
     }
 
     /// `Routing.Type` and `Reprovider.Interval`, checked.
@@ -53,6 +63,25 @@ extension RepoConfig {
             }
             interval = d
         }
-        return RoutingPlan(mode: mode, reprovideInterval: interval)
+        var plan = RoutingPlan(mode: mode, reprovideInterval: interval)
+        for text in Routing?.DelegatedRouters ?? [] {
+            if text == "auto" {
+                plan.ignoredRouters.append(text)
+                continue
+            }
+            let lower = text.lowercased()
+            guard lower.hasPrefix("http://") || lower.hasPrefix("https://"), let url = URL(string: text), url.host != nil,
+                url.query == nil, url.fragment == nil
+            else {
+                throw ConfigError(description: "Routing.DelegatedRouters: \(text.debugDescription) is not an http(s) base URL; write it as https://router.example or http://127.0.0.1:8091")
+            }
+            var base = text
+            while base.hasSuffix("/") { base.removeLast() }
+            if !plan.delegatedRouters.contains(base) { plan.delegatedRouters.append(base) }
+        }
+        guard plan.delegatedRouters.count <= 8 else {
+            throw ConfigError(description: "Routing.DelegatedRouters lists \(plan.delegatedRouters.count) routers: at most 8 are asked; keep the ones you trust")
+        }
+        return plan
     }
 }

@@ -44,6 +44,8 @@ public struct RepoConfig: Codable, Sendable, Equatable {
     public var Routing: RoutingSection?
     /// kubo's `Reprovider.Interval` (how often pinned roots are announced again).
     public var Reprovider: ReproviderSection?
+    /// kubo's `Gateway` section: `ExposeRoutingAPI` only (see ``RepoConfig/exposesRoutingAPI``).
+    public var Gateway: GatewaySection? = nil
 
     /// The origins `API.HTTPHeaders.Access-Control-Allow-Origin` allows (none by default).
     public var allowedOrigins: [String] { API?.HTTPHeaders?["Access-Control-Allow-Origin"] ?? [] }
@@ -62,7 +64,8 @@ public struct RepoConfig: Codable, Sendable, Equatable {
             Identity: .init(PeerID: id.description, PrivKey: Data(raw).base64EncodedString()),
             Addresses: .init(API: api, Swarm: swarm, Announce: [], Gateway: .init([defaultGateway])), Datastore: .init(StorageMax: storageMax), API: nil,
             Peering: PeeringSection(Peers: []), Bootstrap: [], Swarm: SwarmSection(ConnMgr: .init(LowWater: 32, HighWater: 96, GracePeriod: "20s")),
-            Routing: RoutingSection(Type: "auto"), Reprovider: ReproviderSection(Interval: "22h"))
+            Routing: RoutingSection(Type: "auto"), Reprovider: ReproviderSection(Interval: "22h"),
+            Gateway: GatewaySection(ExposeRoutingAPI: true))
     }
 
     public var peerID: Multiformats.PeerID {
