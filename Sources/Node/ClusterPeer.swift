@@ -54,6 +54,9 @@ public actor ClusterPeer {
         /// After this (and then every `recoverInterval`), the IPFS daemon connects to the other
         /// peers' daemons at the addresses their pings carry (`connect_swarms_delay`).
         public var connectSwarmsDelay: Duration = .seconds(30)
+        /// Pins that moved away from this peer are checked this often: each is unpinned here once
+        /// enough of its new allocations report it pinned (``PinHandovers``).
+        public var handoverInterval: Duration = .seconds(5)
         /// Peers that do not answer a status request within this are reported as `cluster_error`.
         public var statusTimeout: Duration = .seconds(10)
         public var pinset = PinsetService.Settings()
@@ -125,6 +128,8 @@ public actor ClusterPeer {
     public let pinset: PinsetService
     public let monitor: MonitorService
     public let tracker: PinTrackerService
+    /// Pins moved away from here, kept until their new holders have them.
+    let handovers: PinHandovers
     let connector: any IPFSConnector
     let localBlocks: PeerBlocks.LocalBlocks
     /// Cluster DAG nodes of sharded adds read or made here (``clusterDAG(of:)``).
@@ -176,6 +181,7 @@ public actor ClusterPeer {
         monitorSettings.pingValue = String(decoding: try JSONEncoder().encode(PingValue(peername: settings.peername, ipfsID: nil)), as: UTF8.self)
         monitor = MonitorService(pubsub: pubsub, me: me, settings: monitorSettings, logger: logger)
         tracker = PinTrackerService(connector: connector, state: database, me: me, peername: settings.peername, settings: settings.tracker, logger: logger)
+        handovers = PinHandovers(database: database, me: me)
         allocator = BalancedAllocator(allocateBy: settings.allocateBy)
         downPeers = DownPeers(delay: settings.repinningDelay)
         self.localBlocks = localBlocks ?? { [connector] cid in
@@ -228,8 +234,14 @@ public actor ClusterPeer {
         await configureMonitor()
         await monitor.start()
         let changes = await pinset.changes()
-        tasks.append(Task { [tracker] in
-            for await keys in changes { await tracker.changed(keys) }
+        tasks.append(Task { [tracker, handovers] in
+            for await keys in changes { await tracker.changed(await handovers.route(keys)) }
+        })
+        tasks.append(Task { [weak self, settings] in
+            while !Task.isCancelled {
+                try? await Task.sleep(for: settings.handoverInterval)
+                await self?.checkHandovers()
+            }
         })
         let alerts = await monitor.alerts()
         tasks.append(Task { [weak self] in
@@ -586,6 +598,45 @@ public actor ClusterPeer {
             repinAgain.insert(dead)
         }
     }
+
+    // MARK: handovers
+
+    /// Hands held pins to the tracker (which unpins them) once their new holders have them,
+    /// or once there is nothing to hold: unpinned meanwhile, or not pinned in this daemon.
+    func checkHandovers() async {
+        defer { handoverChecks += 1 }
+        for cid in await handovers.due() {
+            var moved = true
+            if let pin = try? database.pin(cid), !PinTrackerInstance.isAllocated(pin, to: me) {
+                let local = try? await connector.pinStatus(cid)
+                let holding: Bool
+                if let local, case .indirect = local.type { holding = false } else { holding = local != nil }
+                if holding {
+                    guard await handoverDone(pin) else { continue }
+                } else {
+                    moved = false
+                }
+            }
+            if await handovers.release(cid, handedOver: moved) { await tracker.changed([cid]) }
+        }
+    }
+
+    /// Whether enough of `pin`'s allocations report it pinned for this peer to let go: its
+    /// minimum replication (all of them when it has none), at least one.
+    func handoverDone(_ pin: Pin) async -> Bool {
+        let g = await status(pin.cid)
+        let pinned = Set(pin.allocations).filter { g.peerMap[$0.description]?.status == .pinned }.count
+        let rmin = pin.options.replicationFactorMin
+        let need = rmin > 0 ? min(rmin, pin.allocations.count) : pin.allocations.count
+        return pinned >= max(1, need)
+    }
+
+    /// Pins moved away from here and still held (a metric and for tests).
+    public var heldForHandover: Int { get async { await handovers.count } }
+    /// Pins held and later handed over once their new holders had them.
+    public var handedOver: Int { get async { await handovers.handedOver } }
+    /// Rounds of ``checkHandovers()`` done (for tests: await rounds, not time).
+    public private(set) var handoverChecks = 0
 
     // MARK: expiry
 

@@ -219,6 +219,41 @@ extension Tag {
         })
     }
 
+    /// Make before break: a pin moved to a peer that cannot pin it yet stays pinned on its old
+    /// holder, which lets go only once the new holder reports it pinned.
+    @Test func aMovedPinStaysOnItsOldHolderUntilTheNewOneHasIt() async throws {
+        let c = try await LocalCluster(peers: 3) {
+            $0.disableRepinning = true
+            $0.handoverInterval = .seconds(1)
+        }
+        defer { Task { await c.shutdown() } }
+        #expect(await Self.formed(c, 3))
+        // The content exists on peer 1 only.
+        let cid = try await c.addFile(Self.file(60, size: 6_000), to: 1)
+        var o = PinOptions()
+        o.replicationFactorMin = 1
+        o.replicationFactorMax = 1
+        o.userAllocations = [c[1].id]
+        var pin = try await c[0].peer.pin(cid, options: o)
+        #expect(pin.allocations == [c[1].id])
+        #expect(await LocalCluster.eventually { Self.ipfsPinned(c[1], cid) })
+        // The pin moves to peer 2, which is down and cannot pin it.
+        let target = c[2].id
+        await c.kill(2)
+        pin.allocations = [target]
+        try await c[0].peer.pinset.pin([pin])
+        #expect(await LocalCluster.eventually { await c[1].peer.heldForHandover == 1 })
+        let rounds = await c[1].peer.handoverChecks
+        #expect(await LocalCluster.eventually(timeout: .seconds(60)) { await c[1].peer.handoverChecks >= rounds + 3 })
+        #expect(Self.ipfsPinned(c[1], cid))
+        #expect(await c[1].peer.handedOver == 0)
+        // Peer 2 returns and pins it (from peer 1); then peer 1 lets go.
+        try await c.restart(2)
+        #expect(await LocalCluster.eventually(timeout: .seconds(60)) { Self.ipfsPinned(c[2], cid) && !Self.ipfsPinned(c[1], cid) })
+        #expect(await c[1].peer.handedOver == 1)
+        #expect(await c[1].peer.heldForHandover == 0)
+    }
+
     static func allPinned(_ c: LocalCluster, _ pins: [Pin]) async -> Bool {
         for p in pins {
             for m in c.members where p.allocations.contains(m.id) { if !ipfsPinned(m, p.cid) { return false } }
