@@ -23,17 +23,30 @@ public struct GatewayServer: HTTPResponder, Sendable {
 
     public let repo: IPFSRepo
     public let settings: Settings
+    /// Where `/routing/v1/providers/{cid}` answers come from; nil: the Routing V1 API is off
+    /// (kubo's `Gateway.ExposeRoutingAPI` false, its default).
+    public let routing: (any RoutingProviderSource)?
+    public let routingSettings: RoutingV1Settings
     let logger: Logger
     let blocks: GatewayBlocks
 
-    public init(repo: IPFSRepo, settings: Settings = Settings(), logger: Logger = Logger(label: "pinmesh.gateway")) {
+    public init(
+        repo: IPFSRepo, settings: Settings = Settings(), routing: (any RoutingProviderSource)? = nil,
+        routingSettings: RoutingV1Settings = RoutingV1Settings(), logger: Logger = Logger(label: "pinmesh.gateway")
+    ) {
         self.repo = repo
         self.settings = settings
+        self.routing = routing
+        self.routingSettings = routingSettings
         self.logger = logger
         blocks = GatewayBlocks(repo: repo, timeout: settings.blockTimeout)
     }
 
     public func respond(to request: Request, context: BasicRequestContext) async throws -> Response {
+        if request.uri.path.hasPrefix("/routing/v1/") || request.uri.path == "/routing/v1" {
+            let r = await routingAnswer(request)
+            return request.method == .head ? Self.headOnly(r) : r
+        }
         guard request.method == .get || request.method == .head else {
             var r = Self.text(.methodNotAllowed, "the gateway answers GET and HEAD only")
             r.headers[.allow] = "GET, HEAD"
