@@ -1,4 +1,4 @@
-public import Allocator
+import Allocator
 public import ClusterModel
 import Foundation
 public import Multiformats

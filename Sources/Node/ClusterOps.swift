@@ -1,7 +1,7 @@
-public import ClusterModel
+import ClusterModel
 import Foundation
 public import Multiformats
-public import Transport
+import Transport
 
 /// One peer's garbage collection, as ipfs-cluster's `IPFSRepoGC` (`keys` lists at most
 /// ``ClusterPeer/gcKeysListed`` of the removed blocks; `removed` counts them all: PinMesh's).

@@ -1,4 +1,4 @@
-public import Allocator
+import Allocator
 public import ClusterModel
 public import Datastore
 public import Gossip
@@ -11,7 +11,7 @@ import PeerMonitor
 import UnixFS
 public import Pinset
 import PinTracker
-public import SecureChannel
+import SecureChannel
 public import Sodium
 public import Transport
 
