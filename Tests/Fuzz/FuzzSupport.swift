@@ -18,7 +18,7 @@ let fuzzTargets: [String: ([UInt8]) -> Void] = [
     "records": fuzzRecords, "handshake": fuzzHandshake, "datagram": fuzzDatagram, "datagrammessages": fuzzDatagramMessages, "pubsub": fuzzPubSub, "rpcframe": fuzzRPCFrame,
     "pinset": fuzzPinset, "snapshot": fuzzPinsetSnapshot, "rpcquery": fuzzRPCQuery, "bitswap": fuzzBitswap,
     "multistream": fuzzMultistream, "noisepayload": fuzzNoisePayload, "yamux": fuzzYamux, "identify": fuzzIdentify, "dht": fuzzDHT, "psarequest": fuzzPSARequest,
-    "gateway": fuzzGateway,
+    "gateway": fuzzGateway, "routingv1": fuzzRoutingV1,
     "proxylines": fuzzProxyLines,
 ]
 
