@@ -41,11 +41,10 @@ CHAOS_CONFIG = {
     "pin_tracker.stateless.concurrent_pins": 64,
 }
 
-# `--no-repinning` (CI's run): a peer seen dead is not replaced. With repinning, a peer that
-# moves a dead peer's pins (from its own, possibly partitioned, view) writes each moved pin as
-# a new value, and a concurrent acknowledged unpin loses against it (the pinset's add wins):
-# a known defect (Specs/chaos-harness.md, "Known failures"), reproduced by seeds 22, 33, 202
-# and 1001 of the default schedule with repinning on.
+# `--no-repinning`: a peer seen dead is not replaced (to tell repinning's part in a failure from
+# the rest). CI runs with repinning on, the default: moving a dead peer's pins once undid a
+# concurrent acknowledged unpin (seeds 22, 33, 202, 1001) and left an add pinned nowhere (seed
+# 22); both are fixed (Specs/chaos-harness.md, "Found and fixed").
 NO_REPINNING = {"cluster.disable_repinning": True}
 
 REQUEST_TIMEOUT = 15  # a write not answered in this long counts as not acknowledged
@@ -606,9 +605,8 @@ class Suite:
         return True
 
     def explain_repins(self, c):
-        """The peers' re-allocations of dead peers' pins: a re-allocation written by a peer that
-        had not seen an unpin (across a partition) is a concurrent add, and adds win
-        (Specs/chaos-harness.md, "Known failures")."""
+        """The peers' re-allocations of dead peers' pins, to read beside a lost unpin (a
+        re-allocation must never undo one: Specs/pinset-crdt.md, "Re-allocation")."""
         names = {p.peer_id: f"peer{i}" for i, p in c.peers.items()}
         lines = []
         for i, p in c.peers.items():
@@ -618,7 +616,7 @@ class Suite:
                     pins = line.split("pins=")[1].split()[0] if "pins=" in line else "?"
                     lines.append(f"{line[:19]}Z peer{i} re-allocated {pins} pins of {dead}, which it saw as dead")
         if lines:
-            self.log("    re-allocations in this run (a peer that could not see an unpin re-pins it; the add wins, see Specs/chaos-harness.md):")
+            self.log("    re-allocations in this run (none may undo an unpin: Specs/pinset-crdt.md, \"Re-allocation\"):")
             for x in sorted(lines):
                 self.log(f"      {x}")
 
@@ -662,7 +660,7 @@ def main(argv=None):
     ap.add_argument("--json", action="store_true", help="print a JSON report at the end (writes acknowledged, lost, converge times)")
     ap.add_argument("--verbose", "-v", action="store_true")
     ap.add_argument("--no-repinning", dest="repinning", action="store_false",
-                    help="peers never move a dead peer's pins (CI's run: see NO_REPINNING for the known defect)")
+                    help="peers never move a dead peer's pins (to tell repinning's part in a failure from the rest)")
     args = ap.parse_args(argv)
     if args.seed is None:
         args.seed = random.SystemRandom().randrange(1, 1 << 31)
@@ -680,7 +678,7 @@ def main(argv=None):
         replay += " --no-repinning"
     log(f"chaos: seed {args.seed} (replay: {replay})")
     if not args.repinning:
-        log("chaos: repinning off in this run: a pin move can undo a concurrent acknowledged unpin (known defect, Specs/chaos-harness.md)")
+        log("chaos: repinning off in this run (cluster.disable_repinning: true on every peer)")
     why = netns.available()
     if why:
         log(f"skipped: {why}")
