@@ -52,6 +52,13 @@ public actor PinTrackerService {
 
     public private(set) var pinsDone = 0
     public private(set) var pinsFailed = 0
+    /// Pins that reached pinned here since the tracker started (the `pinned_total` metric):
+    /// pin operations that succeeded on a CID the daemon's pin listing (``pinnedSet()``, as
+    /// last read and updated) did not hold when the operation started, so a repeated pin of a
+    /// CID already pinned is not counted again.
+    public private(set) var pinsPinned = 0
+    /// Running pin operations whose CID was not pinned when they started.
+    private var pinsFromUnpinned: Set<UInt64> = []
 
     public init(
         connector: any IPFSConnector, state: PinsetDatabase, me: PeerID, peername: String, settings: Settings = Settings(),
@@ -163,6 +170,7 @@ public actor PinTrackerService {
 
     private func pump() {
         while !stopped, running.count < settings.concurrentPins, let op = instance.next(now: .now()) {
+            if op.kind == .pin, pinnedView?.contains(op.pin.cid.bytes) != true { pinsFromUnpinned.insert(op.id) }
             running[op.id] = Task { [weak self] in
                 let error = await self?.perform(op)
                 await self?.finished(op, error: error)
@@ -171,6 +179,7 @@ public actor PinTrackerService {
     }
 
     private func finished(_ op: TrackedOperation, error: String?) {
+        let fromUnpinned = pinsFromUnpinned.remove(op.id) != nil
         // A cancelled operation (replaced, or the tracker stopped) was removed already.
         guard running.removeValue(forKey: op.id) != nil else { return }
         instance.finish(op.pin.cid, id: op.id, error: error, now: .now())
@@ -180,6 +189,7 @@ public actor PinTrackerService {
             logger.warning("\(op.kind.rawValue) failed", metadata: ["cid": "\(op.pin.cid)", "error": "\(error)"])
         } else {
             pinsDone += 1
+            if fromUnpinned { pinsPinned += 1 }
             viewChanged(op.pin.cid, pinned: op.kind == .pin && op.pin.maxDepth != 0)
             logger.debug("\(op.kind.rawValue) done", metadata: ["cid": "\(op.pin.cid)"])
         }

@@ -88,6 +88,11 @@ struct DaemonCommand: AsyncParsableCommand {
             settings: settings, identity: identity.key, secret: SecureBytes(service.secretBytes), connector: connector,
             group: MultiThreadedEventLoopGroup.singleton, localBlocks: localBlocks, blockStore: repo.map { LocalBlockStore(repo: $0) }, logger: logger)
         if let repo { PeerBlockFetcher.install(on: repo, transport: peer.transport, network: node?.fetcher, logger: logger) }
+        let bitswap = node?.bitswap
+        await peer.addActivityInformers(
+            ipfs: bitswap.map { b in
+                { @Sendable in (UInt64(await b.clientCounters.blockBytesReceived), UInt64(await b.serverCounters.blockBytesSent)) }
+            })
         let gateway = try Self.gatewayServices(repo: repo, gate: gate, logger: logger)
         services += gateway.services
 

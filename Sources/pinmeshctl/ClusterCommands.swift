@@ -480,7 +480,7 @@ struct HealthCommand: AsyncParsableCommand {
     struct Metrics: AsyncParsableCommand {
         static let configuration = CommandConfiguration(commandName: "metrics", abstract: "Metric names, or every peer's latest value of one.", usage: "pinmeshctl health metrics [<options>] [<name>]")
         @OptionGroup var global: GlobalOptions
-        @Argument(help: "A metric name (ping, freespace, tag:group, pinqueue, numpin).") var name: String?
+        @Argument(help: "A metric name (ping, freespace, tag:group, pinqueue, numpin, pinned_total, bandwidth).") var name: String?
 
         func run() async throws {
             let c = try global.client()
