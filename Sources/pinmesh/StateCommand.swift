@@ -86,11 +86,50 @@ struct StateCommand: AsyncParsableCommand {
                 is imported. Pins are committed in batches; peers receive them when this peer runs.
                 """)
         @OptionGroup var config: ConfigOptions
-        @Option(name: .shortAndLong, help: "Read from this file instead of standard input.") var file: String?
+        @Argument(help: "The export to read (default: standard input).") var path: String?
+        @Option(name: .customLong("file"), help: "The export to read (as the argument).") var file: String?
+        @Flag(
+            name: .shortAndLong,
+            help: "Accepted for ipfs-cluster-service's scripts: an import adds to the pinset and replaces nothing, so there is nothing to confirm.")
+        var force = false
+        @Option(
+            name: [.customLong("replication-min"), .customLong("rmin"), .customLong("rmin", withSingleDash: true)], parsing: .unconditional,
+            help: "Set every imported pin's replication_factor_min (0 keeps each pin's; -1 pins everywhere).")
+        var replicationMin = 0
+        @Option(
+            name: [.customLong("replication-max"), .customLong("rmax"), .customLong("rmax", withSingleDash: true)], parsing: .unconditional,
+            help: "Set every imported pin's replication_factor_max (0 keeps each pin's; -1 pins everywhere).")
+        var replicationMax = 0
+        @Option(
+            name: [.customLong("allocations"), .customLong("allocs")],
+            help: "Set every imported pin's allocations: a comma-separated list of peer IDs.")
+        var allocations: String?
         @Option(help: "Pins per transaction.") var batch = 10_000
         @Flag(help: "Report each committed transaction on standard error.") var progress = false
 
+        /// The overrides ipfs-cluster-service's `state import` takes, checked.
+        func overrides() throws -> (min: Int?, max: Int?, allocations: [PeerID]?) {
+            for (name, v) in [("--replication-min", replicationMin), ("--replication-max", replicationMax)] where v < -1 || v > 1024 {
+                throw ValidationError("\(name) must be -1 (everywhere), 0 (keep each pin's) or 1 to 1024, not \(v)")
+            }
+            var peers: [PeerID]?
+            if let allocations {
+                peers = []
+                for part in allocations.split(separator: ",").map({ $0.trimmingCharacters(in: .whitespaces) }) where !part.isEmpty {
+                    guard let id = try? PeerID(part) else {
+                        throw ValidationError("--allocations: \(part.debugDescription) is not a peer ID (they look like 12D3KooW…; 'pinmeshctl peers ls' lists them)")
+                    }
+                    peers?.append(id)
+                }
+                guard peers?.isEmpty == false else { throw ValidationError("--allocations needs at least one peer ID") }
+            }
+            return (replicationMin == 0 ? nil : replicationMin, replicationMax == 0 ? nil : replicationMax, peers)
+        }
+
         func run() throws {
+            let (rmin, rmax, allocs) = try overrides()
+            if path != nil && file != nil { throw ValidationError("give the export once: as the argument or with --file") }
+            let file = path ?? file
             let identity: IdentityFile
             do { identity = try IdentityFile.load(config.identityPath) } catch { throw ValidationError("\(error)") }
             let input: FileHandle
@@ -105,9 +144,19 @@ struct StateCommand: AsyncParsableCommand {
             let decoder = JSONDecoder()
             for (n, line) in data.split(separator: 0x0a, omittingEmptySubsequences: false).enumerated() {
                 guard !line.allSatisfy({ $0 == 0x20 || $0 == 0x0d || $0 == 0x09 }) else { continue }
-                let pin: Pin
+                var pin: Pin
                 do { pin = try decoder.decode(Pin.self, from: Data(line)) } catch {
                     throw ValidationError("line \(n + 1) is not a pin: \(error). Nothing was imported.")
+                }
+                if let rmin { pin.options.replicationFactorMin = rmin }
+                if let rmax { pin.options.replicationFactorMax = rmax }
+                if let allocs { pin.allocations = allocs }
+                let (lo, hi) = (pin.options.replicationFactorMin, pin.options.replicationFactorMax)
+                // As ipfs-cluster checks them: -1 (everywhere) for one means -1 for both, else min
+                // at most max; 0 is the cluster's default, filled in when the pin is allocated.
+                if lo != 0, hi != 0, lo == -1 || hi == -1 ? lo != hi : lo > hi {
+                    throw ValidationError(
+                        "line \(n + 1): replication_factor_min \(lo) and replication_factor_max \(hi) do not fit together (min at most max; -1, everywhere, for both). Nothing was imported.")
                 }
                 do { try PinCodec.validate(pin) } catch {
                     throw ValidationError("line \(n + 1): \(error.message). Nothing was imported.")
@@ -160,7 +209,50 @@ struct StateCommand: AsyncParsableCommand {
 
     struct CRDT: ParsableCommand {
         static let configuration = CommandConfiguration(
-            commandName: "crdt", abstract: "Inspect the pinset's DAG.", subcommands: [Info.self])
+            commandName: "crdt", abstract: "Inspect the pinset's DAG.", subcommands: [Info.self, Dot.self])
+
+        /// ipfs-cluster-service's `state crdt dot`: the DAG in Graphviz's DOT language.
+        struct Dot: ParsableCommand {
+            static let configuration = CommandConfiguration(
+                abstract: "Write the pinset's DAG as a Graphviz DOT file (render it with: dot -Tsvg FILE > dag.svg).",
+                discussion: """
+                    One node per delta: its height, author and what it does (+ pins added, − keys removed, \
+                    ~ re-allocated), an edge to each parent; heads are drawn double, pruned history (kept \
+                    only as CID and height after compaction) dashed.
+                    """)
+            @OptionGroup var config: ConfigOptions
+            @Argument(help: "Write to this file (default: standard output).") var path: String?
+
+            func run() throws {
+                let db = try config.openDatabase()
+                let links = try db.allLinks()
+                let heads = Set(try db.info().heads)
+                var out = "digraph pinset {\n  rankdir=BT;\n  node [shape=box, fontname=\"monospace\", fontsize=10];\n"
+                let ordered = links.sorted { a, b in
+                    a.value.height != b.value.height ? a.value.height < b.value.height : a.key.bytes.lexicographicallyPrecedes(b.key.bytes)
+                }
+                for (cid, l) in ordered {
+                    let name = cid.description
+                    var label = "\(name.prefix(8))…\(name.suffix(6))\\nheight \(l.height)"
+                    var style = heads.contains(cid) ? ", peripheries=2" : ""
+                    if let bytes = try db.read({ try $0.nodeBytes(cid) }), !bytes.isEmpty, let node = try? DeltaNode(decoding: bytes) {
+                        let author = node.author.description
+                        label += "\\nby …\(author.suffix(6))\\n+\(node.adds.count) −\(node.removes.count) ~\(node.reallocations.count)"
+                    } else {
+                        label += "\\npruned"
+                        style += ", style=dashed"
+                    }
+                    out += "  \"\(name)\" [label=\"\(label)\"\(style)];\n"
+                    for p in l.parents { out += "  \"\(name)\" -> \"\(p.description)\";\n" }
+                }
+                out += "}\n"
+                if let path {
+                    guard FileManager.default.createFile(atPath: path, contents: Data(out.utf8)) else { throw ValidationError("cannot write \(path)") }
+                } else {
+                    print(out, terminator: "")
+                }
+            }
+        }
 
         struct Info: ParsableCommand {
             static let configuration = CommandConfiguration(abstract: "Heads, height, DAG size, pins and the snapshot served, as JSON.")

@@ -286,6 +286,33 @@ import Testing
         #expect(object?["pins"] as? Int == 300)
         #expect((object?["heads"] as? [String])?.count == 1)
 
+        // The DAG as Graphviz DOT: one node per delta, the head drawn double.
+        let dot = try CLITests.run("pinmesh", ["state", "crdt", "dot", "--config", dir.path])
+        #expect(dot.status == 0 && dot.out.hasPrefix("digraph pinset {") && dot.out.hasSuffix("}\n"))
+        #expect(dot.out.components(separatedBy: "[label=").count - 1 == (object?["dag_nodes"] as? Int))
+        #expect(dot.out.components(separatedBy: "peripheries=2").count - 1 == 1)
+        #expect(dot.out.contains("+300 −0 ~0") || dot.out.contains(" −0 ~0"))
+
+        // ipfs-cluster-service's overrides: -f is --force, the file an argument, every pin's
+        // replication and allocations set; bad values are refused before anything is written.
+        let peer = PinsetFixtures.peer(40)
+        let over = try CLITests.run("pinmesh", ["state", "import", "--config", dir.path, "-f", "--rmin", "1", "-rmax", "2", "--allocs", peer.description, file])
+        #expect(over.status == 0, "\(over.err)")
+        let overridden = try CLITests.run("pinmesh", ["state", "export", "--config", dir.path]).out.split(separator: "\n")
+            .map { try JSONDecoder().decode(Pin.self, from: Data($0.utf8)) }
+        #expect(overridden.count == 300)
+        #expect(overridden.allSatisfy { $0.options.replicationFactorMin == 1 && $0.options.replicationFactorMax == 2 && $0.allocations == [peer] })
+        for (args, says) in [
+            (["--rmin", "3", "--rmax", "2"], "line 1: replication_factor_min 3 and replication_factor_max 2 do not fit together"),
+            (["--rmin", "-1", "--rmax", "2"], "do not fit together"),
+            (["--rmin", "1025"], "--replication-min must be -1 (everywhere), 0 (keep each pin's) or 1 to 1024, not 1025"),
+            (["--allocations", "nope"], "--allocations: \"nope\" is not a peer ID"),
+        ] {
+            let refused = try CLITests.run("pinmesh", ["state", "import", "--config", dir.path] + args + [file])
+            #expect(refused.status != 0 && refused.err.contains(says), "\(args): \(refused.err)")
+        }
+        #expect(try CLITests.run("pinmesh", ["state", "export", "--config", dir.path]).out.split(separator: "\n").count == 300)
+
         #expect(try CLITests.run("pinmesh", ["state", "cleanup", "--config", dir.path, "--force"]).status == 0)
         #expect(!FileManager.default.fileExists(atPath: dir.appendingPathComponent("pinset.sqlite").path))
         #expect(try CLITests.run("pinmesh", ["state", "export", "--config", dir.path]).status != 0)
