@@ -40,6 +40,10 @@ public final class EmbeddedNode: IPFSSwarm {
     private let connectedAt = NIOLockedValueBox<[PeerID: ContinuousClock.Instant]>([:])
     /// How often the connection manager looks at the connection count.
     public let trimInterval: Duration
+    /// More providers for the gateway's Routing V1 answers (``setExtraProviders(_:)``).
+    private let extraProviders = NIOLockedValueBox<(@Sendable (CID) async -> [RoutingProvider])?>(nil)
+    /// The Routing V1 client over `Routing.DelegatedRouters`, nil when none is configured.
+    public let delegated: DelegatedRoutingClient?
 
     public static var agentVersionString: String { "pinmesh/\(PinMeshVersion.string)" }
 
@@ -55,9 +59,15 @@ public final class EmbeddedNode: IPFSSwarm {
         host = Libp2pHost(identity: try repo.config.identityKey(), settings: settings, group: group, logger: logger)
         bitswap = try BitswapService(host: host, logger: logger) { cid in repo.localBlock(cid) }
         routing = try repo.config.routingPlan()
+        let delegated = routing.delegatedRouters.isEmpty ? nil : DelegatedRoutingClient(routers: routing.delegatedRouters, logger: logger)
+        self.delegated = delegated
+        if !routing.ignoredRouters.isEmpty {
+            logger.notice("Routing.DelegatedRouters: 'auto' needs kubo's AutoConf, which the embedded node does not have; list router URLs instead")
+        }
         if routing.mode == .none {
             dht = nil
-            fetcher = bitswap
+            let (bitswap, host) = (self.bitswap, self.host)
+            fetcher = delegated.map { ProviderSearchingFetcher(bitswap: bitswap, host: host, dht: nil, delegated: $0, logger: logger) } ?? bitswap
         } else {
             var d = DHTSettings()
             switch routing.mode {
@@ -71,10 +81,18 @@ public final class EmbeddedNode: IPFSSwarm {
                 selfAddresses: { [plan] in plan.announce.isEmpty ? host.listenAddresses.flatMap(EmbeddedNode.expand) : plan.announce },
                 hasLocally: { mh in (try? Multihash(bytes: mh)).map { repo.blocks.has(.v1(codec: .raw, $0)) } ?? false })
             self.dht = dht
-            fetcher = ProviderSearchingFetcher(bitswap: bitswap, dht: dht, logger: logger)
+            fetcher = ProviderSearchingFetcher(bitswap: bitswap, host: host, dht: dht, delegated: delegated, logger: logger)
         }
         provideQueue = AsyncStream<CID>.makeStream(bufferingPolicy: .bufferingNewest(100_000))
     }
+
+    /// Sets the extra provider source of the gateway's Routing V1 answers (a cluster peer's
+    /// allocations); it must answer within the lookup's time (it is cancelled after it).
+    public func setExtraProviders(_ source: (@Sendable (CID) async -> [RoutingProvider])?) {
+        extraProviders.withLockedValue { $0 = source }
+    }
+
+    func extraProviderSource() -> (@Sendable (CID) async -> [RoutingProvider])? { extraProviders.withLockedValue { $0 } }
 
     public func start() async throws {
         await bitswap.start()
@@ -274,23 +292,31 @@ public struct RacingFetcher: BlockFetcher {
 
 extension BitswapService: BlockFetcher {}
 
-/// Bitswap, helped by the DHT: when a block has not arrived ``searchDelay`` after it was
-/// wanted (no connected peer had it), the DHT is asked for providers of it and up to three
-/// are dialled; bitswap then asks them as it asks every new peer. The search is repeated,
-/// the wait doubling up to ``maxSearchInterval``, until bitswap has the block or gives up. At most
-/// ``maxSearches`` searches run at once, one per CID.
+/// Bitswap, helped by content routing: when a block has not arrived ``searchDelay`` after it
+/// was wanted (no connected peer had it), the DHT and the delegated routers
+/// (`Routing.DelegatedRouters`) are asked at once for providers of it, and up to three that
+/// are not connected and may speak bitswap are dialled; bitswap then asks them as it asks
+/// every new peer. The search is repeated, the wait doubling up to ``maxSearchInterval``,
+/// until bitswap has the block or gives up. At most ``maxSearches`` searches run at once, one
+/// per CID; at most ``maxCandidates`` providers are looked at per search.
 public final class ProviderSearchingFetcher: BlockFetcher {
     let bitswap: BitswapService
-    let dht: DHTService
+    let host: Libp2pHost
+    let dht: DHTService?
+    let delegated: DelegatedRoutingClient?
     let logger: Logger
     let searching = NIOLockedValueBox<Set<CID>>([])
     public static let searchDelay = Duration.milliseconds(500)
     public static let maxSearchInterval = Duration.seconds(8)
     public static let maxSearches = 4
+    public static let maxDials = 3
+    public static let maxCandidates = 20
 
-    public init(bitswap: BitswapService, dht: DHTService, logger: Logger) {
+    public init(bitswap: BitswapService, host: Libp2pHost, dht: DHTService?, delegated: DelegatedRoutingClient?, logger: Logger) {
         self.bitswap = bitswap
+        self.host = host
         self.dht = dht
+        self.delegated = delegated
         self.logger = logger
     }
 
@@ -311,7 +337,8 @@ public final class ProviderSearchingFetcher: BlockFetcher {
         return try await bitswap.fetch(cid)
     }
 
-    /// Finds providers of `cid` and dials those not connected (up to three).
+    /// Finds providers of `cid` (DHT and delegated routers in parallel) and dials those not
+    /// connected (up to ``maxDials``).
     public func connectToProviders(of cid: CID) async {
         let start = searching.withLockedValue { s -> Bool in
             guard s.count < Self.maxSearches, !s.contains(cid) else { return false }
@@ -320,14 +347,20 @@ public final class ProviderSearchingFetcher: BlockFetcher {
         }
         guard start else { return }
         defer { _ = searching.withLockedValue { $0.remove(cid) } }
-        let host = dht.host
+        let (dht, delegated) = (self.dht, self.delegated)
+        async let fromDHT = dht?.findProviders(cid, enough: Self.maxDials).map { (id: $0.id, addresses: $0.addresses, source: "dht") } ?? []
+        async let fromRouters = delegated?.findProviders(cid).filter(\.mayServeBitswap).map { (id: $0.id, addresses: $0.multiaddrs, source: "delegated router") } ?? []
+        let (a, b) = await (fromDHT, fromRouters)
         let connected = Set(host.connectedPeers().map(\.peer))
+        var seen = Set<PeerID>()
+        let candidates = (a + b).filter { $0.id != host.peerID && !connected.contains($0.id) && seen.insert($0.id).inserted }.prefix(Self.maxCandidates)
         var dialled = 0
-        for p in await dht.findProviders(cid, enough: 3) where !connected.contains(p.id) && dialled < 3 && !Task.isCancelled {
-            for a in p.addresses where !Task.isCancelled {
+        for p in candidates where dialled < Self.maxDials && !Task.isCancelled {
+            if p.source != "dht" { host.learn(p.addresses, for: p.id) }
+            for a in p.addresses.prefix(8) where !Task.isCancelled {
                 guard (try? await host.connect((a.withoutPeerID ?? a).appending(.p2p(p.id)))) != nil else { continue }
                 dialled += 1
-                logger.debug("dialled a provider found on the dht", metadata: ["cid": "\(cid)", "peer": "\(p.id)"])
+                logger.debug("dialled a provider", metadata: ["cid": "\(cid)", "peer": "\(p.id)", "found by": "\(p.source)"])
                 break
             }
         }

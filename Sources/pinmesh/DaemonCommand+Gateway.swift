@@ -9,7 +9,9 @@ extension DaemonCommand {
     /// repositories: 127.0.0.1:8091; `[]` or no key: off), and its ready-block lines
     /// (`  gateway    http://…`).
     /// Nothing when the peer uses kubo (`repo` nil): kubo serves its own gateway.
-    static func gatewayServices(repo: IPFSRepo?, gate: ListenerGate, logger: Logger) throws -> (services: [any Service], lines: String) {
+    /// With `Gateway.ExposeRoutingAPI` true (new repositories write it), the gateway also serves
+    /// the Routing V1 API from `node` (`Specs/delegated-routing.md`).
+    static func gatewayServices(repo: IPFSRepo?, node: (any RoutingProviderSource)? = nil, gate: ListenerGate, logger: Logger) throws -> (services: [any Service], lines: String) {
         guard let repo else { return ([], "") }
         let listen: [String]
         do {
@@ -17,7 +19,7 @@ extension DaemonCommand {
         } catch {
             throw StartupError(description: "the embedded IPFS node's config (\(repo.root)/config): \(error)")
         }
-        let gateway = GatewayServer(repo: repo, logger: logger)
+        let gateway = GatewayServer(repo: repo, routing: repo.config.exposesRoutingAPI ? node : nil, logger: logger)
         var services: [any Service] = []
         var lines = ""
         for (i, a) in listen.enumerated() {

@@ -1,6 +1,7 @@
 import ArgumentParser
 import EmbeddedIPFS
 import Foundation
+import Gateway
 import Hummingbird
 import Logging
 import Multiformats
@@ -58,6 +59,8 @@ struct IPFSDaemon: AsyncParsableCommand {
     var offline = false
     @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error or critical.")
     var logLevel = "info"
+    @Option(help: "Also serve the HTTP gateway on this multiaddr (port 0: any free port); with Gateway.ExposeRoutingAPI true in the config, /routing/v1 too.")
+    var gateway: String?
 
     func run() async throws {
         try IPFSRepo.initialize(at: repo.path)
@@ -100,6 +103,10 @@ struct IPFSDaemon: AsyncParsableCommand {
             if let node { r.setFetcher(node.fetcher) }
         }
         let started = node
+        let gatewayTask = try gateway.map { text in
+            try Self.serveGateway(text, repo: r, node: started, logger: logger)
+        }
+        defer { gatewayTask?.cancel() }
         let server = KuboRPCServer(repo: r, swarm: started, logger: logger)
         let app = server.application(host: host, port: port) { bound in
             // Scripts and tests wait for this line to learn the port.
@@ -109,5 +116,29 @@ struct IPFSDaemon: AsyncParsableCommand {
         }
         try await app.runService()
         await node?.stop()
+    }
+
+    /// The gateway on `text` (`--gateway`), running until the task is cancelled; prints kubo's
+    /// `Gateway server listening on <multiaddr>` line once bound.
+    static func serveGateway(_ text: String, repo: IPFSRepo, node: EmbeddedNode?, logger: Logger) throws -> Task<Void, Never> {
+        guard let ma = try? Multiaddr(text) else { throw ValidationError("--gateway \(text) is not a multiaddr; write /ip4/127.0.0.1/tcp/8091") }
+        var host: String?
+        var port: Int?
+        for c in ma.components {
+            switch c {
+            case .ip4(let a): host = a.description
+            case .ip6(let a): host = a.description
+            case .tcp(let p): port = Int(p)
+            default: break
+            }
+        }
+        guard let host, let port else { throw ValidationError("--gateway \(text) needs an ip4 or ip6 host and a tcp port") }
+        let server = GatewayServer(repo: repo, routing: repo.config.exposesRoutingAPI ? node : nil, logger: logger)
+        let app = server.application(host: host, port: port) { bound in
+            FileHandle.standardOutput.write(Data("Gateway server listening on /\(host.contains(":") ? "ip6" : "ip4")/\(host)/tcp/\(bound)\n".utf8))
+        }
+        return Task {
+            do { try await app.runService() } catch { logger.error("the gateway stopped", metadata: ["error": "\(error)"]) }
+        }
     }
 }
