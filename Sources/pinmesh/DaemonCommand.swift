@@ -93,7 +93,7 @@ struct DaemonCommand: AsyncParsableCommand {
             ipfs: bitswap.map { b in
                 { @Sendable in (UInt64(await b.clientCounters.blockBytesReceived), UInt64(await b.serverCounters.blockBytesSent)) }
             })
-        let gateway = try Self.gatewayServices(repo: repo, gate: gate, logger: logger)
+        let gateway = try Self.gatewayServices(repo: repo, node: node, gate: gate, logger: logger)
         services += gateway.services
 
         let rest = service.api.restapi
