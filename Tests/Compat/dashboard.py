@@ -375,14 +375,16 @@ def run(driver):
     check(eventually(lambda: len(rows(driver, "#graph svg line.edge-cluster")) == 3, 20), "with the three cluster links between them")
     check(len(rows(driver, "#graph-legend div")) >= 8, "and a legend")
     shot(driver, "graph-1280x800")
-    driver.get(API + "/ui/#activity")
-    for chart in ["chart-queue", "chart-bw", "chart-pins"]:
-        check(eventually(lambda: rows(driver, f"#{chart} svg polyline"), 20), f"the activity view plots {chart}")
-    check(rows(driver, "#chart-alerts svg"), "the activity view has the alerts plot")
-    shot(driver, "activity-1280x800")
+    activity(driver)
 
     # ---- a phone's width
     phone()
+    for view, selector in [("graph", "#graph svg g.node"), ("activity", "#chart-pins svg polyline")]:
+        driver.get(API + "/ui/#" + view)
+        eventually(lambda: rows(driver, selector), 20)
+        width = driver.execute_script("return [document.documentElement.scrollWidth, window.innerWidth]")
+        check(width[0] <= width[1] + 1, f"the {view} view fits a phone's width {width}")
+        shot(driver, view + "-phone")
     driver.get(API + "/ui/#peers")
     eventually(lambda: len(rows(driver, "#peers-body tr.peer")) == 3, 20)
     width = driver.execute_script("return [document.documentElement.scrollWidth, window.innerWidth]")
@@ -418,6 +420,102 @@ def run(driver):
     check(eventually(lambda: rows(driver, "#login-form"), 15), "signing out shows the sign-in form again")
     status, _, _ = http("GET", "/id", auth=False, headers={"Authorization": "Bearer " + value})
     check(status == 401, "and the token it used is revoked")
+
+
+def activity(driver):
+    """The Activity view's per-peer plots, from the counters every peer publishes: a pin on every
+    peer (replication -1, which has no allocation by name) counts once on each peer, a pin at
+    replication 1 only on the peer it went to; its blocks show in the receivers' bytes in and the
+    holder's bytes out."""
+    names = {}
+    status, _, body = http("GET", "/peers")
+    for line in body.decode().splitlines():
+        if line.strip():
+            p = json.loads(line)
+            names[p["id"]] = p["peername"]
+    ids = sorted(names, key=lambda i: names[i])
+    driver.get(API + "/ui/#activity")
+
+    def series(chart, kind=None):
+        """peer → (the counter's growth since the page opened, the last rate plotted), read in
+        one script (the plots are redrawn at every poll)."""
+        got = driver.execute_script("""
+            return [...document.querySelectorAll('#' + arguments[0] + ' svg polyline[data-peer]')].map((e) =>
+              [e.dataset.peer, e.dataset.kind || null, Number(e.dataset.total), Number(e.dataset.last)]);""", chart)
+        return {p: (total, last) for p, k, total, last in got if kind is None or k == kind}
+
+    check(eventually(lambda: sorted(series("chart-pins")) == sorted(ids), 30), "pins per second: one line per peer")
+    for chart in ["chart-bw-in", "chart-bw-out"]:
+        for kind in ["cluster", "ipfs"]:
+            check(eventually(lambda: sorted(series(chart, kind)) == sorted(ids), 30), f"{chart}: a {kind} line for every peer")
+    check(eventually(lambda: all(t > 0 for t, _ in series("chart-bw-in", "cluster").values()), 20),
+          "every peer's cluster transport bytes in grow (its pings and metrics)")
+    check(eventually(lambda: rows(driver, "#chart-queue svg polyline"), 20), "the pin queue is plotted")
+    check(rows(driver, "#chart-alerts svg"), "the activity view has the alerts plot")
+    def api_pinned():
+        status, _, body = http("GET", "/monitor/metrics/pinned_total")
+        return {m["peer"]: int(m["value"]) for m in json.loads(body)} if status == 200 else {}
+
+    def page_pinned():
+        return dict(driver.execute_script("""return [...document.querySelectorAll('#chart-pins svg polyline[data-peer]')].map((e) =>
+            [e.dataset.peer, Number(e.dataset.value)]);"""))
+
+    check(eventually(lambda: (lambda a, b: len(a) == 3 and a == b)(api_pinned(), page_pinned()), 20),
+          f"each peer's line is its pinned_total metric of GET /monitor/metrics/pinned_total ({api_pinned()})")
+
+    def settled():  # the earlier pins' operations (the recover) have finished and been published
+        before = api_pinned()
+        time.sleep(3)
+        return before == api_pinned() and series("chart-pins") and all(v == before[p] for p, v in page_pinned().items())
+
+    check(eventually(settled, 30), "the pin counters are steady before the next pins")
+    start = {p: t for p, (t, _) in series("chart-pins").items()}
+    bw_start = {(c, k): series(c, k) for c in ["chart-bw-in", "chart-bw-out"] for k in ["cluster", "ipfs"]}
+    # The page has been open since the sign-in (the views are the same document): the 22 pins
+    # added for paging (replication -1) reached pinned on every peer since.
+    check(all(v >= 22 for v in start.values()), f"every peer counted the 22 pins added since the page opened: { {names[p]: v for p, v in start.items()} }")
+
+    def ipfs_add(seed, size):
+        req = urllib.request.Request(IPFS_API + "/add?pin=false&quieter=true", data=multipart(f"act{seed}.bin", random.Random(seed).randbytes(size)),
+                                     method="POST", headers={"Content-Type": "multipart/form-data; boundary=" + BOUNDARY})
+        return json.loads(urllib.request.urlopen(req, timeout=30).read().decode().strip().splitlines()[-1])["Hash"]
+
+    def pinned_on(cid):
+        status, _, body = http("GET", "/pins/" + cid)
+        g = json.loads(body) if status == 200 else {}
+        return sorted(p for p, i in g.get("peer_map", {}).items() if i.get("status") == "pinned")
+
+    size = 600_000
+    everywhere = ipfs_add(281, size)  # only on peer 1's IPFS node: peers 2 and 3 must fetch it
+    status, _, body = http("POST", f"/pins/{everywhere}?replication-min=-1&replication-max=-1&name=act-everywhere")
+    check(status == 200, f"pin with replication -1 of {everywhere}: {status} {body[:200]!r}")
+    check(eventually(lambda: pinned_on(everywhere) == sorted(ids), 60), "the replication -1 pin is pinned on every peer (GET /pins/<cid>)")
+    grown = lambda: {p: series("chart-pins").get(p, (0, 0))[0] - start.get(p, 0) for p in ids}
+    check(eventually(lambda: grown() == {p: 1 for p in ids}, 20),
+          f"pins per second: the replication -1 pin reached pinned once on each peer ({ {names[p]: v for p, v in grown().items()} })")
+    check(all(series("chart-pins")[p][1] > 0 for p in ids), f"and each peer's line stands above 0 pins/s now: { {names[p]: series('chart-pins')[p][1] for p in ids} }")
+
+    one = ipfs_add(282, 20_000)
+    status, _, body = http("POST", f"/pins/{one}?replication-min=1&replication-max=1&name=act-one")
+    g = json.loads(body) if status == 200 else {}
+    allocated = g.get("allocations") or []
+    check(status == 200 and len(allocated) == 1, f"pin with replication 1: allocated to {allocated}")
+    check(eventually(lambda: pinned_on(one) == allocated, 60), "it is pinned on its one allocation")
+    want = {p: 1 + (1 if p in allocated else 0) for p in ids}
+    check(eventually(lambda: grown() == want, 20), f"pins per second: the replication 1 pin counts only on its peer ({ {names[p]: v for p, v in grown().items()} })")
+    time.sleep(3)  # three more publications of every peer's counter: nothing else pinned
+    check(grown() == want, f"and no other peer counted it ({ {names[p]: v for p, v in grown().items()} })")
+
+    def bw_grown(chart, p):
+        return sum(series(chart, k).get(p, (0, 0))[0] - bw_start[(chart, k)].get(p, (0, 0))[0] for k in ["cluster", "ipfs"])
+
+    me, others = ids[[names[i] for i in ids].index("ui1")], [i for i in ids if names[i] != "ui1"]
+    check(eventually(lambda: all(bw_grown("chart-bw-in", p) >= size for p in others), 20),
+          f"bandwidth in: each peer that fetched the {size}-byte file received at least its bytes ({ {names[p]: bw_grown('chart-bw-in', p) for p in others} })")
+    check(eventually(lambda: bw_grown("chart-bw-out", me) >= size, 20),
+          f"bandwidth out: peer ui1, which alone held it, sent at least its bytes ({bw_grown('chart-bw-out', me)})")
+    time.sleep(1.5)
+    shot(driver, "activity-1280x800")
 
 
 if __name__ == "__main__":

@@ -1,8 +1,11 @@
 // The Activity view: plots of what the poll samples every 2 s (kept for 10 minutes while the
-// page is open): pins allocated per second (the change of the peers' `numpin` metrics), each
-// peer's pin queue (`pinqueue`), alerts over time (`/health/alerts`, which keeps them from
-// before the page opened) and this peer's cluster-transport bandwidth (`/health/bandwidth`;
-// no route gives other peers' bandwidth).
+// page is open). Every peer publishes counters on the metrics topic (`Specs/monitoring.md`):
+// `pinned_total` (pin operations its tracker ended pinned, for every replication factor) and
+// `bandwidth` (its cluster transport's bytes and its IPFS node's bitswap block bytes, in and
+// out); the plots are their rates, one line per peer, from each metric's own time
+// (`received_at`), a counter that went down (a restarted daemon) counting from zero again.
+// Besides: each peer's pin queue (`pinqueue`) and alerts over time (`/health/alerts`, which
+// keeps them from before the page opened).
 
 extension DashboardAssets {
     static let activityJS = #"""
@@ -12,35 +15,50 @@ extension DashboardAssets {
           const span = 300000, keep = 300;
           const palette = ['#0b5cad', '#bc4c00', '#1a7f37', '#8250df', '#bf3989', '#1b7c83', '#9a6700', '#57606a'];
           const samples = [];
+          // peer ID → { pinned: [[t, n]], bw: [[t, {cluster_in, cluster_out, ipfs_in, ipfs_out}]] },
+          // one point per metric published (deduplicated by its received_at).
+          const history = new Map();
+
+          function push(list, t, v) {
+            if (list.length && list[list.length - 1][0] >= t) return;
+            list.push([t, v]);
+            while (list.length && list[0][0] < t - 2 * span) list.shift();
+          }
 
           function sample() {
             const t = PM.serverNow();
             const live = PM.sortedPeers().filter((p) => PM.peerState(p) !== 'down');
             const queue = {};
-            let numpin = 0;
-            for (const p of live) {
-              if (p.metrics.numpin) numpin += Number(p.metrics.numpin.value) || 0;
-              if (p.metrics.pinqueue) queue[p.id] = Number(p.metrics.pinqueue.value) || 0;
+            for (const p of live) if (p.metrics.pinqueue) queue[p.id] = Number(p.metrics.pinqueue.value) || 0;
+            for (const p of PM.peers.values()) {
+              let h = history.get(p.id);
+              if (!h) { h = { pinned: [], bw: [] }; history.set(p.id, h); }
+              const pm = p.metrics.pinned_total, bm = p.metrics.bandwidth;
+              if (pm && isFinite(Number(pm.value))) push(h.pinned, pm.received_at / 1e6, Number(pm.value));
+              if (bm) { try { push(h.bw, bm.received_at / 1e6, JSON.parse(bm.value)); } catch (e) { /* not this metric's format */ } }
             }
-            let bin = null, bout = null;
-            if (PM.bandwidth) {
-              bin = 0; bout = 0;
-              for (const s of Object.values(PM.bandwidth)) { bin += s.RateIn || 0; bout += s.RateOut || 0; }
-            }
-            samples.push({ t, numpin, queue, bin, bout });
+            samples.push({ t, queue });
             if (samples.length > keep) samples.shift();
             if (PM.current === 'activity') render();
           }
 
-          function pinsPerSecond() {
-            const out = [];
+          // A counter's points → { rates: [[t, per second over `window` ms]], total: its growth over
+          // the points }; a drop is a restart, counted from zero.
+          function counterRates(points, window) {
+            const adj = [];
+            let acc = 0;
+            points.forEach(([t, v], i) => {
+              if (i > 0) { const prev = points[i - 1][1]; acc += v >= prev ? v - prev : v; }
+              adj.push([t, acc]);
+            });
+            const rates = [];
             let j = 0;
-            for (let i = 0; i < samples.length; i++) {
-              while (j < i && samples[i].t - samples[j + 1].t >= 10000) j++;
-              const dt = (samples[i].t - samples[j].t) / 1000;
-              if (i > 0 && dt > 0) out.push([samples[i].t, (samples[i].numpin - samples[j].numpin) / dt]);
+            for (let i = 1; i < adj.length; i++) {
+              while (j < i - 1 && adj[i][0] - adj[j + 1][0] >= window) j++;
+              const dt = (adj[i][0] - adj[j][0]) / 1000;
+              if (dt > 0) rates.push([adj[i][0], (adj[i][1] - adj[j][1]) / dt]);
             }
-            return out;
+            return { rates, total: acc };
           }
 
           function frame(title, sub, id) {
@@ -66,13 +84,13 @@ extension DashboardAssets {
               root.append(svg('text', { x: x(t), y: H - 6, 'text-anchor': ['start', 'middle', 'end'][i], 'font-size': 10, fill: '#57606a', text: label })));
             for (const s of series) {
               const pts = s.points.filter(([t]) => t >= t0).map(([t, v]) => x(t).toFixed(1) + ',' + y(v).toFixed(1)).join(' ');
-              if (pts) root.append(svg('polyline', { points: pts, fill: 'none', stroke: s.color, 'stroke-width': 2, 'stroke-linejoin': 'round', 'data-series': s.name }));
+              if (pts) root.append(svg('polyline', Object.assign({ points: pts, fill: 'none', stroke: s.color, 'stroke-width': 2, 'stroke-linejoin': 'round', 'stroke-dasharray': s.dash ? '5 3' : null, 'data-series': s.name }, s.data || {})));
             }
             const f = frame(title, sub, id);
             f.append(root, el('div', { class: 'keys' }, series.map((s) => {
               const last = s.points.length ? s.points[s.points.length - 1][1] : undefined;
-              const key = el('span', {}, el('i'), s.name + (last === undefined ? '' : ': ' + fmt(last)));
-              key.firstChild.style.background = s.color;
+              const key = el('span', {}, el('i'), s.name + (last === undefined ? '' : ': ' + fmt(last)) + (s.note || ''));
+              if (s.dash) key.firstChild.style.borderTop = '3px dashed ' + s.color; else key.firstChild.style.background = s.color;
               return key;
             })));
             return f;
@@ -116,27 +134,44 @@ extension DashboardAssets {
 
           function render() {
             const peers = PM.sortedPeers();
-            const queue = peers.filter((p) => samples.some((s) => s.queue[p.id] !== undefined)).map((p, i) => ({
-              name: PM.peerLabel(p.id), color: palette[i % palette.length],
+            const colour = new Map(peers.map((p, i) => [p.id, palette[i % palette.length]]));
+            const queue = peers.filter((p) => samples.some((s) => s.queue[p.id] !== undefined)).map((p) => ({
+              name: PM.peerLabel(p.id), color: colour.get(p.id),
               points: samples.filter((s) => s.queue[p.id] !== undefined).map((s) => [s.t, s.queue[p.id]]) }));
-            const me = PM.peerLabel(PM.selfId);
-            const bw = samples.filter((s) => s.bin !== null);
+            const pins = [], bwIn = [], bwOut = [];
+            for (const p of peers) {
+              const h = history.get(p.id);
+              if (!h) continue;
+              const name = PM.peerLabel(p.id), color = colour.get(p.id);
+              if (h.pinned.length) {
+                const c = counterRates(h.pinned, 10000);
+                pins.push({ name, color, points: c.rates, note: ' (' + c.total + ' since the page opened)', data: { 'data-peer': p.id, 'data-value': h.pinned[h.pinned.length - 1][1], 'data-total': c.total, 'data-last': c.rates.length ? c.rates[c.rates.length - 1][1] : 0 } });
+              }
+              if (!h.bw.length) continue;
+              for (const [kind, label, dash] of [['cluster', 'cluster', false], ['ipfs', 'IPFS', true]]) {
+                if (h.bw[h.bw.length - 1][1][kind + '_in'] === undefined) continue;
+                for (const [dir, out] of [['in', bwIn], ['out', bwOut]]) {
+                  const key = kind + '_' + dir;
+                  const c = counterRates(h.bw.filter(([, v]) => typeof v[key] === 'number').map(([t, v]) => [t, v[key]]), 5000);
+                  out.push({ name: name + ' ' + label, color, dash, points: c.rates,
+                    data: { 'data-peer': p.id, 'data-kind': kind, 'data-total': c.total } });
+                }
+              }
+            }
+            const rate = (v) => (Math.abs(v) < 10 ? v.toFixed(1) : v.toFixed(0)) + '/s';
+            const bps = (v) => PM.bytes(v) + '/s';
+            const bwSub = (dir) => 'bytes ' + dir + ' on each peer (its bandwidth metric): solid, the cluster transport (TCP and UDP as on the wire); dashed, its IPFS node\'s bitswap blocks (embedded node only)';
             const charts = [
-              lines('Pins allocated per second', 'the change of the live peers\' numpin metrics over 10 s (negative: unpins); numpin counts pins allocated to a peer by name, not those on every peer (replication -1), and is refreshed every few seconds',
-                'chart-pins', [{ name: 'pins/s', color: '#0b5cad', points: pinsPerSecond() }], (v) => (Math.abs(v) < 10 ? v.toFixed(1) : v.toFixed(0))),
+              lines('Pins reaching pinned per second', 'on each peer, over 10 s: pins its tracker brought to pinned (its pinned_total metric; every replication factor, -1 included; a repeated pin of a CID already pinned not counted)',
+                'chart-pins', pins, rate),
               lines('Pin queue depth', 'pins queued or in progress on each peer (pinqueue metric)', 'chart-queue', queue, (v) => (Number.isInteger(v) ? String(v) : v.toFixed(1))),
+              lines('Bandwidth in', bwSub('received'), 'chart-bw-in', bwIn, bps),
+              lines('Bandwidth out', bwSub('sent'), 'chart-bw-out', bwOut, bps),
               alertBars(),
             ];
-            if (bw.length > 0) {
-              charts.push(lines('Bandwidth of ' + me, 'this peer\'s cluster transport (TCP and UDP, GET /health/bandwidth); the REST API gives no other peer\'s traffic',
-                'chart-bw', [
-                  { name: 'in', color: '#1a7f37', points: bw.map((s) => [s.t, s.bin]) },
-                  { name: 'out', color: '#bc4c00', points: bw.map((s) => [s.t, s.bout]) },
-                ], (v) => PM.bytes(v) + '/s'));
-            }
             PM.$('#charts').replaceChildren(...charts);
-            PM.$('#activity-note').textContent = `${samples.length} samples since this page opened (every 2 s, the last 10 minutes are kept). ` +
-              (bw.length ? '' : 'Bandwidth: GET /health/bandwidth did not answer, so no bandwidth plot. ');
+            PM.$('#activity-note').textContent = `${samples.length} samples since this page opened (every 2 s, the last 10 minutes are kept).` +
+              (bwIn.length ? '' : ' No peer publishes a bandwidth metric yet (peers older than this version do not).');
           }
 
           PM.listeners.push(sample);

@@ -5,7 +5,7 @@
 extension DashboardAssets {
     static let appJS = #"""
         'use strict';
-        const PM = (window.PM = { views: {}, peers: new Map(), selfId: '', alerts: [], bandwidth: null, listeners: [] });
+        const PM = (window.PM = { views: {}, peers: new Map(), selfId: '', alerts: [], listeners: [] });
 
         // ---- DOM helpers (text only through textContent: nothing from the API becomes markup)
         PM.el = function (tag, attrs, ...kids) {
@@ -188,13 +188,12 @@ extension DashboardAssets {
           } catch (e) { /* shown by the connection line */ } finally { loadingPeers = false; }
         }
 
-        const metricNames = ['ping', 'freespace', 'pinqueue', 'numpin'];
+        const metricNames = ['ping', 'freespace', 'pinqueue', 'numpin', 'pinned_total', 'bandwidth'];
         async function poll() {
           try {
-            const [lists, alerts, bandwidth] = await Promise.all([
+            const [lists, alerts] = await Promise.all([
               Promise.all(metricNames.map((n) => PM.json('/monitor/metrics/' + n))),
               PM.json('/health/alerts'),
-              PM.json('/health/bandwidth').catch(() => null),
             ]);
             let unknown = false;
             metricNames.forEach((name, i) => {
@@ -210,7 +209,6 @@ extension DashboardAssets {
             });
             PM.alerts = alerts || [];
             for (const a of PM.alerts) if (!PM.peers.has(a.peer)) PM.peer(a.peer);
-            PM.bandwidth = bandwidth;
             if (unknown || Date.now() - peersAt > 10000) await loadPeers();
             PM.sampledAt = Date.now();
             for (const f of PM.listeners) { try { f(); } catch (e) { console.error(e); } }
