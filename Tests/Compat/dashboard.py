@@ -16,8 +16,11 @@ in GET /pins and, unpinned through the page, disappears from it; files dropped o
 with a progress bar and end PINNED (GET /pins/<cid>), with the CID of the bytes on disk;
 a pin removed behind the cluster's back on peer 1's IPFS node shows under the error filter with
 a Recover button that pins it again;
-the graph is an SVG with every peer and a legend; the activity plots draw lines; a killed
-peer turns red within its ping TTL (plus the poll's 2 s and slack); the layout fits a phone's
+the graph is an SVG with every peer and a legend; the activity view draws one line per peer:
+its pinned_total counter as GET /monitor/metrics/pinned_total gives it, a replication -1 pin
+counted once on each peer and a replication 1 pin only on its allocation, bytes in and out
+(cluster transport and IPFS) showing a file fetched by two peers from its one holder; a killed
+peer turns red within its ping TTL (plus the poll's 2 s and slack); every view fits a phone's
 width; sign-out revokes the token. Every screenshot is decoded (PNG through zlib) and must
 not be blank.
 """
