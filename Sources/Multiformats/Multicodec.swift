@@ -36,6 +36,8 @@ public struct Multicodec: RawRepresentable, Hashable, Comparable, Sendable, Cust
 
     /// The output bits of a blake2b multihash code, or nil.
     public var blake2bBits: Int? { (0xb201...0xb240).contains(rawValue) ? Int(rawValue - 0xb200) * 8 : nil }
+    /// The output bits of a blake2s multihash code, or nil.
+    public var blake2sBits: Int? { (0xb241...0xb260).contains(rawValue) ? Int(rawValue - 0xb240) * 8 : nil }
 
     private static let names: [UInt64: String] = {
         var n: [UInt64: String] = [

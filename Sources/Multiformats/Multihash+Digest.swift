@@ -41,7 +41,8 @@ extension Multihash {
 
 extension Multihash {
     /// An incremental hasher for the functions PinMesh computes: every hash kubo's importer
-    /// allows (boxo's verifcid) except blake2s and blake3, and identity not (it has no state).
+    /// allows (boxo's verifcid) that go-multihash computes, except blake3; identity not (it
+    /// has no state).
     public struct Hasher {
         private enum State {
             case sha256(SHA256)
@@ -49,6 +50,7 @@ extension Multihash {
             case sha1(Insecure.SHA1)
             case doubleSHA256(SHA256)
             case blake2b(Blake2bBox)
+            case blake2s(Blake2s)
             case keccak(Keccak)
         }
 
@@ -64,7 +66,7 @@ extension Multihash {
         /// The names of the functions a hasher exists for, in the multicodec table's order.
         public static let supportedNames: [String] = [
             "sha2-256", "sha2-512", "sha1", "dbl-sha2-256", "sha3-224", "sha3-256", "sha3-384", "sha3-512",
-            "shake-256", "keccak-224", "keccak-256", "keccak-384", "keccak-512", "blake2b-160 … blake2b-512",
+            "shake-256", "keccak-224", "keccak-256", "keccak-384", "keccak-512", "blake2b-160 … blake2b-512", "blake2s-256",
         ]
 
         /// A hasher for `code`; nil when PinMesh cannot compute that function incrementally.
@@ -83,6 +85,7 @@ extension Multihash {
             case .keccak_256: state = .keccak(.keccak(bits: 256))
             case .keccak_384: state = .keccak(.keccak(bits: 384))
             case .keccak_512: state = .keccak(.keccak(bits: 512))
+            case Multicodec.blake2s(bits: 256): state = .blake2s(Blake2s(outputBytes: 32))
             default:
                 // kubo allows blake2b from 160 bits; libsodium computes 128 to 512.
                 guard let bits = code.blake2bBits, bits >= 160 else { return nil }
@@ -107,6 +110,9 @@ extension Multihash {
                 state = .doubleSHA256(h)
             case .blake2b(let box):
                 box.hasher!.update(bytes)
+            case .blake2s(var b):
+                b.update(bytes)
+                state = .blake2s(b)
             case .keccak(var k):
                 k.update(bytes)
                 state = .keccak(k)
@@ -125,6 +131,7 @@ extension Multihash {
             case .sha1(let h): digest = Array(h.finalize())
             case .doubleSHA256(let h): digest = Array(SHA256.hash(data: Array(h.finalize())))
             case .blake2b(let box): digest = box.hasher.take()!.finalize()
+            case .blake2s(let b): digest = b.finalize()
             case .keccak(let k): digest = k.finalize()
             }
             return try! Multihash(code: code, digest: digest)

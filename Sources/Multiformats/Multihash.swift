@@ -52,7 +52,7 @@ public struct Multihash: Hashable, Comparable, Sendable, CustomStringConvertible
 
     /// The digest length a known hash function must have, or nil when any length is allowed.
     public static func requiredDigestLength(for code: Multicodec) -> Int? {
-        if let bits = code.blake2bBits { return bits / 8 }
+        if let bits = code.blake2bBits ?? code.blake2sBits { return bits / 8 }
         switch code {
         case .sha2_256, .dblSha2_256, .sha3_256, .keccak_256: return 32
         case .sha2_512, .sha3_512, .keccak_512, .shake_256: return 64

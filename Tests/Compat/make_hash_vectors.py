@@ -12,6 +12,8 @@ inputs = {
     "a*135": b"a" * 135,  # one byte short of SHA3-256's and SHAKE-256's rate
     "a*136": b"a" * 136,  # exactly one block
     "a*200": b"a" * 200,
+    "a*64": b"a" * 64,  # exactly one BLAKE2s block
+    "a*65": b"a" * 65,
     "lin-1000": bytes((i * 31 + 7) % 251 for i in range(1000)),
 }
 funcs = {
@@ -27,6 +29,7 @@ funcs = {
     "blake2b-256": lambda m: hashlib.blake2b(m, digest_size=32).digest(),
     "blake2b-384": lambda m: hashlib.blake2b(m, digest_size=48).digest(),
     "blake2b-512": lambda m: hashlib.blake2b(m, digest_size=64).digest(),
+    "blake2s-256": lambda m: hashlib.blake2s(m).digest(),
 }
 cases = []
 for fname, f in funcs.items():

@@ -50,10 +50,29 @@ struct HashFunctionVectors: Decodable, Sendable {
         #expect(throws: MultiformatsError.self) { try Multihash(code: code, digest: Array(whole.digest.dropLast())) }
     }
 
+    /// Fed in pieces of every size up to two blocks, BLAKE2s gives the one-shot digest (the
+    /// last block, full or not, is compressed with the final flag).
+    @Test func blake2sIncrementalMatchesOneShot() {
+        let data = (0..<300).map { UInt8(truncatingIfNeeded: $0 &* 7 &+ 3) }
+        let whole = Blake2s.hash(data)
+        for piece in 1...130 {
+            var b = Blake2s()
+            var i = 0
+            while i < data.count {
+                b.update(Array(data[i..<min(data.count, i + piece)]))
+                i += piece
+            }
+            #expect(b.finalize() == whole, "pieces of \(piece)")
+        }
+        #expect(Blake2s.hash([], outputBytes: 32).count == 32)
+    }
+
     @Test func functionsKuboRefusesOrPinMeshCannotComputeHaveNoHasher() {
-        // blake2b below 160 bits is refused by kubo's verifcid; blake2s and blake3 are not built.
+        // blake2b below 160 bits is refused by kubo's verifcid; go-multihash (so kubo) computes
+        // blake2s at 256 bits only; blake3 is not built here.
         #expect(Multihash.Hasher(code: .blake2b(bits: 128)) == nil)
-        #expect(Multihash.Hasher(code: .blake2s(bits: 256)) == nil)
+        #expect(Multihash.Hasher(code: .blake2s(bits: 256)) != nil)
+        #expect(Multihash.Hasher(code: .blake2s(bits: 160)) == nil)
         #expect(Multihash.Hasher(code: .blake3) == nil)
         #expect(Multihash.Hasher(code: .identity) == nil)
         #expect(Multicodec(name: "blake2b-160") == .blake2b(bits: 160) && Multicodec.blake2b(bits: 256) == .blake2b_256)

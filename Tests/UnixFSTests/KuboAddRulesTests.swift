@@ -78,6 +78,17 @@ struct SharnessVectors: Decodable, Sendable {
         #expect(leaf.cid.multihash == Multihash.digest(Array("hello".utf8), code: .sha2_512))
     }
 
+    /// blake2s at 256 bits, the one go-multihash (so kubo) computes; the others are refused.
+    @Test func blake2s256IsAcceptedAndTheOtherSizesRefused() throws {
+        let s = try KuboAddOptions(hash: "blake2s-256").resolve()
+        #expect(s.cidVersion == .v1 && s.rawLeaves && s.hashFunction == .blake2s(bits: 256))
+        let leaf = try Self.file("hello", s)
+        #expect(leaf.cid.multihash.code == .blake2s(bits: 256))
+        #expect(leaf.cid.multihash.digest == Blake2s.hash(Array("hello".utf8)))
+        #expect(throws: UnixFSError.self) { try KuboAddOptions(hash: "blake2s-160").resolve() }
+        #expect(throws: UnixFSError.self) { try KuboAddOptions(hash: "blake3").resolve() }
+    }
+
     @Test func cidv0WithAnotherHashIsRefusedInKubosWords() {
         #expect(throws: UnixFSError.self) { try KuboAddOptions(cidVersion: 0, hash: "sha2-512").resolve() }
         do {
