@@ -218,6 +218,15 @@ struct ClusterBench: AsyncParsableCommand {
 /// A loopback cluster of `peers`, returned once every peer sees every other.
 func startCluster(peers: Int, tweak: @escaping @Sendable (inout ClusterPeer.Settings) -> Void = { _ in }) async throws -> LocalCluster {
     let cluster = try await LocalCluster(peers: peers, tweak: tweak)
+    // What a daemon publishes besides the ping and the informers (pinned_total, bandwidth), so
+    // the metrics' bytes per second are a daemon's; the IPFS counters read the embedded nodes'.
+    for m in cluster.members {
+        let bitswap = m.node?.bitswap
+        await m.peer.addActivityInformers(
+            ipfs: bitswap.map { b in
+                { @Sendable in (UInt64(await b.clientCounters.blockBytesReceived), UInt64(await b.serverCounters.blockBytesSent)) }
+            })
+    }
     guard await LocalCluster.eventually(timeout: .seconds(60), {
         for m in cluster.members { if await m.peer.monitor.peers().count != peers { return false } }
         return true
