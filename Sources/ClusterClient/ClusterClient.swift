@@ -1,7 +1,7 @@
 public import AsyncHTTPClient
-public import ClusterModel
+import ClusterModel
 import Foundation
-public import Multiformats
+import Multiformats
 import NIOCore
 import NIOSSL
 import NIOPosix

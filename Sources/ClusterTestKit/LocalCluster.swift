@@ -1,4 +1,4 @@
-public import ClusterModel
+import ClusterModel
 public import EmbeddedIPFS
 import Foundation
 import Hummingbird
@@ -103,7 +103,7 @@ public final class LocalCluster: @unchecked Sendable {
         self.tweak = tweak
         self.storageMax = storageMax
         self.ipfs = ipfs
-        for i in 0..<count { try await add(index: i, identity: i < identities.count ? identities[i] : nil) }
+        for i in 0..<count { _ = try await add(index: i, identity: i < identities.count ? identities[i] : nil) }
     }
 
     /// Adds one more peer (bootstrapping through the first); returns it.

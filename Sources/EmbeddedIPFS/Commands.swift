@@ -106,7 +106,6 @@ extension KuboRPCServer {
             }
             found.append((cid, size))
         }
-        let repo = self.repo
         let files = found
         return Self.stream(contentType: "text/plain", output: true) { out in
             var skip = UInt64(offset)

@@ -275,7 +275,7 @@ extension KuboRPCServer {
             case .raw: return .bytes(bytes)
             default: return try DagJSON.decode(bytes, links: false)
             }
-        } catch let e as UnixFSError {
+        } catch let e {
             throw KuboError.normal("cannot decode the input as \(codec): \(e.message)")
         }
     }

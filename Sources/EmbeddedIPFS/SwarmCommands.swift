@@ -1,6 +1,6 @@
 import Foundation
 import Hummingbird
-public import Multiformats
+import Multiformats
 
 /// `swarm/*`: the node's connections to other IPFS nodes, as kubo answers them.
 extension KuboRPCServer {

@@ -1,4 +1,4 @@
-public import EmbeddedIPFS
+import EmbeddedIPFS
 import Foundation
 import Hummingbird
 import Multiformats

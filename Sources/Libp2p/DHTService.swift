@@ -229,7 +229,7 @@ public final class DHTService: Sendable {
             let reply = try DHTMessage(decoding: bytes)
             // The peer answered: it is alive and speaks the protocol.
             let addresses = host.knownAddresses(of: peer)
-            state.withLockedValue { $0.table.add(peer, addresses: addresses, now: now) }
+            _ = state.withLockedValue { $0.table.add(peer, addresses: addresses, now: now) }
             return reply
         } onCancel: {
             Task { await stream.reset() }

@@ -1,7 +1,7 @@
 import ClusterModel
 import Foundation
 public import EmbeddedIPFS
-public import Logging
+import Logging
 public import Multiformats
 import NIOConcurrencyHelpers
 public import Transport

@@ -1,6 +1,6 @@
 import Bitswap
 import ClusterModel
-public import DHT
+import DHT
 public import EmbeddedIPFS
 public import Libp2p
 public import Logging

@@ -1,7 +1,7 @@
 import Crypto
 import EmbeddedIPFS
 import Foundation
-public import Hummingbird
+import Hummingbird
 import NIOConcurrencyHelpers
 
 /// JSON Web Tokens from `POST /token` (ipfs-cluster's: HS256, the issuer is the basic-auth

@@ -1,10 +1,10 @@
-public import ClusterModel
+import ClusterModel
 import Foundation
 public import Hummingbird
-public import HummingbirdTLS
+import HummingbirdTLS
 public import NIOSSL
 public import Logging
-public import Multiformats
+import Multiformats
 public import Node
 
 /// ipfs-cluster's REST API (1.x routes and JSON) over a `ClusterPeer` (`Specs/rest-api.md`).
@@ -112,7 +112,7 @@ public struct RESTAPIServer: Sendable {
             return await Self.stream { emit in for id in ids { try await emit(id) } }
         }
         router.get("/pins") { request, _ in
-            try await Self.handle {
+            await Self.handle {
                 let q = request.uri.queryParameters
                 let local = try Self.bool(q.get("local"), "local")
                 let filter = try Self.filter(q.get("filter"))
@@ -130,7 +130,7 @@ public struct RESTAPIServer: Sendable {
             }
         }
         router.get("/pins/:cid") { request, context in
-            try await Self.handle {
+            await Self.handle {
                 let cid = try Self.cid(context.parameters.get("cid") ?? "")
                 let local = try Self.bool(request.uri.queryParameters.get("local"), "local")
                 return Self.json(await peer.status(cid, local: local))
@@ -138,7 +138,7 @@ public struct RESTAPIServer: Sendable {
         }
         // PinMesh's own: each shard's status, then the cluster DAG's, of a sharded add's root.
         router.get("/pins/:cid/shards") { request, context in
-            try await Self.handle {
+            await Self.handle {
                 let cid = try Self.cid(context.parameters.get("cid") ?? "")
                 let local = try Self.bool(request.uri.queryParameters.get("local"), "local")
                 let statuses: [GlobalPinInfo]
@@ -167,14 +167,14 @@ public struct RESTAPIServer: Sendable {
             }
         }
         router.post("/pins/:cid/recover") { request, context in
-            try await Self.handle {
+            await Self.handle {
                 let cid = try Self.cid(context.parameters.get("cid") ?? "")
                 let local = try Self.bool(request.uri.queryParameters.get("local"), "local")
                 return Self.json(try await peer.recover(cid, local: local))
             }
         }
         router.post("/pins/recover") { request, _ in
-            try await Self.handle {
+            await Self.handle {
                 let local = try Self.bool(request.uri.queryParameters.get("local"), "local")
                 return await Self.stream { emit in
                     // Recover every CID in error on this peer (local) or anywhere.
@@ -185,7 +185,7 @@ public struct RESTAPIServer: Sendable {
             }
         }
         router.get("/allocations") { request, _ in
-            try await Self.handle {
+            await Self.handle {
                 let words = (request.uri.queryParameters.get("filter") ?? "all").split(separator: ",").map(String.init)
                 var wanted = Set<PinType>()
                 for w in words {
@@ -202,7 +202,7 @@ public struct RESTAPIServer: Sendable {
             }
         }
         router.get("/allocations/:cid") { _, context in
-            try await Self.handle {
+            await Self.handle {
                 let cid = try Self.cid(context.parameters.get("cid") ?? "")
                 guard let pin = try await peer.pinned(cid) else { throw APIError(.notFound, "\(cid) is not pinned in the cluster") }
                 return Self.json(pin)
@@ -217,7 +217,7 @@ public struct RESTAPIServer: Sendable {
             }
         }
         router.delete("/peers/:peer") { _, context in
-            try await Self.handle {
+            await Self.handle {
                 let text = context.parameters.get("peer") ?? ""
                 let id: PeerID
                 do { id = try PeerID(text) } catch { throw APIError(.badRequest, "\(text.debugDescription) is not a peer ID") }
@@ -230,7 +230,7 @@ public struct RESTAPIServer: Sendable {
             }
         }
         router.post("/ipfs/gc") { request, _ in
-            try await Self.handle {
+            await Self.handle {
                 let local = try Self.bool(request.uri.queryParameters.get("local"), "local")
                 return Self.json(await peer.gc(local: local))
             }

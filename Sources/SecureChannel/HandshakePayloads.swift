@@ -1,5 +1,5 @@
-public import Multiformats
-public import Sodium
+import Multiformats
+import Sodium
 
 /// The record ciphers a connection can use after the handshake.
 public enum RecordCipher: UInt8, Sendable, CaseIterable, CustomStringConvertible {

@@ -1,7 +1,7 @@
 import Logging
-public import Multiformats
+import Multiformats
 import NIOConcurrencyHelpers
-public import NIOCore
+import NIOCore
 import NIOPosix
 import SecureChannel
 

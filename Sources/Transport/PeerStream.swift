@@ -1,6 +1,6 @@
 import NIOConcurrencyHelpers
 public import Multiformats
-public import NIOCore
+import NIOCore
 
 /// One multiplexed byte stream over a peer connection, opened by either side.
 ///

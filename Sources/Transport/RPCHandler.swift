@@ -302,9 +302,9 @@ final class RPCHandler: ChannelDuplexHandler {
             emit(RPCFrame.open(stream: id, method: method, payload: payload).encoded(), promise: promise, context: context)
             if let deadline {
                 // Still open at the deadline (either way): reset on both sides.
-                let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+                let bound = NIOLoopBound((self, context, entry), eventLoop: context.eventLoop)
                 entry.deadline = context.eventLoop.scheduleTask(in: deadline) {
-                    let (handler, context) = bound.value
+                    let (handler, context, entry) = bound.value
                     guard let live = handler.streams[id], live === entry else { return }
                     let reason = "\(method) stream not done within its deadline of \(deadline)"
                     handler.send(.reset(stream: id, reason: reason), context: context)

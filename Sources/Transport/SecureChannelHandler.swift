@@ -45,13 +45,13 @@ final class SecureChannelHandler: ChannelDuplexHandler {
     static func now() -> Duration { .nanoseconds(Int64(NIODeadline.now().uptimeNanoseconds)) }
 
     func channelActive(context: ChannelHandlerContext) {
-        let loopBound = NIOLoopBound(context, eventLoop: context.eventLoop)
-        deadline = context.eventLoop.scheduleTask(in: timeout + .milliseconds(1)) { [self] in
-            let context = loopBound.value
-            guard var hs = handshake else { return }
+        let loopBound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+        deadline = context.eventLoop.scheduleTask(in: timeout + .milliseconds(1)) {
+            let (handler, context) = loopBound.value
+            guard var hs = handler.handshake else { return }
             let actions = hs.onTick(now: Self.now())
-            handshake = hs
-            run(actions, context: context)
+            handler.handshake = hs
+            handler.run(actions, context: context)
         }
         if isInitiator, var hs = handshake {
             let actions = hs.start()

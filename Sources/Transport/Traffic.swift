@@ -1,5 +1,5 @@
 import NIOConcurrencyHelpers
-public import NIOCore
+import NIOCore
 
 /// Bytes a transport moved, as they crossed its sockets (records and datagrams, sealed).
 public struct TrafficTotals: Sendable, Equatable {

@@ -1,4 +1,4 @@
-public import Multiformats
+import Multiformats
 
 /// DAG-JSON over the IPLD data model (``DagCBOR`` values), as go-ipld-prime's `dagjson`
 /// codec writes and reads it (what kubo's `dag get` prints and `dag put` parses).

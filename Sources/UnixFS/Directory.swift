@@ -1,4 +1,4 @@
-public import Multiformats
+import Multiformats
 
 /// One named child of a directory.
 public struct DirectoryEntry: Hashable, Sendable {

@@ -1,4 +1,4 @@
-public import Multiformats
+import Multiformats
 
 /// Runs `body(i)` for every i in 0..<count, possibly concurrently; returns when all are done.
 /// Injected by the caller (the pure core starts no threads of its own).

@@ -1,4 +1,4 @@
-public import Multiformats
+import Multiformats
 
 /// The options of kubo's `ipfs add` as a user gives them (nil: not given), resolved into
 /// ``ImportSettings`` exactly as kubo 0.40 does: the one place that rule lives, used by the

@@ -1,4 +1,4 @@
-public import Multiformats
+import Multiformats
 
 /// A leaf or node just encoded: what the parent needs, and the block when it was asked for.
 public struct EncodedNode: Sendable {

@@ -1,4 +1,4 @@
-public import Multiformats
+import Multiformats
 
 /// Protobuf wire types used by dag-pb and UnixFS.
 enum WireType: UInt64 {

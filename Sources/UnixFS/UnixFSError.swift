@@ -1,4 +1,4 @@
-public import Multiformats
+import Multiformats
 public import CodedError
 
 /// A block, DAG or import that is malformed or over a limit, with what was wrong.

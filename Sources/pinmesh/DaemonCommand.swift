@@ -122,7 +122,7 @@ struct DaemonCommand: AsyncParsableCommand {
                 throw StartupError(description: "api.restapi.ssl_cert_file / ssl_key_file: \(error.message)")
             }
         }
-        let restServer = try RESTAPIServer(peer: peer, credentials: rest.basicAuthCredentials, settings: restSettings, logger: logger)
+        let restServer = RESTAPIServer(peer: peer, credentials: rest.basicAuthCredentials, settings: restSettings, logger: logger)
         for (i, (host, port)) in restListeners.enumerated() {
             services.append(
                 try gate.listener("REST API", key: "api.restapi.http_listen_multiaddress[\(i)]", host: host, port: port) {
