@@ -165,6 +165,7 @@ public final class LocalCluster: @unchecked Sendable {
             settings: s, identity: identity, secret: secret, connector: connector, group: group,
             localBlocks: { cid in repo.blocks.has(cid) ? try repo.block(cid) : nil }, blockStore: LocalBlockStore(repo: repo), logger: quiet)
         PeerBlockFetcher.install(on: repo, transport: peer.transport, network: node?.fetcher, logger: quiet)
+        node?.useAllocations(of: peer)
         try await peer.start()
         return Started(peer: peer, repo: repo, ipfsPort: ipfsPort, connector: connector, node: node, server: server)
     }

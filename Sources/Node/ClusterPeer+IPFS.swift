@@ -1,5 +1,6 @@
+public import EmbeddedIPFS
 import Foundation
-import Multiformats
+public import Multiformats
 
 /// What peers publish in their `ping` metric's value (compact JSON).
 public struct PingValue: Codable, Sendable, Equatable {
@@ -46,5 +47,33 @@ extension ClusterPeer {
         await tracker.setIPFSID(id.id, addresses: addresses)
         let value = PingValue(peername: settings.peername, ipfsID: id.id, ipfsAddresses: addresses.isEmpty ? nil : addresses)
         if let json = try? JSONEncoder().encode(value) { await monitor.setPingValue(String(decoding: json, as: UTF8.self)) }
+    }
+}
+
+extension ClusterPeer {
+    /// The cluster's providers of `cid` for a Routing V1 answer (`Specs/delegated-routing.md`):
+    /// the IPFS daemons of its allocated peers (of every live peer for a pin everywhere) that
+    /// have a live ping, with the IPFS ID and swarm addresses the ping carries. Peers are not
+    /// asked whether they finished pinning: an allocated daemon is where the content is going.
+    public func routingProviders(of cid: CID) async -> [RoutingProvider] {
+        guard let pin = try? database.pin(cid), pin.type != .meta else { return [] }
+        let allocated = Set(pin.allocations)
+        var out: [RoutingProvider] = []
+        for metric in await monitor.metrics("ping") where allocated.isEmpty || allocated.contains(metric.peer) {
+            guard let value = try? JSONDecoder().decode(PingValue.self, from: Data(metric.value.utf8)),
+                let text = value.ipfsID, let id = try? PeerID(text)
+            else { continue }
+            let addrs = (value.ipfsAddresses ?? []).compactMap { try? Multiaddr($0) }
+            guard !addrs.isEmpty else { continue }
+            out.append(RoutingProvider(id: id, multiaddrs: addrs))
+        }
+        return out.sorted { $0.id < $1.id }
+    }
+}
+
+extension EmbeddedNode {
+    /// Answers Routing V1 lookups with the cluster's allocations too (``ClusterPeer/routingProviders(of:)``).
+    public func useAllocations(of peer: ClusterPeer) {
+        setExtraProviders { [weak peer] cid in await peer?.routingProviders(of: cid) ?? [] }
     }
 }

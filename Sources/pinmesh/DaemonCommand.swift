@@ -88,6 +88,7 @@ struct DaemonCommand: AsyncParsableCommand {
             settings: settings, identity: identity.key, secret: SecureBytes(service.secretBytes), connector: connector,
             group: MultiThreadedEventLoopGroup.singleton, localBlocks: localBlocks, blockStore: repo.map { LocalBlockStore(repo: $0) }, logger: logger)
         if let repo { PeerBlockFetcher.install(on: repo, transport: peer.transport, network: node?.fetcher, logger: logger) }
+        node?.useAllocations(of: peer)
         let bitswap = node?.bitswap
         await peer.addActivityInformers(
             ipfs: bitswap.map { b in

@@ -254,6 +254,30 @@ extension Tag {
         #expect(await c[1].peer.heldForHandover == 0)
     }
 
+    /// A peer's Routing V1 answer names the IPFS daemons of a pin's allocations (from their
+    /// pings), so a client of any peer's gateway finds where the cluster keeps the content.
+    @Test func routingV1AnswersNameTheAllocatedPeersDaemons() async throws {
+        let c = try await LocalCluster(peers: 3, ipfs: .init(libp2p: true))
+        defer { Task { await c.shutdown() } }
+        #expect(await Self.formed(c, 3))
+        let cid = try await c.addFile(Self.file(70, size: 5_000), to: 2)
+        var o = PinOptions()
+        o.replicationFactorMin = 1
+        o.replicationFactorMax = 1
+        o.userAllocations = [c[1].id]
+        #expect(try await c[0].peer.pin(cid, options: o).allocations == [c[1].id])
+        let daemon = try #require(c[1].node).host.peerID
+        // The pings carry the IPFS IDs once each peer has learned its daemon's.
+        #expect(await LocalCluster.eventually { await c[0].peer.routingProviders(of: cid).map(\.id) == [daemon] })
+        let node = try #require(c[0].node)
+        var answered: [PeerID] = []
+        for await p in node.providers(of: cid, limit: 20, timeout: .seconds(10)) { answered.append(p.id) }
+        #expect(answered.contains(daemon))
+        #expect(try #require(await c[0].peer.routingProviders(of: cid).first).addrs.isEmpty == false)
+        // A CID the cluster does not pin has no cluster providers.
+        #expect(await c[0].peer.routingProviders(of: CID.v1(codec: .raw, .sha256([9]))).isEmpty)
+    }
+
     static func allPinned(_ c: LocalCluster, _ pins: [Pin]) async -> Bool {
         for p in pins {
             for m in c.members where p.allocations.contains(m.id) { if !ipfsPinned(m, p.cid) { return false } }
