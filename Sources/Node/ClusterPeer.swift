@@ -566,10 +566,14 @@ public actor ClusterPeer {
             return
         }
         let live = await monitor.peers().filter { $0 != dead && settings.trust.trusts($0) }
-        var moved: [Pin] = []
+        var moved: [(pin: Pin, basis: [CID])] = []
         var failed: (count: Int, first: String) = (0, "")
         for cid in keys where responsiblePeer(for: cid, among: live) == me {
-            guard var pin = try? database.pin(cid), pin.allocations.contains(dead) else { continue }
+            // The value and the elements it comes from, read together: the re-allocation
+            // applies to those elements only (a user's update meanwhile is not overwritten).
+            guard let elements = try? database.read({ try $0.elements(of: cid) }), var pin = elements.first?.pin,
+                pin.allocations.contains(dead)
+            else { continue }
             do {
                 pin.allocations = try await allocate(
                     cid, min: pin.options.replicationFactorMin, max: pin.options.replicationFactorMax, current: pin.allocations,
@@ -579,7 +583,7 @@ public actor ClusterPeer {
                 failed.count += 1
                 continue
             }
-            moved.append(pin)
+            moved.append((pin, elements.map(\.id)))
         }
         if failed.count > 0 {
             // Retried at every check until the peer returns or enough peers are live.

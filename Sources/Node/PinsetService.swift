@@ -173,7 +173,8 @@ public actor PinsetService {
 
     /// Gives pins new values (the cluster moving a dead peer's allocations) that hold only while
     /// each pin stays pinned: a concurrent unpin wins. Returns once committed locally.
-    public func reallocate(_ pins: [Pin]) async throws { try await submit(pins.map { .reallocate($0) }) }
+    /// `basis`: each pin's elements when its value was read (``PinsetDatabase/elements(of:)``).
+    public func reallocate(_ pins: [(pin: Pin, basis: [CID])]) async throws { try await submit(pins.map { .reallocate($0.pin, basis: $0.basis) }) }
 
     /// Removes pins; returns once the removal is committed locally.
     public func unpin(_ cids: [CID]) async throws { try await submit(cids.map { .unpin($0) }) }

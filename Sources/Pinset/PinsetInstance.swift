@@ -24,11 +24,14 @@ public enum PinsetOperation: Hashable, Sendable {
     /// A new value for a pin that stays pinned only while the pin does: the cluster moving a
     /// dead peer's allocations. It changes the elements the writer sees and never adds one, so
     /// a concurrent unpin still removes the pin (`Specs/pinset-crdt.md`, "Re-allocation").
-    case reallocate(Pin)
+    /// `basis`: the elements the value was derived from (read with it); only those still live
+    /// are re-allocated, so a user's update committed in between is not overwritten with the
+    /// older value. nil: every live element.
+    case reallocate(Pin, basis: [CID]? = nil)
 
     public var key: CID {
         switch self {
-        case .pin(let p), .reallocate(let p): p.cid
+        case .pin(let p), .reallocate(let p, _): p.cid
         case .unpin(let c): c
         }
     }
@@ -36,7 +39,7 @@ public enum PinsetOperation: Hashable, Sendable {
     /// The value written, for a pin or a re-allocation.
     public var value: Pin? {
         switch self {
-        case .pin(let p), .reallocate(let p): p
+        case .pin(let p), .reallocate(let p, _): p
         case .unpin: nil
         }
     }
@@ -163,10 +166,13 @@ public struct PinsetInstance: Sendable {
         var seen = Set<CID>()
         while let op = operations.first {
             guard !seen.contains(op.key) else { break }  // a key at most once per node: the rest waits for the next
-            let ids = try storage { try store.elements(of: op.key).map(\.id) }
-            if case .reallocate = op, ids.isEmpty {
-                operations.removeFirst()  // unpinned meanwhile: nothing to re-allocate
-                continue
+            var ids = try storage { try store.elements(of: op.key).map(\.id) }
+            if case .reallocate(_, let basis) = op {
+                if let basis { ids = ids.filter(basis.contains) }
+                if ids.isEmpty {
+                    operations.removeFirst()  // unpinned or replaced meanwhile: nothing to re-allocate
+                    continue
+                }
             }
             // Upper bounds of the CBOR each part takes (a head is at most 3 bytes here): the
             // remove entry [key, [ids…]] and, for a pin, the add entry [key, value] too; a
@@ -188,7 +194,7 @@ public struct PinsetInstance: Sendable {
                 node.adds.append(p)
             case .unpin:
                 if !ids.isEmpty { node.removes.append((op.key, ids)) }
-            case .reallocate(let p):
+            case .reallocate(let p, _):
                 node.reallocations.append((ids, p))
             }
             size += cost

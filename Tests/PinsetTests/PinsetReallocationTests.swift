@@ -79,6 +79,24 @@ import UnixFS
         #expect(a.store.pins[cid(1)]?.allocations == fixturePin(1).allocations)
     }
 
+    /// A re-allocation computed from a value that a user's update replaced before it was
+    /// committed (on the same peer) leaves the update alone.
+    @Test func aReallocationOnlyTouchesTheElementsItWasDerivedFrom() throws {
+        var a = replica(1)
+        try a.commit([.pin(fixturePin(1, name: "old"))])
+        let basis = a.store.elements(of: cid(1)).map(\.id)
+        var moved = Self.moved(1, to: [10])
+        moved.options.name = "old"
+        try a.commit([.pin(fixturePin(1, name: "new"))])  // the user's update, in between
+        #expect(try a.commit([.reallocate(moved, basis: basis)]).isEmpty)
+        #expect(a.store.pins[cid(1)]?.name == "new")
+        #expect(a.store.pins[cid(1)]?.allocations == fixturePin(1).allocations)
+        // With the current elements as its basis it applies.
+        let now = a.store.elements(of: cid(1)).map(\.id)
+        #expect(try a.commit([.reallocate(Self.moved(1, to: [11]), basis: now)]).count == 1)
+        #expect(a.store.pins[cid(1)]?.allocations == [PinsetFixtures.peer(11)])
+    }
+
     @Test func aReallocationOfAnAbsentPinMakesNoDelta() throws {
         var a = replica(1)
         #expect(try a.commit([.reallocate(Self.moved(1, to: [10]))]).isEmpty)
