@@ -36,10 +36,12 @@ actor PinHandovers {
     /// Of the changed keys, those the tracker acts on now; the others (moved away from here,
     /// still pinned in the cluster) are held until their new holders have them.
     func route(_ keys: [CID]) -> [CID] {
+        // One read transaction for the batch (a catch-up delivers keys by the thousand).
+        let pins = (try? database.read { store in keys.map { try? store.elements(of: $0).first?.pin } }) ?? keys.map { _ in nil }
         var now: [CID] = []
-        for cid in keys {
+        for (cid, pin) in zip(keys, pins) {
             // Unpinned, allocated here (again), or unreadable: the tracker decides, as before.
-            guard let pin = try? database.pin(cid), pin.type != .meta, !PinTrackerInstance.isAllocated(pin, to: me) else {
+            guard let pin, pin.type != .meta, !PinTrackerInstance.isAllocated(pin, to: me) else {
                 held[cid] = nil
                 now.append(cid)
                 continue
