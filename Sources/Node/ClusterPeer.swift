@@ -609,6 +609,14 @@ public actor ClusterPeer {
     /// or once there is nothing to hold: unpinned meanwhile, or not pinned in this daemon.
     func checkHandovers() async {
         defer { handoverChecks += 1 }
+        guard await handovers.count > 0 else { return }
+        // Most held keys are pins this peer never had (every change of a pin allocated
+        // elsewhere comes here first): one listing of the daemon's pins releases them all.
+        if let local = try? await tracker.pinnedSet() {
+            var released: [CID] = []
+            for cid in await handovers.keys(notIn: local) where await handovers.release(cid, handedOver: false) { released.append(cid) }
+            if !released.isEmpty { await tracker.changed(released) }
+        }
         for cid in await handovers.due() {
             var moved = true
             if let pin = try? database.pin(cid), !PinTrackerInstance.isAllocated(pin, to: me) {

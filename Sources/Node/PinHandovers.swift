@@ -57,6 +57,12 @@ actor PinHandovers {
         return now
     }
 
+    /// The held keys that are not among `pinned` (the daemon's recursive pins): nothing to
+    /// hold for them (every change of a pin allocated elsewhere is routed here first).
+    func keys(notIn pinned: Set<[UInt8]>) -> [CID] {
+        held.keys.filter { !pinned.contains($0.bytes) }
+    }
+
     /// The held pins to check now: the `perCheck` held longest.
     func due() -> [CID] {
         held.sorted { $0.value < $1.value }.prefix(Self.perCheck).map(\.key)
