@@ -188,7 +188,8 @@ extension ClusterPeer {
     }
 
     /// Removes `peer` from this peer's view of the cluster: its address, connection and
-    /// metrics are forgotten, so it leaves the peerset at once and no allocation goes to it.
+    /// metrics are forgotten, so it leaves the peerset at once and no allocation goes to it;
+    /// its pins move at the next check (unless repinning is disabled).
     /// A live peer that dials back returns with its next ping; to exclude one for good, take it
     /// out of `trusted_peers` (its pins are then refused) and change the cluster secret.
     public func removePeer(_ peer: PeerID) async throws {
@@ -202,6 +203,7 @@ extension ClusterPeer {
         }
         await connections.forget(peer)
         await monitor.forget(peer)
+        removedFromPeerset(peer)
         logger.info("removed a peer", metadata: ["peer": "\(peer)"])
     }
 }

@@ -140,6 +140,9 @@ public actor ClusterPeer {
     private var downPeers: DownPeers
     /// Dead peers whose pins could not all be re-allocated yet (retried at every check).
     private var repinAgain: Set<PeerID> = []
+    /// Peers removed with `peers rm`: they count no more for the majority rule, and their pins
+    /// move at the next check (a removed peer that pings again is live again).
+    private var removedPeers: Set<PeerID> = []
     /// Whether the warning that this peer sees too few peers to move pins was logged (once per spell).
     private var minorityLogged = false
     /// Checks at which dead peers were due but this peer saw no majority, so nothing moved.
@@ -535,7 +538,8 @@ public actor ClusterPeer {
         // majority again, the dead stay due.
         let live = Set(await monitor.peers().filter { settings.trust.trusts($0) }).union([me])
         let holders = Set((try? database.peersWithAllocations()) ?? [])
-        let missingHolders = Set(downPeers.missingPeers).intersection(holders).subtracting(live)
+        removedPeers.subtract(live)
+        let missingHolders = Set(downPeers.missingPeers).intersection(holders).subtracting(live).subtracting(removedPeers)
         guard seesMajority(live: live, missingHolders: missingHolders) else {
             if !minorityLogged {
                 logger.warning(
@@ -601,6 +605,14 @@ public actor ClusterPeer {
             logger.error("cannot commit re-allocated pins; retrying", metadata: ["error": "\(error)"])
             repinAgain.insert(dead)
         }
+    }
+
+    /// `peers rm`: the peer counts no more for the majority rule and its pins move at the next
+    /// check, whatever the repinning delay.
+    func removedFromPeerset(_ peer: PeerID) {
+        removedPeers.insert(peer)
+        downPeers.alerted(peer, at: .now)
+        repinAgain.insert(peer)
     }
 
     // MARK: handovers

@@ -219,6 +219,27 @@ extension Tag {
         })
     }
 
+    /// Half is not a majority: in a cluster of two the survivor holds the dead peer's pins
+    /// until the dead peer is removed (`peers rm`); then they move at the next check.
+    @Test func inAClusterOfTwoPeersRmMovesTheDeadPeersPins() async throws {
+        let c = try await LocalCluster(peers: 2)
+        defer { Task { await c.shutdown() } }
+        #expect(await Self.formed(c, 2))
+        let cid = try await c.addFile(Self.file(80, size: 3_000), to: 1)
+        var o = PinOptions()
+        o.replicationFactorMin = 1
+        o.replicationFactorMax = 1
+        o.userAllocations = [c[1].id]
+        #expect(try await c[0].peer.pin(cid, options: o).allocations == [c[1].id])
+        #expect(await LocalCluster.eventually { Self.ipfsPinned(c[1], cid) })
+        let dead = c[1].id
+        await c.kill(1)
+        #expect(await LocalCluster.eventually(timeout: .seconds(30)) { await c[0].peer.repinsHeldForMinority > 0 })
+        #expect(try await c[0].peer.pinned(cid)?.allocations == [dead])
+        try await c[0].peer.removePeer(dead)
+        #expect(try await LocalCluster.eventually(timeout: .seconds(30)) { try await c[0].peer.pinned(cid)?.allocations == [c[0].id] })
+    }
+
     /// Make before break: a pin moved to a peer that cannot pin it yet stays pinned on its old
     /// holder, which lets go only once the new holder reports it pinned.
     @Test func aMovedPinStaysOnItsOldHolderUntilTheNewOneHasIt() async throws {
