@@ -14,8 +14,8 @@ import Testing
         init(_ dir: String, _ extra: [String] = [], environment: [String: String] = [:]) throws {
             out = dir + ".out"
             err = dir + ".log"
-            FileManager.default.createFile(atPath: out, contents: nil)
-            FileManager.default.createFile(atPath: err, contents: nil)
+            _ = FileManager.default.createFile(atPath: out, contents: nil)
+            _ = FileManager.default.createFile(atPath: err, contents: nil)
             process.executableURL = CLITests.binDir.appendingPathComponent("pinmesh")
             process.arguments = ["daemon", "--config", dir] + extra
             process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
@@ -119,7 +119,7 @@ import Testing
 
         // Content in p1's embedded IPFS; pinned through p2's API on both peers.
         let file = root + "/sample.bin"
-        FileManager.default.createFile(atPath: file, contents: Data((0..<300_000).map { _ in UInt8.random(in: 0...255) }))
+        _ = FileManager.default.createFile(atPath: file, contents: Data((0..<300_000).map { _ in UInt8.random(in: 0...255) }))
         let added = try Self.curl(["-X", "POST", "-F", "file=@\(file)", "\(ipfs)/add?pin=false"])
         let parts = added.split(separator: "\"").map(String.init)
         let hashAt = try #require(parts.firstIndex(of: "Hash"), "\(added)")
@@ -140,8 +140,8 @@ import Testing
         // the CID is the one `--only-hash` (and `ipfs add`) gives.
         let tree = root + "/tree"
         try FileManager.default.createDirectory(atPath: tree + "/sub", withIntermediateDirectories: true)
-        FileManager.default.createFile(atPath: tree + "/a.txt", contents: Data("alpha\n".utf8))
-        FileManager.default.createFile(atPath: tree + "/sub/b.bin", contents: Data((0..<700_000).map { UInt8(truncatingIfNeeded: $0 &* 31) }))
+        _ = FileManager.default.createFile(atPath: tree + "/a.txt", contents: Data("alpha\n".utf8))
+        _ = FileManager.default.createFile(atPath: tree + "/sub/b.bin", contents: Data((0..<700_000).map { UInt8(truncatingIfNeeded: $0 &* 31) }))
         let hashed = try CLITests.run("pinmeshctl", ["add", "--only-hash", "-r", "-Q", "--cid-version", "1", tree]).out
         let uploaded = try CLITests.run(
             "pinmeshctl", ["--host", api, "add", "-r", "--cid-version", "1", "--replication", "2", "--name", "tree", "--wait", "--wait-timeout", "60s", tree])
@@ -153,7 +153,7 @@ import Testing
         // A sharded add: one megabyte in four shards of 256 KiB over both peers, read back whole.
         let big = root + "/big.bin"
         let bigData = Data((0..<1_048_576).map { _ in UInt8.random(in: 0...255) })
-        FileManager.default.createFile(atPath: big, contents: bigData)
+        _ = FileManager.default.createFile(atPath: big, contents: bigData)
         let sharded = try CLITests.run(
             "pinmeshctl", ["--host", api, "add", "--shard", "--shard-size", "262144", "--rmin", "1", "--rmax", "1", "--name", "big", "--wait", "--wait-timeout", "60s", big])
         #expect(sharded.status == 0 && sharded.out.contains(": SHARDED"), "\(sharded)")

@@ -33,7 +33,7 @@ import Testing
         }
         // The "kubo" beside it: an IPFS daemon on its own port (the embedded node, run alone).
         let ipfsLog = root + "/ipfs.log"
-        FileManager.default.createFile(atPath: ipfsLog, contents: nil)
+        _ = FileManager.default.createFile(atPath: ipfsLog, contents: nil)
         let ipfs = Process()
         ipfs.executableURL = CLITests.binDir.appendingPathComponent("pinmesh")
         ipfs.arguments = ["ipfs", "daemon", "--repo", root + "/kubo", "--api", "/ip4/127.0.0.1/tcp/0", "--swarm", "/ip4/127.0.0.1/tcp/0"]

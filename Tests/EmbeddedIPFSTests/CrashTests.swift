@@ -25,7 +25,7 @@ import UnixFS
     static func daemon(_ repo: String) async throws -> (Process, String) {
         // Its output goes to a file, never to a pipe nobody drains (a full pipe would block it).
         let log = repo + ".log-\(UInt32.random(in: 0...UInt32.max))"
-        FileManager.default.createFile(atPath: log, contents: nil)
+        _ = FileManager.default.createFile(atPath: log, contents: nil)
         let p = Process()
         p.executableURL = binary
         p.arguments = ["ipfs", "daemon", "--repo", repo, "--api", "/ip4/127.0.0.1/tcp/0"]

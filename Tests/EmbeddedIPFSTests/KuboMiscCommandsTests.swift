@@ -254,7 +254,7 @@ extension String {
             let first = zip(out, expected).enumerated().first { $0.element.0 != $0.element.1 }?.offset
             #expect(out.count == expected.count && first == nil, "\(c.name.prefix(40)) \(c.kind) pax=\(c.pax): first difference at \(first ?? -1)")
             if out != expected, let dir = ProcessInfo.processInfo.environment["PINMESH_TAR_DUMP"] {
-                FileManager.default.createFile(atPath: "\(dir)/\(c.name.prefix(8))-\(c.pax).tar", contents: Data(out))
+                _ = FileManager.default.createFile(atPath: "\(dir)/\(c.name.prefix(8))-\(c.pax).tar", contents: Data(out))
             }
         }
     }

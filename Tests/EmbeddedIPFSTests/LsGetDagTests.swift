@@ -326,7 +326,7 @@ enum Gunzip {
     static func run(_ data: [UInt8]) throws -> [UInt8] {
         let dir = TempDir("gz")
         let path = dir.path + "/in.gz"
-        FileManager.default.createFile(atPath: path, contents: Data(data))
+        _ = FileManager.default.createFile(atPath: path, contents: Data(data))
         let p = Process()
         p.executableURL = URL(fileURLWithPath: "/bin/gzip")
         p.arguments = ["-dc", path]

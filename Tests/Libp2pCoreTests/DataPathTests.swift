@@ -40,7 +40,7 @@ import Testing
         #expect(throws: Libp2pProtocolError.self) {
             var short = [UInt8](repeating: 0, count: AEAD.tagBytes - 1)
             var out: [UInt8] = []
-            try short.withUnsafeMutableBytes { s in try out.withUnsafeMutableBytes { try b.openFrame(UnsafeRawBufferPointer(s), into: $0) } }
+            _ = try short.withUnsafeMutableBytes { s in try out.withUnsafeMutableBytes { try b.openFrame(UnsafeRawBufferPointer(s), into: $0) } }
         }
     }
 

@@ -30,7 +30,7 @@ import UnixFS
 
     /// Every allocated peer of `cid` reports it pinned, and each holds bytes equal to `expected`.
     static func pinnedEverywhere(_ c: LocalCluster, _ cid: CID, copies: Int, _ expected: [UInt8]) async throws -> Bool {
-        let pinned = try await LocalCluster.eventually(timeout: .seconds(90)) {
+        let pinned = await LocalCluster.eventually(timeout: .seconds(90)) {
             let g = await c[0].peer.status(cid)
             return g.peerMap.values.filter { $0.status == .pinned }.count == copies
         }

@@ -21,7 +21,7 @@ import UnixFS
     static func exchange(_ replicas: inout [Replica]) throws {
         for i in replicas.indices {
             for j in replicas.indices where i != j {
-                try replicas[j].receive(try replicas[i].missing(for: try replicas[j].store.heads()))
+                try replicas[j].receive(try replicas[i].missing(for: replicas[j].store.heads()))
             }
         }
     }
@@ -151,7 +151,7 @@ import UnixFS
                     if !skippingReallocations { made += try replicas[r].commit([.reallocate(Self.moved(key, to: [to]))]).count }
                 default:
                     let to = (r + 1 + Int(rng.next() % 3)) % 4
-                    try replicas[to].receive(try replicas[r].missing(for: try replicas[to].store.heads()))
+                    try replicas[to].receive(try replicas[r].missing(for: replicas[to].store.heads()))
                 }
             }
             try Self.exchange(&replicas)

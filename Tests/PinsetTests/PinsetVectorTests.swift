@@ -298,7 +298,7 @@ extension PinsetVectorTests {
         #expect(try DeltaNode(decoding: Hex.bytes(v.encoded)) == node)
         // Applied after the first two nodes: the pin stays, with the new allocations.
         var replica = PinsetReplica(seed: 0, store: MemoryPinsetStore())
-        try replica.receive(file.nodes.map { try Hex.bytes($0.encoded) } + [try Hex.bytes(v.encoded)])
+        try replica.receive(file.nodes.map { Hex.bytes($0.encoded) } + [Hex.bytes(v.encoded)])
         let element = try #require(replica.store.elements(of: pin.cid).first)
         #expect(element.pin == pin)
         #expect(element.id == node2)

@@ -203,7 +203,7 @@ struct CryptoVectors: Decodable {
         }
         var pull = try SecretStream.Puller(key: key, header: push.header)
         #expect(throws: SodiumError.self) { try pull.pull(Array(m1.prefix(16))) }
-        #expect(throws: SodiumError.self) { try SecretStream.Puller(key: key, header: [1, 2]) }
+        #expect(throws: SodiumError.self) { _ = try SecretStream.Puller(key: key, header: [1, 2]) }
     }
 }
 
@@ -224,9 +224,9 @@ struct CryptoVectors: Decodable {
     }
 
     @Test func limits() {
-        #expect(throws: SodiumError.self) { try Blake2b(outputBytes: 15) }
-        #expect(throws: SodiumError.self) { try Blake2b(outputBytes: 65) }
-        #expect(throws: SodiumError.self) { try Blake2b(key: [UInt8](repeating: 0, count: 65)) }
+        #expect(throws: SodiumError.self) { _ = try Blake2b(outputBytes: 15) }
+        #expect(throws: SodiumError.self) { _ = try Blake2b(outputBytes: 65) }
+        #expect(throws: SodiumError.self) { _ = try Blake2b(key: [UInt8](repeating: 0, count: 65)) }
         #expect((try? Blake2b(outputBytes: 16, key: [UInt8](repeating: 0, count: 64))) != nil)
         #expect((try? Blake2b(outputBytes: 64)) != nil)
     }

@@ -124,7 +124,7 @@ import Testing
         var out = try #require(try a.readOutbound(as: ByteBuffer.self))
         var bytes = out.readBytes(length: out.readableBytes)!
         bytes[100] ^= 1
-        try? b.writeInbound(ByteBuffer(bytes: bytes))
+        _ = try? b.writeInbound(ByteBuffer(bytes: bytes))
         #expect(!b.isActive)
     }
 }
