@@ -367,14 +367,18 @@ public actor ClusterPeer {
     public func stop() async {
         requests.close()
         _ = await requests.drained(within: .seconds(10))
-        for t in tasks { t.cancel() }
+        let running = tasks
         tasks = []
+        for t in running { t.cancel() }
         await monitor.stop()
         await pinset.stop()
         await tracker.stop()
         await connections.stop()
         await pubsub.stop()
         await transport.shutdown()
+        // The loops read the database (repinning, expiry, handovers): they end before it
+        // closes, or a read in flight would use a closed connection.
+        for t in running { await t.value }
         try? database.close()
         logger.info("peer stopped")
     }
