@@ -7,6 +7,7 @@ import Logging
 import Multiformats
 import NIOPosix
 import Node
+import Transport
 
 /// `pinmesh ipfs init|daemon`: the embedded IPFS node on its own, for users who want an IPFS
 /// daemon without kubo and for tests.
@@ -68,17 +69,7 @@ struct IPFSDaemon: AsyncParsableCommand {
         let r = try IPFSRepo(root: repo.path, storageMax: max)
         let address = api ?? r.config.Addresses.API
         guard let ma = try? Multiaddr(address) else { throw ValidationError("\(address) is not a multiaddr; write /ip4/127.0.0.1/tcp/5091") }
-        var host: String?
-        var port: Int?
-        for c in ma.components {
-            switch c {
-            case .ip4(let a): host = a.description
-            case .ip6(let a): host = a.description
-            case .tcp(let p): port = Int(p)
-            default: break
-            }
-        }
-        guard let host, let port else { throw ValidationError("\(address) needs an ip4 or ip6 host and a tcp port") }
+        guard let (host, port) = SecureTransport.hostAndPort(ma) else { throw ValidationError("\(address) needs an ip4 or ip6 host and a tcp port") }
         guard let level = Logger.Level(rawValue: logLevel) else {
             throw ValidationError("--log-level \(logLevel): use trace, debug, info, notice, warning, error or critical")
         }
@@ -122,17 +113,7 @@ struct IPFSDaemon: AsyncParsableCommand {
     /// `Gateway server listening on <multiaddr>` line once bound.
     static func serveGateway(_ text: String, repo: IPFSRepo, node: EmbeddedNode?, logger: Logger) throws -> Task<Void, Never> {
         guard let ma = try? Multiaddr(text) else { throw ValidationError("--gateway \(text) is not a multiaddr; write /ip4/127.0.0.1/tcp/8091") }
-        var host: String?
-        var port: Int?
-        for c in ma.components {
-            switch c {
-            case .ip4(let a): host = a.description
-            case .ip6(let a): host = a.description
-            case .tcp(let p): port = Int(p)
-            default: break
-            }
-        }
-        guard let host, let port else { throw ValidationError("--gateway \(text) needs an ip4 or ip6 host and a tcp port") }
+        guard let (host, port) = SecureTransport.hostAndPort(ma) else { throw ValidationError("--gateway \(text) needs an ip4 or ip6 host and a tcp port") }
         let server = GatewayServer(repo: repo, routing: repo.config.exposesRoutingAPI ? node : nil, logger: logger)
         let app = server.application(host: host, port: port) { bound in
             FileHandle.standardOutput.write(Data("Gateway server listening on /\(host.contains(":") ? "ip6" : "ip4")/\(host)/tcp/\(bound)\n".utf8))
